@@ -1,0 +1,105 @@
+import type { LifecyclePolicy, Project, Session, SessionKind, SessionStatus } from './types.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Seed defaults (DESIGN.md): web idle 30 min / 24 h; MCP idle 1 h / 30 days; grace 10 min. */
+export const KIND_DEFAULTS: Record<SessionKind, { idleTimeoutMs: number; absoluteTimeoutMs: number }> = {
+  web: { idleTimeoutMs: 30 * MINUTE, absoluteTimeoutMs: DAY },
+  api: { idleTimeoutMs: 30 * MINUTE, absoluteTimeoutMs: DAY },
+  mcp: { idleTimeoutMs: HOUR, absoluteTimeoutMs: 30 * DAY },
+};
+export const DEFAULT_GRACE_MS = 10 * MINUTE;
+export const DEFAULT_MAX_RECOVERY_ATTEMPTS = 3;
+
+export function policyFor(
+  project: Pick<Project, 'idleTimeoutMs' | 'absoluteTimeoutMs'>,
+  kind: SessionKind,
+): LifecyclePolicy {
+  const d = KIND_DEFAULTS[kind];
+  return {
+    idleTimeoutMs: project.idleTimeoutMs ?? d.idleTimeoutMs,
+    absoluteTimeoutMs: project.absoluteTimeoutMs ?? d.absoluteTimeoutMs,
+    graceMs: DEFAULT_GRACE_MS,
+    maxRecoveryAttempts: DEFAULT_MAX_RECOVERY_ATTEMPTS,
+  };
+}
+
+type LifecycleFields = Pick<
+  Session,
+  'status' | 'startedAt' | 'lastActivityAt' | 'disconnectedAt' | 'idleTimeoutMs' | 'absoluteTimeoutMs'
+>;
+
+/**
+ * The moment a not-ended session stops being live if nothing else happens. Stored alongside the
+ * session so that "which sessions are live" is one indexed comparison in every backend.
+ */
+export function expiresAt(s: LifecycleFields, graceMs = DEFAULT_GRACE_MS): number {
+  const idle = s.lastActivityAt + s.idleTimeoutMs;
+  const cap = s.startedAt + s.absoluteTimeoutMs;
+  const grace = s.status === 'disconnected' && s.disconnectedAt !== null ? s.disconnectedAt + graceMs : Infinity;
+  return Math.min(idle, cap, grace);
+}
+
+/** Live = not ended and not past its expiry. Expiry is a rule applied at read time, not a job. */
+export function isLive(s: LifecycleFields, now: number, graceMs = DEFAULT_GRACE_MS): boolean {
+  return s.status !== 'ended' && now < expiresAt(s, graceMs);
+}
+
+export function effectiveStatus(s: LifecycleFields, now: number, graceMs = DEFAULT_GRACE_MS): SessionStatus {
+  return isLive(s, now, graceMs) ? s.status : 'ended';
+}
+
+/**
+ * The session as every answer must show it at `now`: a session past its idle timeout, absolute
+ * cap or grace period is ended at its last activity with reason `timeout`, whether or not the
+ * sweeper has written that yet.
+ */
+export function effectiveSession<S extends Session>(s: S, now: number, graceMs = DEFAULT_GRACE_MS): S {
+  if (s.status === 'ended' || isLive(s, now, graceMs)) return s;
+  return { ...s, ...timeoutEnd(s) };
+}
+
+/** The fields that an expiry writes: ended at the last activity, never when it was noticed. */
+export function timeoutEnd(s: Pick<Session, 'lastActivityAt' | 'exit'>): Pick<Session, 'status' | 'endedAt' | 'exit'> {
+  return { status: 'ended', endedAt: s.lastActivityAt, exit: { ...s.exit, reason: 'timeout' } };
+}
+
+/** Recovery: disconnected, still inside its grace period, and fewer than the allowed attempts. */
+export function canRecover(
+  s: LifecycleFields & Pick<Session, 'recoveryAttempts'>,
+  now: number,
+  policy: Pick<LifecyclePolicy, 'graceMs' | 'maxRecoveryAttempts'> = {
+    graceMs: DEFAULT_GRACE_MS,
+    maxRecoveryAttempts: DEFAULT_MAX_RECOVERY_ATTEMPTS,
+  },
+): boolean {
+  return (
+    s.status === 'disconnected' && isLive(s, now, policy.graceMs) && s.recoveryAttempts < policy.maxRecoveryAttempts
+  );
+}
+
+/** Seconds from start to end (or to the last activity while live): idle gaps are not time on site. */
+export function durationSeconds(s: Pick<Session, 'startedAt' | 'lastActivityAt' | 'endedAt'>): number {
+  const end = s.endedAt ?? s.lastActivityAt;
+  return Math.max(0, Math.round((end - s.startedAt) / 1000));
+}
+
+/**
+ * What an incoming activity (events or heartbeat) may do to a session at `now`:
+ * - `continue`: it is live and active;
+ * - `recover`: it is disconnected but recoverable, and the activity brings it back;
+ * - `ended`: it has ended or expired (or is disconnected beyond recovery): answer 410.
+ */
+export type ActivityDecision = 'continue' | 'recover' | 'ended';
+
+export function decideActivity(
+  s: LifecycleFields & Pick<Session, 'recoveryAttempts'>,
+  now: number,
+  policy?: Pick<LifecyclePolicy, 'graceMs' | 'maxRecoveryAttempts'>,
+): ActivityDecision {
+  if (!isLive(s, now, policy?.graceMs)) return 'ended';
+  if (s.status === 'active') return 'continue';
+  return canRecover(s, now, policy) ? 'recover' : 'ended';
+}

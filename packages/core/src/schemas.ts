@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { END_REASONS, EVENT_TYPES, SESSION_KINDS } from './types.js';
+
+// Wire schemas of API.md. Every request body passes one of these at the boundary; what comes out
+// is plain typed data for the pure functions of this package.
+
+export const MAX_METADATA_BYTES = 8 * 1024;
+
+const text = (max: number) => z.string().max(max);
+const optionalText = (max: number) => text(max).nullish();
+
+/** Times in requests: ISO strings or epoch milliseconds. */
+export const timeInput = z.union([
+  z.number().finite().nonnegative(),
+  z
+    .string()
+    .max(40)
+    .transform((s, ctx) => {
+      const t = Date.parse(s);
+      if (Number.isNaN(t)) {
+        ctx.addIssue({ code: 'custom', message: 'not an ISO date-time' });
+        return z.NEVER;
+      }
+      return t;
+    }),
+]);
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+/** A JSON object that serialises to at most `maxBytes` (UTF-16 length is a close, cheap bound). */
+const boundedObject = (maxBytes: number) =>
+  jsonObject.refine((o) => JSON.stringify(o).length <= maxBytes, { message: `at most ${maxBytes} bytes` });
+
+/** Client-chosen session ids: 16-128 visible ASCII characters. */
+export const sessionIdSchema = z.string().regex(/^[\x21-\x7e]{16,128}$/, '16-128 visible ASCII characters');
+
+export const deviceSchema = z.object({
+  type: optionalText(32),
+  browser: optionalText(64),
+  os: optionalText(64),
+  screenSize: optionalText(32),
+});
+
+export const entrySchema = z.object({
+  page: optionalText(2048),
+  referrer: optionalText(2048),
+  campaign: optionalText(256),
+});
+
+export const eventSchema = z.object({
+  id: text(128).min(1).optional(),
+  type: z.enum(EVENT_TYPES),
+  name: optionalText(256),
+  timestamp: timeInput.optional(),
+  page: optionalText(2048),
+  resourceId: optionalText(256),
+  details: boundedObject(MAX_METADATA_BYTES).nullish(),
+});
+export type EventInput = z.infer<typeof eventSchema>;
+
+const identity = {
+  userId: optionalText(256),
+  anonymousId: optionalText(256),
+};
+
+export const startSessionSchema = z
+  .object({
+    ...identity,
+    kind: z.enum(SESSION_KINDS).default('web'),
+    device: deviceSchema.optional(),
+    userAgent: optionalText(1024),
+    entry: entrySchema.optional(),
+    transport: optionalText(64),
+    metadata: boundedObject(MAX_METADATA_BYTES).nullish(),
+    sessionId: sessionIdSchema.optional(),
+    writeKey: z.string().optional(),
+  })
+  .refine((b) => Boolean(b.userId || b.anonymousId), {
+    message: 'one of userId or anonymousId is required',
+    path: ['userId'],
+  });
+export type StartSessionInput = z.infer<typeof startSessionSchema>;
+
+export const heartbeatSchema = z.object({
+  page: optionalText(2048),
+  writeKey: z.string().optional(),
+});
+export type HeartbeatInput = z.infer<typeof heartbeatSchema>;
+
+export const eventsBatchSchema = z.object({
+  events: z.array(eventSchema),
+  writeKey: z.string().optional(),
+});
+
+export const endSessionSchema = z.object({
+  reason: z.enum(END_REASONS).default('logout'),
+  page: optionalText(2048),
+  lastAction: optionalText(256),
+  writeKey: z.string().optional(),
+});
+export type EndSessionInput = z.infer<typeof endSessionSchema>;
+
+export const trackSchema = z
+  .object({
+    ...identity,
+    writeKey: z.string().optional(),
+    sessionId: sessionIdSchema.nullish(),
+    kind: z.enum(SESSION_KINDS).default('web'),
+    device: deviceSchema.optional(),
+    userAgent: optionalText(1024),
+    entry: entrySchema.optional(),
+    events: z.array(eventSchema).default([]),
+    end: z.object({ reason: z.enum(END_REASONS).default('logout') }).optional(),
+  })
+  .refine((b) => Boolean(b.userId || b.anonymousId), {
+    message: 'one of userId or anonymousId is required',
+    path: ['anonymousId'],
+  });
+export type TrackInput = z.infer<typeof trackSchema>;
+
+const timeZoneSchema = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'unknown IANA time zone' },
+);
+
+export const createProjectSchema = z.object({
+  name: z.string().min(1).max(200),
+  allowedOrigins: z.array(z.string().url().max(512)).max(100).optional(),
+  timeZone: timeZoneSchema.optional(),
+  idleTimeoutMs: z.number().int().min(1000).max(2_592_000_000).optional(),
+  absoluteTimeoutMs: z.number().int().min(1000).max(31_536_000_000).optional(),
+  retentionDays: z.number().int().min(1).max(3650).optional(),
+  rateLimitPerMinute: z.number().int().min(0).optional(),
+});
+export type CreateProjectInput = z.infer<typeof createProjectSchema>;
+
+export const cleanupSchema = z.object({
+  daysInactive: z.number().int().min(0).max(36500).default(30),
+});
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD');
+
+export const listSessionsQuery = z.object({
+  project: z.string().optional(),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+  userId: z.string().max(256).optional(),
+  status: z.enum(['active', 'disconnected', 'ended', 'live']).optional(),
+  kind: z.enum(SESSION_KINDS).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(512).optional(),
+});
+export type ListSessionsQuery = z.infer<typeof listSessionsQuery>;
+
+export const historyQuery = z.object({
+  project: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(10),
+});
+
+/**
+ * One readable line from a zod error, naming the field as API.md shows it:
+ * `events[3].type: required`.
+ */
+export function formatIssues(error: z.ZodError): { message: string; details: { path: string; message: string }[] } {
+  const details = error.issues.map((issue) => ({ path: formatPath(issue.path), message: issueMessage(issue) }));
+  const message = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
+  return { message, details };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out;
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
+  return issue.message;
+}

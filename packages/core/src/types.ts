@@ -1,0 +1,116 @@
+// The session model shared by every part. Times are epoch milliseconds inside the system and
+// become ISO strings only at the HTTP edge (see wire.ts).
+
+export const SESSION_KINDS = ['web', 'mcp', 'api'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
+export const SESSION_STATUSES = ['active', 'disconnected', 'ended'] as const;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+export const END_REASONS = ['logout', 'timeout', 'error', 'navigation'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+export const EVENT_TYPES = [
+  'pageview',
+  'action',
+  'error',
+  'workflow_start',
+  'workflow_complete',
+  'workflow_fail',
+  'tool_call',
+  'custom',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type EntrySource = 'direct' | 'internal' | 'external';
+
+export interface Device {
+  type: string | null;
+  browser: string | null;
+  os: string | null;
+  screenSize: string | null;
+}
+
+export interface Entry {
+  page: string | null;
+  source: EntrySource | null;
+  referrer: string | null;
+  campaign: string | null;
+}
+
+export interface Exit {
+  page: string | null;
+  reason: string | null;
+  lastAction: string | null;
+}
+
+export interface Geo {
+  country: string | null;
+  region: string | null;
+  continent: string | null;
+}
+
+/** Per-session lifecycle limits, copied onto the session when it starts. */
+export interface LifecyclePolicy {
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  /** How long a disconnected session may still be recovered. */
+  graceMs: number;
+  maxRecoveryAttempts: number;
+}
+
+/** A session as stored. `status` is the *written* state; `effectiveSession` applies the clock. */
+export interface Session {
+  id: string;
+  projectId: string;
+  kind: SessionKind;
+  userId: string | null;
+  anonymousId: string | null;
+  status: SessionStatus;
+  startedAt: number;
+  lastActivityAt: number;
+  endedAt: number | null;
+  disconnectedAt: number | null;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  device: Device;
+  entry: Entry;
+  exit: Exit;
+  geo: Geo;
+  transport: string | null;
+  actions: number;
+  errors: number;
+  toolCalls: number;
+  workflows: number;
+  recoveryAttempts: number;
+  metadata: Record<string, unknown> | null;
+}
+
+/** An event as stored. `ts` is the client's time (clamped), `receivedAt` the server's. */
+export interface StoredEvent {
+  id: string;
+  sessionId: string;
+  projectId: string;
+  type: EventType;
+  name: string | null;
+  ts: number;
+  receivedAt: number;
+  page: string | null;
+  resourceId: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface Project {
+  id: string;
+  name: string;
+  writeKey: string;
+  allowedOrigins: string[];
+  timeZone: string;
+  /** null: the kind's default (web 30 min, mcp 1 h). */
+  idleTimeoutMs: number | null;
+  /** null: the kind's default (web 24 h, mcp 30 days). */
+  absoluteTimeoutMs: number | null;
+  retentionDays: number;
+  rateLimitPerMinute: number;
+  createdAt: number;
+}

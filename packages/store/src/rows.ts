@@ -1,0 +1,168 @@
+import { expiresAt, type Project, type Session, type StoredEvent } from '@sessiontrack/core';
+
+// Row <-> model mapping shared by the SQL backends: the column names are the same in each.
+
+export const SESSION_COLUMNS = [
+  'id',
+  'project_id',
+  'kind',
+  'user_id',
+  'anonymous_id',
+  'status',
+  'started_at',
+  'last_activity_at',
+  'ended_at',
+  'disconnected_at',
+  'expires_at',
+  'idle_timeout_ms',
+  'absolute_timeout_ms',
+  'device_type',
+  'browser',
+  'os',
+  'screen_size',
+  'entry_page',
+  'entry_source',
+  'entry_referrer',
+  'entry_campaign',
+  'exit_page',
+  'exit_reason',
+  'last_action',
+  'country',
+  'region',
+  'continent',
+  'transport',
+  'actions',
+  'errors',
+  'tool_calls',
+  'workflows',
+  'recovery_attempts',
+  'metadata',
+] as const;
+
+export type SessionRow = Record<(typeof SESSION_COLUMNS)[number], string | number | null>;
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const json = (v: unknown): Record<string, unknown> | null => {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>);
+};
+
+export function sessionToRow(s: Session): SessionRow {
+  return {
+    id: s.id,
+    project_id: s.projectId,
+    kind: s.kind,
+    user_id: s.userId,
+    anonymous_id: s.anonymousId,
+    status: s.status,
+    started_at: s.startedAt,
+    last_activity_at: s.lastActivityAt,
+    ended_at: s.endedAt,
+    disconnected_at: s.disconnectedAt,
+    // Stored so that "live" is one indexed comparison; rewritten with every change.
+    expires_at: s.status === 'ended' ? (s.endedAt ?? s.lastActivityAt) : expiresAt(s),
+    idle_timeout_ms: s.idleTimeoutMs,
+    absolute_timeout_ms: s.absoluteTimeoutMs,
+    device_type: s.device.type,
+    browser: s.device.browser,
+    os: s.device.os,
+    screen_size: s.device.screenSize,
+    entry_page: s.entry.page,
+    entry_source: s.entry.source,
+    entry_referrer: s.entry.referrer,
+    entry_campaign: s.entry.campaign,
+    exit_page: s.exit.page,
+    exit_reason: s.exit.reason,
+    last_action: s.exit.lastAction,
+    country: s.geo.country,
+    region: s.geo.region,
+    continent: s.geo.continent,
+    transport: s.transport,
+    actions: s.actions,
+    errors: s.errors,
+    tool_calls: s.toolCalls,
+    workflows: s.workflows,
+    recovery_attempts: s.recoveryAttempts,
+    metadata: s.metadata ? JSON.stringify(s.metadata) : null,
+  };
+}
+
+export function rowToSession(r: Record<string, unknown>): Session {
+  return {
+    id: String(r.id),
+    projectId: String(r.project_id),
+    kind: r.kind as Session['kind'],
+    userId: str(r.user_id),
+    anonymousId: str(r.anonymous_id),
+    status: r.status as Session['status'],
+    startedAt: num(r.started_at),
+    lastActivityAt: num(r.last_activity_at),
+    endedAt: numOrNull(r.ended_at),
+    disconnectedAt: numOrNull(r.disconnected_at),
+    idleTimeoutMs: num(r.idle_timeout_ms),
+    absoluteTimeoutMs: num(r.absolute_timeout_ms),
+    device: { type: str(r.device_type), browser: str(r.browser), os: str(r.os), screenSize: str(r.screen_size) },
+    entry: {
+      page: str(r.entry_page),
+      source: str(r.entry_source) as Session['entry']['source'],
+      referrer: str(r.entry_referrer),
+      campaign: str(r.entry_campaign),
+    },
+    exit: { page: str(r.exit_page), reason: str(r.exit_reason), lastAction: str(r.last_action) },
+    geo: { country: str(r.country), region: str(r.region), continent: str(r.continent) },
+    transport: str(r.transport),
+    actions: num(r.actions),
+    errors: num(r.errors),
+    toolCalls: num(r.tool_calls),
+    workflows: num(r.workflows),
+    recoveryAttempts: num(r.recovery_attempts),
+    metadata: json(r.metadata),
+  };
+}
+
+export function rowToEvent(r: Record<string, unknown>): StoredEvent {
+  return {
+    id: String(r.event_id),
+    sessionId: String(r.session_id),
+    projectId: String(r.project_id),
+    type: r.type as StoredEvent['type'],
+    name: str(r.name),
+    ts: num(r.ts),
+    receivedAt: num(r.received_at),
+    page: str(r.page),
+    resourceId: str(r.resource_id),
+    details: json(r.details),
+  };
+}
+
+export function projectToRow(p: Project): Record<string, string | number | null> {
+  return {
+    id: p.id,
+    name: p.name,
+    write_key: p.writeKey,
+    allowed_origins: JSON.stringify(p.allowedOrigins),
+    time_zone: p.timeZone,
+    idle_timeout_ms: p.idleTimeoutMs,
+    absolute_timeout_ms: p.absoluteTimeoutMs,
+    retention_days: p.retentionDays,
+    rate_limit_per_minute: p.rateLimitPerMinute,
+    created_at: p.createdAt,
+  };
+}
+
+export function rowToProject(r: Record<string, unknown>): Project {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    writeKey: String(r.write_key),
+    allowedOrigins: JSON.parse(String(r.allowed_origins)) as string[],
+    timeZone: String(r.time_zone),
+    idleTimeoutMs: numOrNull(r.idle_timeout_ms),
+    absoluteTimeoutMs: numOrNull(r.absolute_timeout_ms),
+    retentionDays: num(r.retention_days),
+    rateLimitPerMinute: num(r.rate_limit_per_minute),
+    createdAt: num(r.created_at),
+  };
+}

@@ -1,0 +1,77 @@
+// Versioned schema of the SQLite backend. A migration is never edited once released: add one.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE projects (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        write_key TEXT NOT NULL UNIQUE,
+        allowed_origins TEXT NOT NULL DEFAULT '[]',
+        time_zone TEXT NOT NULL DEFAULT 'UTC',
+        idle_timeout_ms INTEGER,
+        absolute_timeout_ms INTEGER,
+        retention_days INTEGER NOT NULL DEFAULT 30,
+        rate_limit_per_minute INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        user_id TEXT,
+        anonymous_id TEXT,
+        status TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_activity_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        disconnected_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        idle_timeout_ms INTEGER NOT NULL,
+        absolute_timeout_ms INTEGER NOT NULL,
+        device_type TEXT, browser TEXT, os TEXT, screen_size TEXT,
+        entry_page TEXT, entry_source TEXT, entry_referrer TEXT, entry_campaign TEXT,
+        exit_page TEXT, exit_reason TEXT, last_action TEXT,
+        country TEXT, region TEXT, continent TEXT,
+        transport TEXT,
+        actions INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        tool_calls INTEGER NOT NULL DEFAULT 0,
+        workflows INTEGER NOT NULL DEFAULT 0,
+        recovery_attempts INTEGER NOT NULL DEFAULT 0,
+        metadata TEXT
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_project_started ON sessions (project_id, started_at DESC, id DESC);
+      CREATE INDEX sessions_project_user ON sessions (project_id, user_id, started_at DESC) WHERE user_id IS NOT NULL;
+      -- "live" = not ended and expires_at in the future: the sweeper and /sessions/active read this.
+      CREATE INDEX sessions_live ON sessions (expires_at) WHERE status <> 'ended';
+      CREATE INDEX sessions_last_activity ON sessions (last_activity_at);
+
+      -- Session ids are globally unique, so (session_id, event_id) identifies an event within
+      -- its project: a retried or double-sent event is stored once.
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT,
+        ts INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        page TEXT,
+        resource_id TEXT,
+        details TEXT,
+        UNIQUE (session_id, event_id)
+      );
+    `,
+  },
+];

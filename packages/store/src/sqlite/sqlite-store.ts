@@ -1,0 +1,231 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Project, Session, StoredEvent } from '@sessiontrack/core';
+import Database from 'better-sqlite3';
+import { type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { projectToRow, rowToEvent, rowToProject, rowToSession, SESSION_COLUMNS, sessionToRow } from '../rows.js';
+import {
+  type CleanupResult,
+  decodeCursor,
+  encodeCursor,
+  type SessionPage,
+  type SessionQuery,
+  type Store,
+  type WriteOp,
+  type WriteResult,
+} from '../store.js';
+import { type Migration, SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or ':memory:'. */
+  filename: string;
+  /**
+   * `normal` (default): a commit is in the WAL file before it is acknowledged, so it survives a
+   * process crash; a power loss may lose the last commits. `full`: fsync on every commit.
+   */
+  synchronous?: 'normal' | 'full';
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded backend: one better-sqlite3 connection in WAL mode. SQLite has one writer, so a
+ * batch is a plain synchronous transaction and needs no locking of its own.
+ */
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
+    this.#db = new Database(options.filename);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma('foreign_keys = OFF');
+    migrate(this.#db, SQLITE_MIGRATIONS);
+
+    const cols = SESSION_COLUMNS.join(', ');
+    const params = SESSION_COLUMNS.map((c) => `@${c}`).join(', ');
+    const sets = SESSION_COLUMNS.filter((c) => c !== 'id')
+      .map((c) => `${c} = @${c}`)
+      .join(', ');
+    const db = this.#db;
+    this.#stmt = {
+      loadSessions: db.prepare(`SELECT * FROM sessions WHERE id IN (SELECT value FROM json_each(?))`),
+      getSession: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      insertSession: db.prepare(`INSERT INTO sessions (${cols}) VALUES (${params})`),
+      updateSession: db.prepare(`UPDATE sessions SET ${sets} WHERE id = @id`),
+      insertEvent: db.prepare(
+        `INSERT INTO events (project_id, session_id, event_id, type, name, ts, received_at, page, resource_id, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      events: db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY ts, seq'),
+      countLive: db.prepare(`SELECT count(*) AS n FROM sessions WHERE status <> 'ended' AND expires_at > ?`),
+      countLiveIn: db.prepare(
+        `SELECT count(*) AS n FROM sessions WHERE status <> 'ended' AND expires_at > ? AND project_id = ?`,
+      ),
+      sweep: db.prepare(
+        `UPDATE sessions SET status = 'ended', ended_at = last_activity_at, expires_at = last_activity_at,
+           disconnected_at = NULL, exit_reason = 'timeout'
+         WHERE status <> 'ended' AND expires_at <= ?`,
+      ),
+      insertProject: db.prepare(
+        `INSERT INTO projects (id, name, write_key, allowed_origins, time_zone, idle_timeout_ms, absolute_timeout_ms,
+           retention_days, rate_limit_per_minute, created_at)
+         VALUES (@id, @name, @write_key, @allowed_origins, @time_zone, @idle_timeout_ms, @absolute_timeout_ms,
+           @retention_days, @rate_limit_per_minute, @created_at)`,
+      ),
+      listProjects: db.prepare('SELECT * FROM projects ORDER BY created_at, id'),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  async commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]> {
+    return this.commitSync(ops, now);
+  }
+
+  /** The synchronous core of `commit`, one transaction (exposed for benchmarks). */
+  commitSync(ops: readonly WriteOp[], now: number): WriteResult[] {
+    const s = this.#stmt;
+    return this.#db.transaction(() => {
+      const loaded = new Map<string, Session>();
+      for (const r of s.loadSessions.all(JSON.stringify(sessionIdsOf(ops))) as Row[]) {
+        const session = rowToSession(r);
+        loaded.set(session.id, session);
+      }
+      const plan = planBatch(ops, loaded, now);
+      const inserted = plan.rows.map((e: EventRow) => {
+        const info = s.insertEvent.run(
+          e.projectId,
+          e.sessionId,
+          e.id,
+          e.type,
+          e.name,
+          e.ts,
+          e.receivedAt,
+          e.page,
+          e.resourceId,
+          e.details ? JSON.stringify(e.details) : null,
+        );
+        return info.changes === 1;
+      });
+      const outcome = finishBatch(plan, inserted);
+      for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
+      for (const session of outcome.updates) s.updateSession.run(sessionToRow(session));
+      return outcome.results;
+    })();
+  }
+
+  async getSession(id: string): Promise<Session | null> {
+    const r = this.#stmt.getSession.get(id) as Row | undefined;
+    return r ? rowToSession(r) : null;
+  }
+
+  async getEvents(sessionId: string): Promise<StoredEvent[]> {
+    return (this.#stmt.events.all(sessionId) as Row[]).map(rowToEvent);
+  }
+
+  async listSessions(q: SessionQuery, now: number): Promise<SessionPage> {
+    const where = ['project_id = @projectId'];
+    const p: Record<string, string | number> = { projectId: q.projectId, now, limit: q.limit + 1 };
+    if (q.from !== undefined) {
+      where.push('started_at >= @from');
+      p.from = q.from;
+    }
+    if (q.to !== undefined) {
+      where.push('started_at < @to');
+      p.to = q.to;
+    }
+    if (q.userId !== undefined) {
+      where.push('user_id = @userId');
+      p.userId = q.userId;
+    }
+    if (q.kind !== undefined) {
+      where.push('kind = @kind');
+      p.kind = q.kind;
+    }
+    if (q.status !== undefined) where.push(STATUS_SQL[q.status]);
+    if (q.cursor !== undefined) {
+      const c = decodeCursor(q.cursor);
+      if (!c) throw new RangeError('cursor: malformed');
+      where.push('(started_at < @cStarted OR (started_at = @cStarted AND id < @cId))');
+      p.cStarted = c.startedAt;
+      p.cId = c.id;
+    }
+    const rows = this.#db
+      .prepare(`SELECT * FROM sessions WHERE ${where.join(' AND ')} ORDER BY started_at DESC, id DESC LIMIT @limit`)
+      .all(p) as Row[];
+    const sessions = rows.slice(0, q.limit).map(rowToSession);
+    const last = sessions.at(-1);
+    return { sessions, nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+  }
+
+  async countLive(projectId: string | null, now: number): Promise<number> {
+    const r = (projectId ? this.#stmt.countLiveIn.get(now, projectId) : this.#stmt.countLive.get(now)) as { n: number };
+    return r.n;
+  }
+
+  async sweepExpired(now: number): Promise<number> {
+    return this.#stmt.sweep.run(now).changes;
+  }
+
+  async cleanup(projectId: string | null, before: number): Promise<CleanupResult> {
+    const scope = `last_activity_at < @before AND (status = 'ended' OR expires_at <= @before)${
+      projectId ? ' AND project_id = @projectId' : ''
+    }`;
+    const p = projectId ? { before, projectId } : { before };
+    return this.#db.transaction(() => {
+      const deletedEvents = this.#db
+        .prepare(`DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE ${scope})`)
+        .run(p).changes;
+      const deletedSessions = this.#db.prepare(`DELETE FROM sessions WHERE ${scope}`).run(p).changes;
+      return { deletedSessions, deletedEvents };
+    })();
+  }
+
+  async createProject(project: Project): Promise<Project> {
+    this.#stmt.insertProject.run(projectToRow(project));
+    return project;
+  }
+
+  async listProjects(): Promise<Project[]> {
+    return (this.#stmt.listProjects.all() as Row[]).map(rowToProject);
+  }
+
+  async ping(): Promise<void> {
+    this.#stmt.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/** Effective status in SQL: the same rule as core's `isLive`, on the stored `expires_at`. */
+const STATUS_SQL = {
+  live: `(status <> 'ended' AND expires_at > @now)`,
+  active: `(status = 'active' AND expires_at > @now)`,
+  disconnected: `(status = 'disconnected' AND expires_at > @now)`,
+  ended: `(status = 'ended' OR expires_at <= @now)`,
+} as const;
+
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }).immediate();
+  }
+}

@@ -1,0 +1,121 @@
+import type {
+  EndReason,
+  EventType,
+  Project,
+  Session,
+  SessionKind,
+  SessionStatus,
+  StoredEvent,
+} from '@sessiontrack/core';
+
+// The one interface every backend implements. Writes arrive as batches of operations (the
+// server's group commit); each batch is one transaction and every operation gets its own result.
+
+/** An event ready to store: validated, page reduced to its path, time clamped. */
+export interface NewEvent {
+  /** Client event id; null when the client sent none (the server then assigns one). */
+  id: string;
+  type: EventType;
+  name: string | null;
+  ts: number;
+  page: string | null;
+  resourceId: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export type WriteOp =
+  | { op: 'start'; session: Session }
+  | { op: 'events'; projectId: string; sessionId: string; events: NewEvent[] }
+  | { op: 'heartbeat'; projectId: string; sessionId: string; page: string | null }
+  | {
+      op: 'end';
+      projectId: string;
+      sessionId: string;
+      reason: EndReason;
+      page: string | null;
+      lastAction: string | null;
+    }
+  /** Transport closed without an explicit end (MCP): the session may be recovered within its grace. */
+  | { op: 'disconnect'; projectId: string; sessionId: string }
+  | {
+      op: 'track';
+      projectId: string;
+      /** The session the client believes it is in; null for a first call. */
+      sessionId: string | null;
+      /** Used only when the old session cannot be continued. */
+      newSession: Session;
+      events: NewEvent[];
+      end: EndReason | null;
+    };
+
+export type WriteError = 'not_found' | 'session_ended' | 'conflict';
+
+export type WriteResult =
+  | { ok: true; session: Session; accepted: number; duplicates: number; rotated: boolean }
+  | { ok: false; error: WriteError };
+
+export interface SessionQuery {
+  projectId: string;
+  /** Started at or after (epoch ms). */
+  from?: number | undefined;
+  /** Started before (epoch ms). */
+  to?: number | undefined;
+  userId?: string | undefined;
+  /** Effective status at `now`; `live` = active or disconnected and not expired. */
+  status?: SessionStatus | 'live' | undefined;
+  kind?: SessionKind | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface SessionPage {
+  sessions: Session[];
+  nextCursor: string | null;
+}
+
+export interface CleanupResult {
+  deletedSessions: number;
+  deletedEvents: number;
+}
+
+export interface Store {
+  /** Which implementation answers, for logs and test output. */
+  readonly backend: string;
+  /** One transaction for the whole batch; results in the order of `ops`. */
+  commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]>;
+
+  getSession(id: string): Promise<Session | null>;
+  /** Oldest first. */
+  getEvents(sessionId: string): Promise<StoredEvent[]>;
+  listSessions(query: SessionQuery, now: number): Promise<SessionPage>;
+  countLive(projectId: string | null, now: number): Promise<number>;
+
+  /** Writes the timeout end of every session past its expiry; returns how many. */
+  sweepExpired(now: number): Promise<number>;
+  /** Deletes sessions (and their events) whose last activity is before `before`. */
+  cleanup(projectId: string | null, before: number): Promise<CleanupResult>;
+
+  createProject(project: Project): Promise<Project>;
+  listProjects(): Promise<Project[]>;
+
+  /** Throws when storage does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Keyset cursor over (startedAt, id), newest first. Opaque to clients. */
+export function encodeCursor(s: Pick<Session, 'startedAt' | 'id'>): string {
+  return Buffer.from(JSON.stringify([s.startedAt, s.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { startedAt: number; id: string } | null {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') {
+      return { startedAt: v[0], id: v[1] };
+    }
+  } catch {
+    // fall through: a malformed cursor is answered as a validation error by the caller
+  }
+  return null;
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests import sibling workspaces through their "source" export condition, so they run against
+// the TypeScript sources and never against a stale dist/.
+export default defineConfig({
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+  test: {
+    include: ['packages/*/src/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
