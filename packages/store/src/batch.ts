@@ -1,5 +1,13 @@
-import { addToDelta, decideActivity, emptyDelta, isLive, type Session, timeoutEnd } from '@sessiontrack/core';
-import type { NewEvent, WriteOp, WriteResult } from './store.js';
+import {
+  addToDelta,
+  decideActivity,
+  emptyDelta,
+  isLive,
+  type NewEvent,
+  type Session,
+  timeoutEnd,
+} from '@sessiontrack/core';
+import type { WriteOp, WriteResult } from './store.js';
 
 // How one batch of write operations changes the sessions, written once for every backend.
 //

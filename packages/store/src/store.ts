@@ -1,6 +1,6 @@
 import type {
   EndReason,
-  EventType,
+  NewEvent,
   Project,
   Session,
   SessionKind,
@@ -10,18 +10,6 @@ import type {
 
 // The one interface every backend implements. Writes arrive as batches of operations (the
 // server's group commit); each batch is one transaction and every operation gets its own result.
-
-/** An event ready to store: validated, page reduced to its path, time clamped. */
-export interface NewEvent {
-  /** Client event id; null when the client sent none (the server then assigns one). */
-  id: string;
-  type: EventType;
-  name: string | null;
-  ts: number;
-  page: string | null;
-  resourceId: string | null;
-  details: Record<string, unknown> | null;
-}
 
 export type WriteOp =
   | { op: 'start'; session: Session }

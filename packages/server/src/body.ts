@@ -1,0 +1,55 @@
+import { ApiError } from './errors.js';
+
+// Reading a request body without ever holding more than the limit: a declared Content-Length
+// over the limit is refused before a byte is read, and a chunked body is counted as it streams.
+
+export interface BodyOptions {
+  limitBytes: number;
+  /** Ingest routes also take text/plain: navigator.sendBeacon sends it, and it needs no preflight. */
+  allowTextPlain: boolean;
+}
+
+/** The parsed JSON body, or undefined for an empty body (which needs no content type). */
+export async function readJsonBody(req: Request, opts: BodyOptions): Promise<unknown> {
+  const length = req.headers.get('content-length');
+  const chunked = req.headers.has('transfer-encoding');
+  if (!chunked && (length === null || length === '0')) return undefined;
+
+  const type = (req.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (type !== 'application/json' && !(opts.allowTextPlain && type === 'text/plain')) {
+    throw new ApiError(
+      'unsupported_media_type',
+      `content-type must be application/json${opts.allowTextPlain ? ' or text/plain' : ''}`,
+    );
+  }
+  if (length !== null && Number(length) > opts.limitBytes) throw tooLarge(opts.limitBytes);
+
+  // With a Content-Length the HTTP parser stops at it, so reading whole is bounded.
+  const text = chunked ? await readBounded(req, opts.limitBytes) : await req.text();
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError('invalid_json', `body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function readBounded(req: Request, limit: number): Promise<string> {
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const tooLarge = (limit: number) => new ApiError('payload_too_large', `body is over the limit of ${limit} bytes`);

@@ -1,0 +1,296 @@
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createProjectSchema, formatIssues } from '@sessiontrack/core';
+import { openStore, type RunningServer, StartupError, startServer } from './node-server.js';
+import { Projects } from './projects.js';
+
+// `sessiontrack <command>`: the CLI contract of API.md ("Running"). Every command has --help;
+// a problem the operator must fix is one line on stderr and a non-zero exit, never a stack trace.
+
+const VERSION = '0.1.0';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+const env = process.env;
+
+const HELP = {
+  main: `sessiontrack ${VERSION} — self-hosted session tracking for web apps and MCP servers
+
+Usage: sessiontrack <command> [options]
+
+Commands:
+  serve            run the server (SQLite in the data dir by default)
+  migrate          apply database migrations and exit
+  project create   create a project and print its write key
+  project list     list projects
+  cleanup          delete sessions (and their events) inactive for N days
+
+Run 'sessiontrack <command> --help' for a command's options.`,
+  serve: `Usage: sessiontrack serve [options]
+
+Runs the HTTP server: ingest, read and admin routes, /healthz, /metrics.
+
+Options:
+  --port <n>            port to listen on (env PORT, default 3000)
+  --host <addr>         address to bind (env HOST, default 127.0.0.1)
+  --data-dir <dir>      SQLite file and admin token live here (env SESSIONTRACK_DATA_DIR, default ./data)
+  --database-url <url>  PostgreSQL instead of SQLite (env DATABASE_URL) — not available in this version
+  --trust-proxy         believe X-Forwarded-For, CF-IPCountry, CF-Region (only behind a proxy that sets them)
+  --ip-rate-limit <n>   requests per minute per client address, 0 = off (env SESSIONTRACK_IP_RATE_LIMIT, default 12000)
+  --sweep-interval <ms> how often expired sessions are written as ended (env SESSIONTRACK_SWEEP_INTERVAL_MS, default 30000)
+  --geo-city-db <file>  a GeoLite2-City .mmdb for regions (env SESSIONTRACK_GEO_CITY_DB)
+  --sync <mode>         SQLite durability: normal (survives a crash of the process) or full (fsync every commit)
+  --log-level <level>   trace, debug, info, warn, error (env LOG_LEVEL, default info)
+  -h, --help            show this help
+
+Env: SESSIONTRACK_ADMIN_TOKEN sets the admin token; without it one is generated on first start,
+kept in <data-dir>/admin-token and printed once.`,
+  migrate: `Usage: sessiontrack migrate [--data-dir <dir>] [--database-url <url>]
+
+Applies pending database migrations and exits. (serve applies them at start too.)`,
+  project: `Usage: sessiontrack project create <name> [options]
+       sessiontrack project list
+
+Options of 'create':
+  --allowed-origin <url>     may be repeated; when set, ingest from other Origins answers 403
+  --time-zone <iana>         the project's time zone (default UTC)
+  --idle-timeout-ms <n>      idle timeout for the project's sessions (default: web 30 min, mcp 1 h)
+  --absolute-timeout-ms <n>  absolute cap (default: web 24 h, mcp 30 days)
+  --rate-limit <n>           ingest requests per minute for the project, 0 = unlimited
+  --data-dir <dir>, --database-url <url>  as for serve`,
+  cleanup: `Usage: sessiontrack cleanup [--days-inactive 30] [--project <id>] [--data-dir <dir>]
+
+Deletes sessions whose last activity is older than N days, with their events.`,
+};
+
+const storageOptions = {
+  'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof StartupError) {
+      process.stderr.write(`sessiontrack: ${err.message}\n`);
+      return err instanceof UsageError ? 2 : 1;
+    }
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`sessiontrack: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`sessiontrack: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'migrate':
+      return migrate(rest);
+    case 'project':
+      return project(rest);
+    case 'cleanup':
+      return cleanup(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      console.log(HELP.main);
+      return 0;
+    case '--version':
+    case '-v':
+      console.log(VERSION);
+      return 0;
+    default:
+      throw new UsageError(`unknown command '${command}' (see sessiontrack --help)`);
+  }
+}
+
+const dataDir = (v: string | undefined) => v ?? env.SESSIONTRACK_DATA_DIR ?? './data';
+
+function int(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got '${v}'`);
+  return n;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...storageOptions,
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
+      'ip-rate-limit': { type: 'string' },
+      'sweep-interval': { type: 'string' },
+      'geo-city-db': { type: 'string' },
+      sync: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP.serve);
+    return 0;
+  }
+  const sync = values.sync ?? 'normal';
+  if (sync !== 'normal' && sync !== 'full') throw new UsageError(`--sync must be normal or full, got '${sync}'`);
+  const port = int('port', values.port ?? env.PORT, 3000);
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  const dir = dataDir(values['data-dir']);
+  const server = await startServer({
+    port,
+    host: values.host ?? env.HOST ?? '127.0.0.1',
+    dataDir: dir,
+    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
+    trustProxy: values['trust-proxy'] ?? env.SESSIONTRACK_TRUST_PROXY === '1',
+    ipRateLimitPerMinute: int('ip-rate-limit', values['ip-rate-limit'] ?? env.SESSIONTRACK_IP_RATE_LIMIT, 12_000),
+    sweepIntervalMs: Math.max(
+      100,
+      int('sweep-interval', values['sweep-interval'] ?? env.SESSIONTRACK_SWEEP_INTERVAL_MS, 30_000),
+    ),
+    geoCityDb: values['geo-city-db'] ?? env.SESSIONTRACK_GEO_CITY_DB,
+    sqliteSynchronous: sync,
+    adminToken: env.SESSIONTRACK_ADMIN_TOKEN,
+    logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
+  });
+  printBanner(server, dir);
+  await untilSignal(server);
+  return 0;
+}
+
+function printBanner(s: RunningServer, dir: string): void {
+  const tokenFile = join(resolve(dir), 'admin-token');
+  const lines = [
+    `sessiontrack ${VERSION} listening on ${s.url}`,
+    `  storage:     ${s.store.backend === 'sqlite' ? `sqlite ${join(resolve(dir), 'sessiontrack.db')}` : s.store.backend}`,
+    `  project:     default   write key: ${s.writeKey}`,
+    s.adminTokenGenerated
+      ? `  admin token: ${s.adminToken}   (generated now and kept in ${tokenFile}; it is not printed again)`
+      : env.SESSIONTRACK_ADMIN_TOKEN
+        ? '  admin token: from SESSIONTRACK_ADMIN_TOKEN'
+        : `  admin token: kept in ${tokenFile}`,
+    `  try:         curl -s -X POST ${s.url}/api/v1/sessions/start -H 'X-Write-Key: ${s.writeKey}' -H 'Content-Type: application/json' -d '{"anonymousId":"me"}'`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** SIGTERM / SIGINT: stop accepting, commit what was accepted, exit 0. A second signal exits now. */
+function untilSignal(server: RunningServer): Promise<void> {
+  return new Promise((done) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      server.logger.info({ signal }, 'stopping: draining the write buffer');
+      server.close().then(done, (err) => {
+        server.logger.error({ err }, 'shutdown failed');
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+async function migrate(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: storageOptions });
+  if (values.help) {
+    console.log(HELP.migrate);
+    return 0;
+  }
+  // Opening a store applies its pending migrations.
+  const store = openStore({
+    dataDir: dataDir(values['data-dir']),
+    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
+  });
+  await store.close();
+  console.log(`migrations applied (${store.backend})`);
+  return 0;
+}
+
+async function project(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...storageOptions,
+      'allowed-origin': { type: 'string', multiple: true },
+      'time-zone': { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'absolute-timeout-ms': { type: 'string' },
+      'rate-limit': { type: 'string' },
+    },
+  });
+  const [sub, name] = positionals;
+  if (values.help || !sub) {
+    console.log(HELP.project);
+    return values.help ? 0 : 2;
+  }
+  const store = openStore({
+    dataDir: dataDir(values['data-dir']),
+    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
+  });
+  try {
+    const projects = new Projects(store);
+    await projects.ensureDefault();
+    if (sub === 'list') {
+      for (const p of projects.list()) {
+        console.log(`${p.id}\t${p.name}\twrite key: ${p.writeKey}\ttime zone: ${p.timeZone}`);
+      }
+      return 0;
+    }
+    if (sub !== 'create') throw new UsageError(`unknown subcommand 'project ${sub}' (create or list)`);
+    if (!name) throw new UsageError('project create needs a name');
+    const input = createProjectSchema.safeParse({
+      name,
+      allowedOrigins: values['allowed-origin'],
+      timeZone: values['time-zone'],
+      idleTimeoutMs:
+        values['idle-timeout-ms'] === undefined ? undefined : int('idle-timeout-ms', values['idle-timeout-ms'], 0),
+      absoluteTimeoutMs:
+        values['absolute-timeout-ms'] === undefined
+          ? undefined
+          : int('absolute-timeout-ms', values['absolute-timeout-ms'], 0),
+      rateLimitPerMinute: values['rate-limit'] === undefined ? undefined : int('rate-limit', values['rate-limit'], 0),
+    });
+    if (!input.success) throw new UsageError(formatIssues(input.error).message);
+    const p = await projects.create(input.data);
+    console.log(`created project ${p.id} (${p.name})\nwrite key: ${p.writeKey}`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function cleanup(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...storageOptions, 'days-inactive': { type: 'string' }, project: { type: 'string' } },
+  });
+  if (values.help) {
+    console.log(HELP.cleanup);
+    return 0;
+  }
+  const days = int('days-inactive', values['days-inactive'], 30);
+  const store = openStore({
+    dataDir: dataDir(values['data-dir']),
+    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
+  });
+  try {
+    const r = await store.cleanup(values.project ?? null, Date.now() - days * DAY_MS);
+    console.log(JSON.stringify(r));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

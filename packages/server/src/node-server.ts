@@ -1,0 +1,183 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
+import { newAdminToken } from '@sessiontrack/core';
+import { SqliteStore, type Store } from '@sessiontrack/store';
+import type { Hono } from 'hono';
+import pino, { type Logger } from 'pino';
+import { type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
+import { openGeoLookup } from './geo.js';
+import { Metrics } from './metrics.js';
+import { Projects } from './projects.js';
+import { RateLimiter } from './rate-limit.js';
+import { WriteBuffer } from './write-buffer.js';
+
+// The Node entry: opens storage, builds the app, listens, runs the background jobs, and shuts
+// down in order (stop accepting → drain the write buffer → close storage).
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  trustProxy: boolean;
+  ipRateLimitPerMinute: number;
+  /** From SESSIONTRACK_ADMIN_TOKEN; when absent, generated once and kept in the data dir. */
+  adminToken?: string | undefined;
+  logLevel: string;
+  sweepIntervalMs: number;
+  /** Optional GeoLite2-City database for regions. */
+  geoCityDb?: string | undefined;
+  sqliteSynchronous?: 'normal' | 'full';
+  /** Events allowed to wait for a commit before ingest answers 503. */
+  maxPendingEvents?: number;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  app: Hono<AppEnv>;
+  store: Store;
+  logger: Logger;
+  writeKey: string;
+  adminToken: string;
+  /** True when this start generated the admin token (print it, once). */
+  adminTokenGenerated: boolean;
+  close(): Promise<void>;
+}
+
+/** A problem the operator must fix (taken port, unopenable database): one clear line, exit 1. */
+export class StartupError extends Error {}
+
+export function openStore(opts: Pick<ServeOptions, 'dataDir' | 'databaseUrl' | 'sqliteSynchronous'>): Store {
+  if (opts.databaseUrl) {
+    throw new StartupError('PostgreSQL (--database-url) is not available in this version: run on SQLite (--data-dir)');
+  }
+  const filename = join(resolve(opts.dataDir), 'sessiontrack.db');
+  try {
+    return new SqliteStore({ filename, synchronous: opts.sqliteSynchronous ?? 'normal' });
+  } catch (err) {
+    throw new StartupError(`cannot open the database ${filename}: ${(err as Error).message}`);
+  }
+}
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const logger = opts.logger ?? pino({ level: opts.logLevel, base: { service: 'sessiontrack' } });
+  const store = openStore(opts);
+  try {
+    return await listen(opts, store, logger);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise<RunningServer> {
+  const projects = new Projects(store);
+  const { project } = await projects.ensureDefault();
+  const { token: adminToken, generated } = adminTokenFor(opts);
+  const metrics = new Metrics();
+  const limiter = new RateLimiter();
+  const buffer = new WriteBuffer(store, {
+    maxPending: opts.maxPendingEvents ?? 50_000,
+    maxBatch: 1_000,
+    onCommit: ({ events, ms }) => {
+      metrics.batchEvents.observe(events);
+      metrics.commitSeconds.observe(ms / 1000);
+    },
+    onError: (err, ops) => {
+      metrics.storageErrors.inc();
+      logger.error({ err, ops }, 'group commit failed');
+    },
+  });
+  const geo = await openGeoLookup({ cityDb: opts.geoCityDb });
+  const app = createApp({
+    store,
+    projects,
+    buffer,
+    metrics,
+    limiter,
+    logger,
+    geo,
+    config: {
+      ...DEFAULT_CONFIG,
+      adminToken,
+      trustProxy: opts.trustProxy,
+      ipRateLimitPerMinute: opts.ipRateLimitPerMinute,
+    },
+    socketAddress: (c) => (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress ?? null,
+  });
+
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') fail(new StartupError(`port ${opts.port} on ${opts.host} is already in use`));
+      else if (err.code === 'EACCES') fail(new StartupError(`no permission to listen on port ${opts.port}`));
+      else fail(err);
+    });
+    server.listen(opts.port, opts.host, () => ok());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+
+  // Background jobs. Expiry is a rule every answer applies; the sweeper only writes it down.
+  const sweep = setInterval(() => {
+    store
+      .sweepExpired(Date.now())
+      .then((n) => n > 0 && logger.info({ ended: n }, 'sweeper ended idle sessions'))
+      .catch((err) => logger.warn({ err }, 'sweeper failed; will retry'));
+  }, opts.sweepIntervalMs);
+  const prune = setInterval(() => {
+    limiter.prune(Date.now(), (key) =>
+      key.startsWith('ip:')
+        ? opts.ipRateLimitPerMinute
+        : (projects.byId(key.slice('project:'.length))?.rateLimitPerMinute ?? 0),
+    );
+  }, 60_000);
+  sweep.unref();
+  prune.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(sweep);
+      clearInterval(prune);
+      // Stop accepting; requests already read wait for their commit below.
+      const stopped = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeIdleConnections();
+      await buffer.drain();
+      await stopped;
+      await store.close();
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  logger.info({ port, backend: store.backend }, 'listening');
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    app,
+    store,
+    logger,
+    writeKey: project.writeKey,
+    adminToken,
+    adminTokenGenerated: generated,
+    close,
+  };
+}
+
+function adminTokenFor(opts: ServeOptions): { token: string; generated: boolean } {
+  if (opts.adminToken) return { token: opts.adminToken, generated: false };
+  const dir = resolve(opts.dataDir);
+  const file = join(dir, 'admin-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), generated: false };
+  mkdirSync(dir, { recursive: true });
+  const token = newAdminToken();
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, generated: true };
+}

@@ -1,0 +1,100 @@
+import {
+  activeQuery,
+  dateRange,
+  eventsToWire,
+  historyQuery,
+  listSessionsQuery,
+  type Project,
+  sessionToWire,
+} from '@sessiontrack/core';
+import type { Context, Hono } from 'hono';
+import type { AppDeps, AppEnv } from './app.js';
+import { ApiError } from './errors.js';
+import { parse } from './ingest-routes.js';
+import { DEFAULT_PROJECT_ID } from './projects.js';
+
+// Session read routes (admin token). Every answer applies the clock: a session past its idle
+// timeout shows as ended at its last activity even before the sweeper has written it.
+
+export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+  const projectOf = (c: Context<AppEnv>): Project => {
+    const id = c.req.query('project') ?? DEFAULT_PROJECT_ID;
+    const p = deps.projects.byId(id);
+    if (!p) throw new ApiError('not_found', `unknown project ${id}`);
+    return p;
+  };
+
+  app.get('/api/v1/sessions/active', async (c) => {
+    const project = projectOf(c);
+    const t = now();
+    const { limit } = parse(activeQuery, c.req.query());
+    const [count, page] = await Promise.all([
+      store.countLive(project.id, t),
+      store.listSessions({ projectId: project.id, status: 'live', limit }, t),
+    ]);
+    return c.json({ count, sessions: page.sessions.map((s) => sessionToWire(s, t)) });
+  });
+
+  app.get('/api/v1/sessions/user/:userId/current', async (c) => {
+    const project = projectOf(c);
+    const t = now();
+    const page = await store.listSessions(
+      { projectId: project.id, userId: c.req.param('userId'), status: 'live', limit: 1 },
+      t,
+    );
+    const s = page.sessions[0];
+    if (!s) throw new ApiError('not_found', 'this user has no live session');
+    return c.json(sessionToWire(s, t));
+  });
+
+  app.get('/api/v1/sessions/user/:userId/history', async (c) => {
+    const q = parse(historyQuery, c.req.query());
+    const project = projectOf(c);
+    const t = now();
+    const userId = c.req.param('userId');
+    const page = await store.listSessions({ projectId: project.id, userId, limit: q.limit }, t);
+    return c.json({ userId, sessions: page.sessions.map((s) => sessionToWire(s, t)) });
+  });
+
+  app.get('/api/v1/sessions', async (c) => {
+    const q = parse(listSessionsQuery, c.req.query());
+    const project = projectOf(c);
+    const t = now();
+    let range: { from: number; to: number };
+    try {
+      range = dateRange(q, project.timeZone, t);
+    } catch (err) {
+      throw new ApiError('validation_failed', `from: ${(err as Error).message}`);
+    }
+    let page: Awaited<ReturnType<typeof store.listSessions>>;
+    try {
+      page = await store.listSessions(
+        {
+          projectId: project.id,
+          ...range,
+          userId: q.userId,
+          status: q.status,
+          kind: q.kind,
+          limit: q.limit,
+          cursor: q.cursor,
+        },
+        t,
+      );
+    } catch (err) {
+      if (err instanceof RangeError) throw new ApiError('validation_failed', err.message);
+      throw err;
+    }
+    return c.json({ sessions: page.sessions.map((s) => sessionToWire(s, t)), nextCursor: page.nextCursor });
+  });
+
+  app.get('/api/v1/sessions/:id', async (c) => {
+    const t = now();
+    const s = await store.getSession(c.req.param('id'));
+    const wanted = c.req.query('project');
+    if (!s || (wanted !== undefined && wanted !== s.projectId)) throw new ApiError('not_found', 'unknown session');
+    const events = await store.getEvents(s.id);
+    return c.json({ ...sessionToWire(s, t), events: eventsToWire(events) });
+  });
+}
