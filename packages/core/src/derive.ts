@@ -38,7 +38,9 @@ export function entrySource(referrer: string | null | undefined, host: string | 
 export function referrerForStorage(referrer: string | null | undefined): string | null {
   if (!referrer) return null;
   const ref = parseUrl(referrer);
-  return ref ? `${ref.protocol}//${ref.host}${ref.pathname}` : referrer.slice(0, 256);
+  if (ref) return `${ref.protocol}//${ref.host}${ref.pathname}`;
+  // Not a URL: keep it (somebody sent it on purpose), but never its query string either.
+  return referrer.split(/[?#]/)[0]?.slice(0, 256) || null;
 }
 
 /** `utm_campaign` of a page URL or a path with a query string. */

@@ -9,27 +9,50 @@ export const MAX_METADATA_BYTES = 8 * 1024;
 const text = (max: number) => z.string().max(max);
 const optionalText = (max: number) => text(max).nullish();
 
-/** Times in requests: ISO strings or epoch milliseconds. */
-export const timeInput = z.union([
-  z.number().finite().nonnegative(),
-  z
-    .string()
-    .max(40)
-    .transform((s, ctx) => {
-      const t = Date.parse(s);
-      if (Number.isNaN(t)) {
-        ctx.addIssue({ code: 'custom', message: 'not an ISO date-time' });
-        return z.NEVER;
-      }
-      return t;
-    }),
-]);
+/**
+ * Names a missing required field `required` (API.md: `events[3].type: required`). zod 4 drops the
+ * input from the issues it returns, so this must be decided where the issue is raised.
+ */
+const required = { error: (issue: { input?: unknown }) => (issue.input === undefined ? 'required' : undefined) };
+
+/** ISO 8601 / RFC 3339 shapes only: Date.parse alone also takes '12' (December 2001) or 'March 7'. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Times in requests: ISO strings or epoch milliseconds. A date-time without an offset is UTC. */
+export const timeInput = z.union(
+  [
+    z.number().finite().nonnegative(),
+    z
+      .string()
+      .max(40)
+      .transform((s, ctx) => {
+        const m = ISO_TIME.exec(s);
+        const t = m ? Date.parse(s.length > 10 && !m[1] ? `${s}Z` : s) : Number.NaN;
+        if (Number.isNaN(t)) {
+          ctx.addIssue({ code: 'custom', message: 'not an ISO date-time' });
+          return z.NEVER;
+        }
+        return t;
+      }),
+  ],
+  { error: 'not an ISO date-time or epoch milliseconds' },
+);
 
 const jsonObject = z.record(z.string(), z.unknown());
 
-/** A JSON object that serialises to at most `maxBytes` (UTF-16 length is a close, cheap bound). */
+const utf8 = new TextEncoder();
+
+/** A JSON object whose JSON is at most `maxBytes` of UTF-8 (encoded only when the length cannot decide). */
 const boundedObject = (maxBytes: number) =>
-  jsonObject.refine((o) => JSON.stringify(o).length <= maxBytes, { message: `at most ${maxBytes} bytes` });
+  jsonObject.refine(
+    (o) => {
+      const json = JSON.stringify(o);
+      // One UTF-16 unit is 1 to 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4 bytes).
+      if (json.length > maxBytes) return false;
+      return json.length * 3 <= maxBytes || utf8.encode(json).length <= maxBytes;
+    },
+    { message: `at most ${maxBytes} bytes` },
+  );
 
 /** Client-chosen session ids: 16-128 visible ASCII characters. */
 export const sessionIdSchema = z.string().regex(/^[\x21-\x7e]{16,128}$/, '16-128 visible ASCII characters');
@@ -49,7 +72,7 @@ export const entrySchema = z.object({
 
 export const eventSchema = z.object({
   id: text(128).min(1).optional(),
-  type: z.enum(EVENT_TYPES),
+  type: z.enum(EVENT_TYPES, required),
   name: optionalText(256),
   timestamp: timeInput.optional(),
   page: optionalText(2048),
@@ -88,7 +111,7 @@ export const heartbeatSchema = z.object({
 export type HeartbeatInput = z.infer<typeof heartbeatSchema>;
 
 export const eventsBatchSchema = z.object({
-  events: z.array(eventSchema),
+  events: z.array(eventSchema, required),
   writeKey: z.string().optional(),
 });
 
@@ -131,7 +154,7 @@ const timeZoneSchema = z.string().refine(
 );
 
 export const createProjectSchema = z.object({
-  name: z.string().min(1).max(200),
+  name: z.string(required).min(1).max(200),
   allowedOrigins: z.array(z.string().url().max(512)).max(100).optional(),
   timeZone: timeZoneSchema.optional(),
   idleTimeoutMs: z.number().int().min(1000).max(2_592_000_000).optional(),
@@ -159,6 +182,11 @@ export const listSessionsQuery = z.object({
 });
 export type ListSessionsQuery = z.infer<typeof listSessionsQuery>;
 
+export const activeQuery = z.object({
+  project: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+});
+
 export const historyQuery = z.object({
   project: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(10),
@@ -184,6 +212,8 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
+  // The input is on the issue only when the caller parsed with `reportInput: true`.
+  const missing = 'input' in issue && issue.input === undefined;
+  if (missing && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) return 'required';
   return issue.message;
 }

@@ -12,25 +12,30 @@ export interface BodyOptions {
 /** The parsed JSON body, or undefined for an empty body (which needs no content type). */
 export async function readJsonBody(req: Request, opts: BodyOptions): Promise<unknown> {
   const length = req.headers.get('content-length');
-  const chunked = req.headers.has('transfer-encoding');
-  if (!chunked && (length === null || length === '0')) return undefined;
+  if (length === '0' || !req.body) return undefined;
+  if (length !== null) {
+    checkType(req, opts);
+    if (Number(length) > opts.limitBytes) throw tooLarge(opts.limitBytes);
+  }
+  // With a Content-Length the HTTP parser stops at it, so reading whole is bounded; without one
+  // (chunked) the stream is counted as it arrives.
+  const text = length !== null ? await req.text() : await readBounded(req, opts.limitBytes);
+  if (text.length === 0) return undefined;
+  if (length === null) checkType(req, opts);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError('invalid_json', `body is not valid JSON: ${(err as Error).message}`);
+  }
+}
 
+function checkType(req: Request, opts: BodyOptions): void {
   const type = (req.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
   if (type !== 'application/json' && !(opts.allowTextPlain && type === 'text/plain')) {
     throw new ApiError(
       'unsupported_media_type',
       `content-type must be application/json${opts.allowTextPlain ? ' or text/plain' : ''}`,
     );
-  }
-  if (length !== null && Number(length) > opts.limitBytes) throw tooLarge(opts.limitBytes);
-
-  // With a Content-Length the HTTP parser stops at it, so reading whole is bounded.
-  const text = chunked ? await readBounded(req, opts.limitBytes) : await req.text();
-  if (text.length === 0) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ApiError('invalid_json', `body is not valid JSON: ${(err as Error).message}`);
   }
 }
 

@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
-import { newAdminToken } from '@sessiontrack/core';
+import { newAdminToken, type Project } from '@sessiontrack/core';
 import { SqliteStore, type Store } from '@sessiontrack/store';
 import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
-import { type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
+import { type AppConfig, type AppDeps, type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
 import { openGeoLookup } from './geo.js';
 import { Metrics } from './metrics.js';
 import { Projects } from './projects.js';
@@ -74,10 +74,28 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
 }
 
-async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise<RunningServer> {
+export interface AssembleOptions extends Partial<Omit<AppConfig, 'adminToken'>> {
+  adminToken: string;
+  geoCityDb?: string | undefined;
+  /** Events allowed to wait for a commit before ingest answers 503. */
+  maxPendingEvents?: number | undefined;
+  socketAddress?: AppDeps['socketAddress'];
+  now?: () => number;
+}
+
+export interface Assembled {
+  app: Hono<AppEnv>;
+  projects: Projects;
+  buffer: WriteBuffer;
+  metrics: Metrics;
+  limiter: RateLimiter;
+  defaultProject: Project;
+}
+
+/** Everything the app needs, wired once: used by `startServer` and by the in-process tests. */
+export async function assemble(store: Store, logger: Logger, opts: AssembleOptions): Promise<Assembled> {
   const projects = new Projects(store);
   const { project } = await projects.ensureDefault();
-  const { token: adminToken, generated } = adminTokenFor(opts);
   const metrics = new Metrics();
   const limiter = new RateLimiter();
   const buffer = new WriteBuffer(store, {
@@ -93,6 +111,7 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
     },
   });
   const geo = await openGeoLookup({ cityDb: opts.geoCityDb });
+  const { geoCityDb: _g, maxPendingEvents: _m, socketAddress, now, ...config } = opts;
   const app = createApp({
     store,
     projects,
@@ -101,12 +120,21 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
     limiter,
     logger,
     geo,
-    config: {
-      ...DEFAULT_CONFIG,
-      adminToken,
-      trustProxy: opts.trustProxy,
-      ipRateLimitPerMinute: opts.ipRateLimitPerMinute,
-    },
+    config: { ...DEFAULT_CONFIG, ...config },
+    ...(socketAddress ? { socketAddress } : {}),
+    ...(now ? { now } : {}),
+  });
+  return { app, projects, buffer, metrics, limiter, defaultProject: project };
+}
+
+async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise<RunningServer> {
+  const { token: adminToken, generated } = adminTokenFor(opts);
+  const { app, projects, buffer, limiter, defaultProject } = await assemble(store, logger, {
+    adminToken,
+    trustProxy: opts.trustProxy,
+    ipRateLimitPerMinute: opts.ipRateLimitPerMinute,
+    geoCityDb: opts.geoCityDb,
+    maxPendingEvents: opts.maxPendingEvents,
     socketAddress: (c) => (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress ?? null,
   });
 
@@ -164,7 +192,7 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
     app,
     store,
     logger,
-    writeKey: project.writeKey,
+    writeKey: defaultProject.writeKey,
     adminToken,
     adminTokenGenerated: generated,
     close,
