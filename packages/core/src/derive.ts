@@ -83,9 +83,17 @@ export function deviceFromUserAgent(userAgent: string | null | undefined): Omit<
   return { type, browser: ua.browser.name ?? null, os: ua.os.name ?? null };
 }
 
+/**
+ * HTTP libraries and API tools that name themselves plainly. isbot counts them as bots, which is
+ * right for a page view but wrong here: they are programs sending on purpose (a backend, a
+ * script, `curl` from the README), and a web session they start is real. Crawlers, spiders,
+ * headless browsers and monitoring agents stay bots.
+ */
+const HTTP_CLIENT = /^(?:curl|wget|node|undici|node-fetch|axios|python-requests|python-urllib|python-httpx|PostmanRuntime|insomnia)\b/i;
+
 /** A crawler or other bot by its user agent (the maintained `isbot` list). Empty agents are not bots. */
 export function isBotUserAgent(userAgent: string | null | undefined): boolean {
-  return Boolean(userAgent) && isbot(userAgent);
+  return Boolean(userAgent) && !HTTP_CLIENT.test(userAgent as string) && isbot(userAgent);
 }
 
 function parseUrl(s: string): URL | null {

@@ -173,11 +173,17 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
     closing ??= (async () => {
       clearInterval(sweep);
       clearInterval(prune);
-      // Stop accepting; requests already read wait for their commit below.
+      // Stop accepting. Requests already read wait for their commit below; keep-alive
+      // connections are closed as soon as they fall idle, and any still open after the drain
+      // and a grace period are cut (their requests were answered 503 by the closed buffer).
       const stopped = new Promise<void>((ok) => server.close(() => ok()));
+      const reap = setInterval(() => server.closeIdleConnections(), 20);
       server.closeIdleConnections();
       await buffer.drain();
+      const cut = setTimeout(() => server.closeAllConnections(), 5_000);
       await stopped;
+      clearInterval(reap);
+      clearTimeout(cut);
       await store.close();
       logger.info('stopped');
     })();

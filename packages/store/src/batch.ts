@@ -175,6 +175,11 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
           errors.push({ ok: false, error: 'not_found' });
           return;
         }
+        // A repeated disconnect is no activity: it neither recovers (an attempt) nor restarts the grace.
+        if (s.status === 'disconnected' && isLive(s, now)) {
+          result(i, s.id);
+          return;
+        }
         if (admit(s)) patch(s.id, (x) => ({ ...x, status: 'disconnected', disconnectedAt: now }));
         result(i, s.id);
         return;

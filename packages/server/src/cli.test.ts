@@ -1,0 +1,266 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The CLI as a user runs it: a real process on a real port, SQLite in a temp data dir.
+// Runs the built CLI (npm test builds first), as `npx sessiontrack` would.
+
+const BIN = resolve(import.meta.dirname, '../bin/sessiontrack.js');
+const TOKEN = 'cli-test-admin-token-0123456789';
+if (!existsSync(resolve(import.meta.dirname, '../dist/cli.js'))) {
+  throw new Error('packages/server/dist is missing: run `npx tsc -b` (npm test does) before these tests');
+}
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'sessiontrack-cli-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Running {
+  proc: ChildProcess;
+  url: string;
+  writeKey: string;
+  out: () => string;
+  err: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function serve(args: string[], env: Record<string, string> = { SESSIONTRACK_ADMIN_TOKEN: TOKEN }): Promise<Running> {
+  const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}\n${err}`)), 20_000);
+    const check = () => {
+      const url = /listening on (\S+)/.exec(out)?.[1];
+      const writeKey = /write key: (\S+)/.exec(out)?.[1];
+      if (url && writeKey) {
+        clearTimeout(timer);
+        ok({
+          proc,
+          url,
+          writeKey,
+          out: () => out,
+          err: () => err,
+          stop: (signal = 'SIGTERM') => {
+            proc.kill(signal);
+            return exited;
+          },
+        });
+      }
+    };
+    proc.stdout?.on('data', check);
+    proc.on('exit', (code) => fail(new Error(`server exited with ${code}:\n${out}\n${err}`)));
+  });
+}
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const post = (url: string, key: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'x-write-key': key, 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+const get = (url: string) => fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+
+describe('sessiontrack serve', () => {
+  it('first start prints the URL, write key and a generated token once; data survives a restart', async () => {
+    const dir = tempDir();
+    const first = await serve(['--data-dir', dir], {});
+    const token = /admin token: (st_\S+)/.exec(first.out())?.[1];
+    expect(token).toBeDefined();
+    expect(readFileSync(join(dir, 'admin-token'), 'utf8').trim()).toBe(token);
+
+    const start = await post(`${first.url}/api/v1/sessions/start`, first.writeKey, { userId: 'u1' });
+    expect(start.status).toBe(201);
+    const { sessionId } = (await start.json()) as { sessionId: string };
+    const ev = await post(`${first.url}/api/v1/sessions/${sessionId}/events`, first.writeKey, {
+      events: [
+        { id: 'a', type: 'action', name: 'x' },
+        { id: 'b', type: 'pageview', page: '/p' },
+      ],
+    });
+    expect(await ev.json()).toEqual({ accepted: 2, duplicates: 0 });
+    expect(await first.stop()).toBe(0);
+
+    const second = await serve(['--data-dir', dir], {});
+    expect(second.out()).not.toContain(token);
+    expect(second.out()).toContain(`write key: ${first.writeKey}`);
+    const res = await fetch(`${second.url}/api/v1/sessions/${sessionId}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const s = (await res.json()) as { events: { id: string }[]; actions: number };
+    expect(s.events.map((e) => e.id)).toEqual(['a', 'b']);
+    expect(s.actions).toBe(1);
+    expect(await second.stop('SIGINT')).toBe(0);
+  });
+
+  it('SIGTERM during load loses no acknowledged event', async () => {
+    const dir = tempDir();
+    const server = await serve(['--data-dir', dir]);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await post(`${server.url}/api/v1/sessions/start`, server.writeKey, { anonymousId: `a${i}`, kind: 'api' });
+      ids.push(((await r.json()) as { sessionId: string }).sessionId);
+    }
+    const acknowledged = new Map<string, string[]>();
+    let refused = 0;
+    let stopping = false;
+    const worker = async (w: number) => {
+      for (let n = 0; ; n++) {
+        const sessionId = ids[(w + n) % ids.length] as string;
+        const events = Array.from({ length: 10 }, (_, i) => ({ id: `w${w}-${n}-${i}`, type: 'action', name: 'load' }));
+        try {
+          const res = await post(`${server.url}/api/v1/sessions/${sessionId}/events`, server.writeKey, { events });
+          if (res.status === 202) {
+            const list = acknowledged.get(sessionId) ?? [];
+            list.push(...events.map((e) => e.id));
+            acknowledged.set(sessionId, list);
+          } else refused++;
+        } catch {
+          // connection refused or reset once the server has stopped accepting
+          if (stopping) return;
+          refused++;
+        }
+        if (stopping && n % 5 === 0) await new Promise((r) => setTimeout(r, 1));
+        if (stopping && refused > 1000) return;
+      }
+    };
+    const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+    await new Promise((r) => setTimeout(r, 700));
+    stopping = true;
+    const code = await server.stop('SIGTERM');
+    await Promise.all(workers);
+    expect(code).toBe(0);
+
+    const total = [...acknowledged.values()].reduce((n, l) => n + l.length, 0);
+    expect(total).toBeGreaterThan(500);
+    const again = await serve(['--data-dir', dir]);
+    try {
+      for (const [sessionId, expected] of acknowledged) {
+        const s = (await (await get(`${again.url}/api/v1/sessions/${sessionId}`)).json()) as {
+          events: { id: string }[];
+          actions: number;
+        };
+        const stored = new Set(s.events.map((e) => e.id));
+        const missing = expected.filter((id) => !stored.has(id));
+        expect(missing).toEqual([]);
+        // counters agree with what is stored
+        expect(s.actions).toBe(s.events.length);
+      }
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('stores no IP address: X-Forwarded-For appears nowhere in the data dir or the logs', async () => {
+    const dir = tempDir();
+    const ip = '81.2.69.142';
+    const server = await serve(['--data-dir', dir, '--trust-proxy', '--log-level', 'debug']);
+    const headers = { 'x-forwarded-for': `${ip}, 10.0.0.1`, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0' };
+    const start = await post(`${server.url}/api/v1/sessions/start`, server.writeKey, { anonymousId: 'a' }, headers);
+    const { sessionId } = (await start.json()) as { sessionId: string };
+    await post(`${server.url}/api/v1/sessions/${sessionId}/events`, server.writeKey, { events: [{ type: 'action' }] }, headers);
+    const s = (await (await get(`${server.url}/api/v1/sessions/${sessionId}`)).json()) as { geo: { country: string } };
+    expect(s.geo.country).toBe('GB'); // the address was used for the lookup…
+    expect(await server.stop()).toBe(0);
+    // …and kept nowhere: not in the database, its WAL, or anything else in the data dir, nor in the logs.
+    for (const f of readdirSync(dir)) {
+      expect(readFileSync(join(dir, f)).includes(ip), f).toBe(false);
+    }
+    expect(server.out()).not.toContain(ip);
+    expect(server.err()).not.toContain(ip);
+    expect(server.out()).toContain('"status":201'); // debug access logs were written
+  });
+
+  it('exits non-zero with one clear line for a taken port or an unopenable database', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const taken = spawnSync(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', tempDir()], {
+        encoding: 'utf8',
+        env: { ...process.env, SESSIONTRACK_ADMIN_TOKEN: TOKEN },
+      });
+      expect(taken.status).toBe(1);
+      expect(taken.stderr.trim().split('\n')).toEqual([`sessiontrack: port ${port} on 127.0.0.1 is already in use`]);
+    } finally {
+      blocker.close();
+    }
+    const file = join(tempDir(), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const bad = cli(['serve', '--port', '0', '--data-dir', join(file, 'sub')], { SESSIONTRACK_ADMIN_TOKEN: TOKEN });
+    expect(bad.code).toBe(1);
+    expect(bad.err.trim().split('\n')).toHaveLength(1);
+    expect(bad.err).toMatch(/^sessiontrack: cannot open the database .*sessiontrack\.db/);
+    expect(bad.err).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('sessiontrack commands', () => {
+  it('--help on every command', () => {
+    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['project', '--help'], ['cleanup', '--help']]) {
+      const r = cli(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.out).toMatch(/Usage: sessiontrack/);
+    }
+    const unknown = cli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain("unknown command 'frobnicate'");
+    const badFlag = cli(['serve', '--bogus']);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('migrate, project create/list and cleanup work on the data dir', async () => {
+    const dir = tempDir();
+    expect(cli(['migrate', '--data-dir', dir]).out).toContain('migrations applied (sqlite)');
+    const created = cli(['project', 'create', 'Shop', '--data-dir', dir, '--time-zone', 'Europe/Berlin']);
+    expect(created.code).toBe(0);
+    const key = /write key: (\S+)/.exec(created.out)?.[1];
+    expect(key).toMatch(/^wk_/);
+    const list = cli(['project', 'list', '--data-dir', dir]);
+    expect(list.out).toContain('default\tDefault');
+    expect(list.out).toContain(`Shop\twrite key: ${key}\ttime zone: Europe/Berlin`);
+    const bad = cli(['project', 'create', 'X', '--data-dir', dir, '--time-zone', 'Nowhere/City']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('timeZone');
+
+    // a session of the new project, ended, then cleaned up
+    const server = await serve(['--data-dir', dir]);
+    const start = await post(`${server.url}/api/v1/sessions/start`, key as string, { anonymousId: 'a' });
+    const { sessionId } = (await start.json()) as { sessionId: string };
+    await post(`${server.url}/api/v1/sessions/${sessionId}/events`, key as string, { events: [{ type: 'action' }] });
+    await post(`${server.url}/api/v1/sessions/${sessionId}/end`, key as string);
+    await server.stop();
+    expect(JSON.parse(cli(['cleanup', '--days-inactive', '30', '--data-dir', dir]).out)).toEqual({
+      deletedSessions: 0,
+      deletedEvents: 0,
+    });
+    expect(JSON.parse(cli(['cleanup', '--days-inactive', '0', '--data-dir', dir]).out)).toEqual({
+      deletedSessions: 1,
+      deletedEvents: 1,
+    });
+  });
+});

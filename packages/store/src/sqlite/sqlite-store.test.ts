@@ -1,0 +1,152 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSession, normalizeEvent, type Project } from '@sessiontrack/core';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { storeConformance } from '../store.case.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { SqliteStore } from './sqlite-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sessiontrack-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+const newFile = () => join(dir, `store-${++files}.db`);
+
+storeConformance('sqlite (memory)', async () => new SqliteStore({ filename: ':memory:' }));
+storeConformance('sqlite (file)', async () => new SqliteStore({ filename: newFile() }));
+
+const T0 = Date.parse('2025-06-01T10:00:00.000Z');
+
+const project: Project = {
+  id: 'p_sqlite_test',
+  name: 'SQLite test',
+  writeKey: 'wk_sqlite_test_000000000',
+  allowedOrigins: ['https://app.example'],
+  timeZone: 'UTC',
+  idleTimeoutMs: null,
+  absoluteTimeoutMs: null,
+  retentionDays: 30,
+  rateLimitPerMinute: 0,
+  createdAt: T0,
+};
+
+const readMigrations = (filename: string) => {
+  const db = new Database(filename, { readonly: true });
+  try {
+    return db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as {
+      version: number;
+      name: string;
+      applied_at: number;
+    }[];
+  } finally {
+    db.close();
+  }
+};
+
+describe('SqliteStore (file specifics)', () => {
+  it('keeps projects, sessions and events across closing and reopening the file', async () => {
+    const filename = newFile();
+    const first = new SqliteStore({ filename });
+    await first.createProject(project);
+    const session = buildSession(
+      { kind: 'web', userId: 'u_1', anonymousId: null, metadata: { a: 1 } },
+      {
+        project,
+        now: T0,
+        origin: 'https://app.example',
+        userAgent: null,
+        geo: { country: 'DE', region: null, continent: 'EU' },
+      },
+      's_sqlite_reopen_0000000001',
+    );
+    const results = await first.commit(
+      [
+        { op: 'start', session },
+        {
+          op: 'events',
+          projectId: project.id,
+          sessionId: session.id,
+          events: [normalizeEvent({ id: 'e1', type: 'action', name: 'click', page: '/a', details: { k: 'v' } }, T0)],
+        },
+      ],
+      T0,
+    );
+    expect(results.every((r) => r.ok)).toBe(true);
+    const storedSession = await first.getSession(session.id);
+    const storedEvents = await first.getEvents(session.id);
+    expect(storedSession?.actions).toBe(1);
+    await first.close();
+
+    const second = new SqliteStore({ filename });
+    try {
+      expect(await second.listProjects()).toEqual([project]);
+      expect(await second.getSession(session.id)).toEqual(storedSession);
+      expect(await second.getEvents(session.id)).toEqual(storedEvents);
+      expect(storedEvents).toHaveLength(1);
+      // the event id still deduplicates after the reopen
+      const [again] = await second.commit(
+        [
+          {
+            op: 'events',
+            projectId: project.id,
+            sessionId: session.id,
+            events: [normalizeEvent({ id: 'e1', type: 'action', name: 'click' }, T0 + 1000)],
+          },
+        ],
+        T0 + 1000,
+      );
+      expect(again).toMatchObject({ ok: true, accepted: 0, duplicates: 1 });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('records migrations in schema_migrations and does not apply them again on reopen', async () => {
+    const filename = newFile();
+    await new SqliteStore({ filename }).close();
+    const applied = readMigrations(filename);
+    expect(applied.map((m) => [m.version, m.name])).toEqual(SQLITE_MIGRATIONS.map((m) => [m.version, m.name]));
+    expect(applied.every((m) => Number.isInteger(m.applied_at) && m.applied_at > 0)).toBe(true);
+
+    const reopened = new SqliteStore({ filename });
+    await reopened.ping();
+    await reopened.createProject(project);
+    await reopened.close();
+    expect(readMigrations(filename)).toEqual(applied);
+    const third = new SqliteStore({ filename });
+    try {
+      expect(await third.listProjects()).toEqual([project]);
+    } finally {
+      await third.close();
+    }
+  });
+
+  it('runs the file in WAL journal mode', async () => {
+    const filename = newFile();
+    const store = new SqliteStore({ filename });
+    try {
+      const db = new Database(filename);
+      try {
+        // journal_mode=WAL is persistent in the file, so a second connection sees it
+        expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('creates the directory of a new database file', async () => {
+    const filename = join(dir, 'nested', 'deeper', 'store.db');
+    const store = new SqliteStore({ filename });
+    try {
+      await expect(store.ping()).resolves.toBeUndefined();
+      expect(readMigrations(filename)).toHaveLength(SQLITE_MIGRATIONS.length);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,1071 @@
+import {
+  buildSession,
+  type EndReason,
+  type EventInput,
+  type EventType,
+  type NewEvent,
+  normalizeEvent,
+  type Project,
+  randomToken,
+  type Session,
+  type SessionKind,
+} from '@sessiontrack/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SessionQuery, Store, WriteOp, WriteResult } from './store.js';
+
+// The Store conformance suite: written once, run against every backend (see
+// sqlite/sqlite-store.test.ts). It covers what the server relies on: batch semantics of
+// `commit`, lifecycle rules (idle timeout, absolute cap, recovery, lazy expiry), reads with
+// effective status, sweeping, cleanup and the admin calls.
+//
+// `open` is called before every test and must return a ready store. Each test uses its own
+// projects and session ids and explicit clocks (a fixed base time plus offsets; nothing sleeps),
+// and calls that span projects (`countLive(null)`, `sweepExpired`, `cleanup(null)`) are measured
+// against a baseline, so a backend may also hand out stores that share one database.
+
+const SEC = 1000;
+const MIN = 60 * SEC;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+/** The base of every clock in this suite. */
+const T0 = Date.parse('2025-06-01T10:00:00.000Z');
+const IDLE = 30 * MIN; // web default
+const GRACE = 10 * MIN;
+
+type Ok = Extract<WriteResult, { ok: true }>;
+
+const RUN = randomToken(6);
+let counter = 0;
+/** Unique per run and call, at least 16 characters (a valid client-chosen session id). */
+const uid = (prefix: string): string => `${prefix}_${RUN}_${String(++counter).padStart(6, '0')}`;
+
+function makeProject(over: Partial<Project> = {}): Project {
+  const id = uid('p');
+  return {
+    id,
+    name: `Project ${id}`,
+    writeKey: uid('wk'),
+    allowedOrigins: ['https://app.example'],
+    timeZone: 'Europe/Berlin',
+    idleTimeoutMs: null,
+    absoluteTimeoutMs: null,
+    retentionDays: 30,
+    rateLimitPerMinute: 0,
+    createdAt: T0,
+    ...over,
+  };
+}
+
+interface SessionOver {
+  id?: string;
+  userId?: string | null;
+  kind?: SessionKind;
+}
+
+function makeSession(project: Project, now: number, over: SessionOver = {}): Session {
+  return buildSession(
+    {
+      kind: over.kind ?? 'web',
+      userId: over.userId === undefined ? 'u_1' : over.userId,
+      anonymousId: 'a_1',
+      device: { type: 'desktop', browser: 'Firefox', os: 'Linux', screenSize: '1920x1080' },
+      entry: { page: 'https://app.example/pricing?utm_campaign=spring', referrer: 'https://news.example/' },
+      transport: over.kind === 'mcp' ? 'streamable-http' : null,
+      metadata: { plan: 'pro', nested: { n: 1 } },
+    },
+    {
+      project,
+      now,
+      origin: 'https://app.example',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
+      geo: { country: 'DE', region: 'BE', continent: 'EU' },
+    },
+    over.id ?? uid('s'),
+  );
+}
+
+function ev(id: string, type: EventType, at: number, more: Partial<EventInput> = {}): NewEvent {
+  return normalizeEvent({ id, type, timestamp: at, ...more }, at);
+}
+
+type Ref = Pick<Session, 'projectId' | 'id'>;
+const startOp = (session: Session): WriteOp => ({ op: 'start', session });
+const eventsOp = (s: Ref, events: NewEvent[]): WriteOp => ({
+  op: 'events',
+  projectId: s.projectId,
+  sessionId: s.id,
+  events,
+});
+const heartbeatOp = (s: Ref, page: string | null = null): WriteOp => ({
+  op: 'heartbeat',
+  projectId: s.projectId,
+  sessionId: s.id,
+  page,
+});
+const endOp = (s: Ref, reason: EndReason = 'logout', page: string | null = null, lastAction: string | null = null) =>
+  ({ op: 'end', projectId: s.projectId, sessionId: s.id, reason, page, lastAction }) satisfies WriteOp;
+const disconnectOp = (s: Ref): WriteOp => ({ op: 'disconnect', projectId: s.projectId, sessionId: s.id });
+const trackOp = (
+  projectId: string,
+  sessionId: string | null,
+  newSession: Session,
+  events: NewEvent[] = [],
+  end: EndReason | null = null,
+): WriteOp => ({ op: 'track', projectId, sessionId, newSession, events, end });
+
+function ok(r: WriteResult | undefined): Ok {
+  if (!r?.ok) throw new Error(`expected an ok result, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+const ENDED = { ok: false, error: 'session_ended' } as const;
+const NOT_FOUND = { ok: false, error: 'not_found' } as const;
+const CONFLICT = { ok: false, error: 'conflict' } as const;
+
+export function storeConformance(name: string, open: () => Promise<Store>, opts: { skip?: string } = {}): void {
+  const skip = opts.skip;
+  if (typeof skip === 'string') console.warn(`Store conformance: ${name} is SKIPPED: ${skip}`);
+  const suite = typeof skip === 'string' ? describe.skip : describe;
+
+  suite(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let closed = false;
+
+    beforeEach(async () => {
+      store = await open();
+      closed = false;
+    });
+    afterEach(async () => {
+      if (!closed) await store.close();
+    });
+
+    const commitOne = async (op: WriteOp, now: number): Promise<WriteResult> => {
+      const results = await store.commit([op], now);
+      expect(results).toHaveLength(1);
+      return results[0]!;
+    };
+    const stored = async (id: string): Promise<Session> => {
+      const s = await store.getSession(id);
+      if (!s) throw new Error(`session ${id} is not stored`);
+      return s;
+    };
+    const newProject = (over: Partial<Project> = {}) => store.createProject(makeProject(over));
+    /** A session started (committed) at `at`. */
+    const started = async (project: Project, at: number, over: SessionOver = {}): Promise<Session> => {
+      const s = makeSession(project, at, over);
+      ok(await commitOne(startOp(s), at));
+      return s;
+    };
+    const listAll = async (q: Omit<SessionQuery, 'limit' | 'cursor'>, now: number, limit = 100) => {
+      const out: Session[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const r = await store.listSessions({ ...q, limit, cursor }, now);
+        expect(r.sessions.length).toBeLessThanOrEqual(limit);
+        out.push(...r.sessions);
+        if (!r.nextCursor) return out;
+        cursor = r.nextCursor;
+      }
+      throw new Error('pagination did not end');
+    };
+    const ids = (sessions: readonly Session[]) => sessions.map((s) => s.id);
+    const sorted = (list: readonly string[]) => [...list].sort();
+
+    describe('projects', () => {
+      it('creates projects and lists them with every field', async () => {
+        const a = makeProject({ createdAt: T0 });
+        const b = makeProject({
+          createdAt: T0 + MIN,
+          allowedOrigins: [],
+          timeZone: 'UTC',
+          idleTimeoutMs: 5 * MIN,
+          absoluteTimeoutMs: 2 * HOUR,
+          retentionDays: 7,
+          rateLimitPerMinute: 600,
+        });
+        expect(await store.createProject(a)).toEqual(a);
+        expect(await store.createProject(b)).toEqual(b);
+        const listed = await store.listProjects();
+        expect(listed.find((p) => p.id === a.id)).toEqual(a);
+        expect(listed.find((p) => p.id === b.id)).toEqual(b);
+      });
+
+      it('refuses a project id or write key that is in use', async () => {
+        const a = await newProject();
+        await expect(store.createProject(makeProject({ id: a.id }))).rejects.toThrow();
+        await expect(store.createProject(makeProject({ writeKey: a.writeKey }))).rejects.toThrow();
+        expect((await store.listProjects()).filter((p) => p.id === a.id || p.writeKey === a.writeKey)).toEqual([a]);
+      });
+    });
+
+    describe('start', () => {
+      it('stores the session as built and answers it', async () => {
+        const p = await newProject();
+        const s = makeSession(p, T0, { kind: 'mcp' });
+        const r = ok(await commitOne(startOp(s), T0));
+        expect(r).toEqual({ ok: true, session: s, accepted: 0, duplicates: 0, rotated: false });
+        expect(await store.getSession(s.id)).toEqual(s);
+        expect(await store.getEvents(s.id)).toEqual([]);
+      });
+
+      it('answers null for an unknown session', async () => {
+        expect(await store.getSession(uid('s_unknown'))).toBeNull();
+        expect(await store.getEvents(uid('s_unknown'))).toEqual([]);
+      });
+
+      it('answers conflict for an id in use, in this or another project, and keeps the first', async () => {
+        const p = await newProject();
+        const q = await newProject();
+        const s = await started(p, T0, { userId: 'u_first' });
+        const again = makeSession(p, T0 + MIN, { id: s.id, userId: 'u_second' });
+        expect(await commitOne(startOp(again), T0 + MIN)).toEqual(CONFLICT);
+        const elsewhere = makeSession(q, T0 + MIN, { id: s.id, userId: 'u_third' });
+        expect(await commitOne(startOp(elsewhere), T0 + MIN)).toEqual(CONFLICT);
+        expect(await store.getSession(s.id)).toEqual(s);
+      });
+
+      it('answers conflict for the second start of one id in the same batch', async () => {
+        const p = await newProject();
+        const first = makeSession(p, T0, { userId: 'u_first' });
+        const second = makeSession(p, T0, { id: first.id, userId: 'u_second' });
+        const results = await store.commit([startOp(first), startOp(second)], T0);
+        expect(results).toEqual([{ ok: true, session: first, accepted: 0, duplicates: 0, rotated: false }, CONFLICT]);
+        expect(await store.getSession(first.id)).toEqual(first);
+      });
+    });
+
+    describe('events', () => {
+      it('accepts events and moves counters, exit page, last action and last activity', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + 5 * MIN;
+        const batch = [
+          ev('e1', 'pageview', t - 4000, { page: '/docs' }),
+          ev('e2', 'action', t - 3000, { name: 'click_buy', page: '/pricing', resourceId: 'buy-btn' }),
+          ev('e3', 'error', t - 2500, { name: 'TypeError', details: { message: 'x is undefined' } }),
+          ev('e4', 'tool_call', t - 2000, { name: 'search', details: { isError: false } }),
+          ev('e5', 'workflow_start', t - 1500, { name: 'checkout' }),
+          ev('e6', 'workflow_complete', t - 1000, { name: 'checkout' }),
+          ev('e7', 'custom', t - 500, { name: 'scrolled', page: '/pricing/pro' }),
+        ];
+        const r = ok(await commitOne(eventsOp(s, batch), t));
+        expect(r.accepted).toBe(7);
+        expect(r.duplicates).toBe(0);
+        expect(r.rotated).toBe(false);
+        const want = {
+          ...s,
+          lastActivityAt: t,
+          actions: 1,
+          errors: 1,
+          toolCalls: 1,
+          workflows: 1,
+          exit: { page: '/pricing/pro', reason: null, lastAction: 'search' },
+        };
+        expect(r.session).toEqual(want);
+        expect(await store.getSession(s.id)).toEqual(want);
+        expect(await store.getEvents(s.id)).toHaveLength(7);
+      });
+
+      it('counts a failed tool call as an error too', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        const t = T0 + MIN;
+        ok(
+          await commitOne(
+            eventsOp(s, [
+              ev('t1', 'tool_call', t, { name: 'fetch', details: { isError: true } }),
+              ev('t2', 'tool_call', t, { name: 'write', details: { error: true } }),
+              ev('t3', 'tool_call', t, { name: 'read' }),
+            ]),
+            t,
+          ),
+        );
+        const got = await stored(s.id);
+        expect(got.toolCalls).toBe(3);
+        expect(got.errors).toBe(2);
+        expect(got.actions).toBe(0);
+        expect(got.exit.lastAction).toBe('read');
+      });
+
+      it('stores an event sent twice in one batch once', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + MIN;
+        const click = ev('dup', 'action', t, { name: 'click', page: '/a' });
+        const r = ok(await commitOne(eventsOp(s, [click, click, ev('other', 'error', t)]), t));
+        expect([r.accepted, r.duplicates]).toEqual([2, 1]);
+        // ... and across two operations of the same commit
+        const results = await store.commit(
+          [eventsOp(s, [ev('x1', 'action', t, { name: 'x' })]), eventsOp(s, [ev('x1', 'action', t, { name: 'x' })])],
+          t,
+        );
+        expect(results.map((x) => (x.ok ? [x.accepted, x.duplicates] : x.error))).toEqual([
+          [1, 0],
+          [0, 1],
+        ]);
+        const got = await stored(s.id);
+        expect([got.actions, got.errors]).toEqual([2, 1]);
+        expect((await store.getEvents(s.id)).map((e) => e.id).sort()).toEqual(['dup', 'other', 'x1']);
+      });
+
+      it('stores a batch sent again once: counters, exit page and last action do not move', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        const t1 = T0 + MIN;
+        const batch = [
+          ev('b1', 'action', t1, { name: 'click_buy', page: '/pricing' }),
+          ev('b2', 'error', t1, { page: '/pricing' }),
+          ev('b3', 'tool_call', t1, { name: 'search', details: { isError: true } }),
+          ev('b4', 'workflow_start', t1, { name: 'checkout' }),
+          ev('b5', 'pageview', t1, { page: '/docs' }),
+        ];
+        expect(ok(await commitOne(eventsOp(s, batch), t1))).toMatchObject({ accepted: 5, duplicates: 0 });
+        const t2 = T0 + 2 * MIN;
+        ok(await commitOne(eventsOp(s, [ev('later', 'action', t2, { name: 'later', page: '/later' })]), t2));
+        const before = await stored(s.id);
+        expect(before).toMatchObject({
+          actions: 2,
+          errors: 2,
+          toolCalls: 1,
+          workflows: 1,
+          exit: { page: '/later', lastAction: 'later' },
+        });
+
+        const t3 = T0 + 3 * MIN;
+        const r = ok(await commitOne(eventsOp(s, batch), t3));
+        expect([r.accepted, r.duplicates]).toEqual([0, 5]);
+        const after = await stored(s.id);
+        expect(after).toMatchObject({
+          actions: 2,
+          errors: 2,
+          toolCalls: 1,
+          workflows: 1,
+          exit: { page: '/later', lastAction: 'later' },
+        });
+        expect(r.session).toMatchObject({ actions: 2, errors: 2, toolCalls: 1, workflows: 1 });
+        expect(await store.getEvents(s.id)).toHaveLength(6);
+      });
+
+      it('deduplicates per session: the same event id in two sessions is two events', async () => {
+        const p = await newProject();
+        const a = await started(p, T0);
+        const b = await started(p, T0);
+        const t = T0 + MIN;
+        const results = await store.commit(
+          [
+            eventsOp(a, [ev('same', 'action', t, { name: 'x' })]),
+            eventsOp(b, [ev('same', 'action', t, { name: 'x' })]),
+          ],
+          t,
+        );
+        expect(results.map((x) => ok(x).accepted)).toEqual([1, 1]);
+        expect((await stored(a.id)).actions).toBe(1);
+        expect((await stored(b.id)).actions).toBe(1);
+      });
+
+      it("answers not_found for another project's session or an unknown one, and changes nothing", async () => {
+        const p = await newProject();
+        const q = await newProject();
+        const s = await started(p, T0);
+        const foreign = { projectId: q.id, id: s.id };
+        const t = T0 + MIN;
+        const results = await store.commit(
+          [
+            eventsOp(foreign, [ev('f1', 'action', t, { name: 'x' })]),
+            heartbeatOp(foreign, '/x'),
+            endOp(foreign),
+            disconnectOp(foreign),
+            eventsOp({ projectId: p.id, id: uid('s_unknown') }, [ev('f2', 'action', t)]),
+            heartbeatOp({ projectId: p.id, id: uid('s_unknown') }),
+          ],
+          t,
+        );
+        expect(results).toEqual([NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND]);
+        expect(await store.getSession(s.id)).toEqual(s);
+        expect(await store.getEvents(s.id)).toEqual([]);
+      });
+    });
+
+    describe('heartbeat', () => {
+      it('updates last activity and the exit page, and nothing else', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t1 = T0 + 10 * MIN;
+        const r = ok(await commitOne(heartbeatOp(s, '/docs'), t1));
+        const want = { ...s, lastActivityAt: t1, exit: { ...s.exit, page: '/docs' } };
+        expect(r.session).toEqual(want);
+        expect(await store.getSession(s.id)).toEqual(want);
+        // a bare heartbeat keeps the page; being activity, it keeps the session alive past the first idle window
+        const t2 = T0 + 35 * MIN;
+        const r2 = ok(await commitOne(heartbeatOp(s), t2));
+        expect(r2.session).toEqual({ ...want, lastActivityAt: t2 });
+        expect(await store.getSession(s.id)).toEqual({ ...want, lastActivityAt: t2 });
+        expect(await store.getEvents(s.id)).toEqual([]);
+      });
+    });
+
+    describe('expiry', () => {
+      it('keeps a session alive until its idle timeout has passed', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + IDLE - 1;
+        ok(await commitOne(eventsOp(s, [ev('e1', 'action', t, { name: 'x' })]), t));
+        expect((await stored(s.id)).lastActivityAt).toBe(t);
+      });
+
+      it('ends a session at its last activity once the idle timeout has passed', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const last = T0 + 5 * MIN;
+        ok(await commitOne(eventsOp(s, [ev('e1', 'action', last, { name: 'click', page: '/a' })]), last));
+        const late = last + IDLE + 1;
+        expect(await commitOne(eventsOp(s, [ev('e2', 'action', late, { name: 'late' })]), late)).toEqual(ENDED);
+        const got = await stored(s.id);
+        expect(got).toMatchObject({
+          status: 'ended',
+          endedAt: last,
+          lastActivityAt: last,
+          actions: 1,
+          exit: { page: '/a', reason: 'timeout', lastAction: 'click' },
+        });
+        expect((await store.getEvents(s.id)).map((e) => e.id)).toEqual(['e1']);
+        expect(await commitOne(heartbeatOp(s), late + MIN)).toEqual(ENDED);
+        expect(await store.getSession(s.id)).toEqual(got);
+      });
+
+      it('ends a session at its last activity once the absolute cap has passed, however active', async () => {
+        const p = await newProject({ idleTimeoutMs: 30 * MIN, absoluteTimeoutMs: 2 * HOUR });
+        const s = await started(p, T0);
+        expect([s.idleTimeoutMs, s.absoluteTimeoutMs]).toEqual([30 * MIN, 2 * HOUR]);
+        expect(await stored(s.id)).toMatchObject({ idleTimeoutMs: 30 * MIN, absoluteTimeoutMs: 2 * HOUR });
+        let t = T0;
+        while (t + 20 * MIN < T0 + 2 * HOUR) {
+          t += 20 * MIN;
+          ok(await commitOne(heartbeatOp(s), t));
+        }
+        const last = t; // T0 + 1h40m
+        expect(await commitOne(heartbeatOp(s), T0 + 2 * HOUR + SEC)).toEqual(ENDED);
+        expect(await stored(s.id)).toMatchObject({
+          status: 'ended',
+          endedAt: last,
+          lastActivityAt: last,
+          exit: { reason: 'timeout' },
+        });
+      });
+
+      it('answers an end of an expired session with the timeout end', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const r = ok(await commitOne(endOp(s, 'logout', '/bye', 'bye'), T0 + IDLE + MIN));
+        expect(r.session).toMatchObject({
+          status: 'ended',
+          endedAt: T0,
+          lastActivityAt: T0,
+          exit: { page: s.exit.page, reason: 'timeout', lastAction: null },
+        });
+        expect(await store.getSession(s.id)).toEqual(r.session);
+      });
+    });
+
+    describe('end', () => {
+      it('ends with reason, page and last action, idempotently', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        ok(await commitOne(eventsOp(s, [ev('e1', 'action', T0 + MIN, { name: 'click', page: '/a' })]), T0 + MIN));
+        const t = T0 + 3 * MIN;
+        const r = ok(await commitOne(endOp(s, 'navigation', '/bye', 'checkout'), t));
+        const want = {
+          ...s,
+          status: 'ended',
+          lastActivityAt: t,
+          endedAt: t,
+          actions: 1,
+          exit: { page: '/bye', reason: 'navigation', lastAction: 'checkout' },
+        };
+        expect(r.session).toEqual(want);
+        expect(await store.getSession(s.id)).toEqual(want);
+        // a second end (another reason, later) answers the same session and changes nothing
+        const again = ok(await commitOne(endOp(s, 'logout', '/other', 'other'), t + 5 * MIN));
+        expect(again.session).toEqual(want);
+        // ... also once the ended session is long past its idle timeout
+        const muchLater = ok(await commitOne(endOp(s, 'error'), t + 2 * DAY));
+        expect(muchLater.session).toEqual(want);
+        expect(await store.getSession(s.id)).toEqual(want);
+      });
+
+      it('keeps exit page and last action from the events when the end names none', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        ok(await commitOne(eventsOp(s, [ev('e1', 'action', T0 + MIN, { name: 'click', page: '/a' })]), T0 + MIN));
+        const r = ok(await commitOne(endOp(s, 'logout'), T0 + 2 * MIN));
+        expect(r.session.exit).toEqual({ page: '/a', reason: 'logout', lastAction: 'click' });
+      });
+
+      it('answers session_ended for events and heartbeats after the end', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const r = ok(await commitOne(endOp(s), T0 + MIN));
+        const t = T0 + 2 * MIN;
+        expect(await commitOne(eventsOp(s, [ev('late', 'action', t, { name: 'late' })]), t)).toEqual(ENDED);
+        expect(await commitOne(heartbeatOp(s, '/late'), t)).toEqual(ENDED);
+        expect(await store.getSession(s.id)).toEqual(r.session);
+        expect(await store.getEvents(s.id)).toEqual([]);
+      });
+    });
+
+    describe('disconnect and recovery', () => {
+      it('recovers a disconnected session on activity inside the grace period', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        const d = T0 + 5 * MIN;
+        const r = ok(await commitOne(disconnectOp(s), d));
+        expect(r.session).toMatchObject({ status: 'disconnected', disconnectedAt: d, recoveryAttempts: 0 });
+        expect(await stored(s.id)).toMatchObject({ status: 'disconnected', disconnectedAt: d });
+
+        const h = d + GRACE - 1;
+        const back = ok(await commitOne(heartbeatOp(s), h));
+        const want = { status: 'active', disconnectedAt: null, recoveryAttempts: 1, lastActivityAt: h };
+        expect(back.session).toMatchObject(want);
+        expect(await stored(s.id)).toMatchObject(want);
+
+        // events recover too, and count a second attempt
+        ok(await commitOne(disconnectOp(s), h + MIN));
+        const e = ok(await commitOne(eventsOp(s, [ev('e1', 'tool_call', h + 2 * MIN, { name: 'x' })]), h + 2 * MIN));
+        expect(e.session).toMatchObject({ status: 'active', recoveryAttempts: 2, toolCalls: 1 });
+      });
+
+      it('does not recover after three recoveries', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        let t = T0;
+        for (let i = 1; i <= 3; i++) {
+          t += MIN;
+          ok(await commitOne(disconnectOp(s), t));
+          t += MIN;
+          expect(ok(await commitOne(heartbeatOp(s), t)).session).toMatchObject({
+            status: 'active',
+            recoveryAttempts: i,
+          });
+        }
+        const last = t;
+        ok(await commitOne(disconnectOp(s), t + MIN));
+        expect(await commitOne(heartbeatOp(s), t + 2 * MIN)).toEqual(ENDED);
+        expect(await stored(s.id)).toMatchObject({
+          status: 'ended',
+          endedAt: last,
+          lastActivityAt: last,
+          recoveryAttempts: 3,
+          exit: { reason: 'timeout' },
+        });
+      });
+
+      it('does not recover after the grace period', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        const d = T0 + MIN;
+        ok(await commitOne(disconnectOp(s), d));
+        const late = d + GRACE + 1;
+        expect(await commitOne(heartbeatOp(s), late)).toEqual(ENDED);
+        expect(await commitOne(eventsOp(s, [ev('e1', 'tool_call', late, { name: 'x' })]), late)).toEqual(ENDED);
+        expect(await stored(s.id)).toMatchObject({
+          status: 'ended',
+          endedAt: T0,
+          lastActivityAt: T0,
+          recoveryAttempts: 0,
+          exit: { reason: 'timeout' },
+        });
+        expect(await store.getEvents(s.id)).toEqual([]);
+      });
+
+      it('treats a repeated disconnect as one: no recovery attempt, no longer grace', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        const d = T0 + MIN;
+        ok(await commitOne(disconnectOp(s), d));
+        const r = ok(await commitOne(disconnectOp(s), d + 5 * MIN));
+        expect(r.session).toMatchObject({ status: 'disconnected', disconnectedAt: d, recoveryAttempts: 0 });
+        // the grace runs from the first disconnect
+        expect(await commitOne(heartbeatOp(s), d + GRACE + 1)).toEqual(ENDED);
+      });
+
+      it('ends a disconnected session on an explicit end', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        ok(await commitOne(disconnectOp(s), T0 + MIN));
+        const r = ok(await commitOne(endOp(s, 'error'), T0 + 2 * MIN));
+        expect(r.session).toMatchObject({ status: 'ended', endedAt: T0 + 2 * MIN, exit: { reason: 'error' } });
+        expect(await store.getSession(s.id)).toEqual(r.session);
+      });
+    });
+
+    describe('track', () => {
+      it('starts a session on the first call', async () => {
+        const p = await newProject();
+        const fresh = makeSession(p, T0);
+        const r = ok(
+          await commitOne(
+            trackOp(p.id, null, fresh, [
+              ev('e1', 'pageview', T0, { page: '/pricing' }),
+              ev('e2', 'action', T0, { name: 'x' }),
+            ]),
+            T0,
+          ),
+        );
+        expect(r).toMatchObject({ accepted: 2, duplicates: 0, rotated: false });
+        expect(r.session).toMatchObject({ id: fresh.id, status: 'active', actions: 1, startedAt: T0 });
+        expect(await store.getSession(fresh.id)).toEqual(r.session);
+        expect(await store.getEvents(fresh.id)).toHaveLength(2);
+      });
+
+      it('continues a live session, deduplicating its events', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + 10 * MIN;
+        const unused = makeSession(p, t);
+        const batch = [ev('e1', 'action', t, { name: 'x', page: '/x' })];
+        const r = ok(await commitOne(trackOp(p.id, s.id, unused, batch), t));
+        expect(r).toMatchObject({ accepted: 1, duplicates: 0, rotated: false });
+        expect(r.session).toMatchObject({ id: s.id, lastActivityAt: t, actions: 1, exit: { page: '/x' } });
+        const again = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, t), batch), t + MIN));
+        expect(again).toMatchObject({ accepted: 0, duplicates: 1, rotated: false });
+        expect(again.session).toMatchObject({ id: s.id, actions: 1 });
+        expect(await store.getSession(unused.id)).toBeNull();
+      });
+
+      it('continues (recovers) a disconnected session inside its grace', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp' });
+        ok(await commitOne(disconnectOp(s), T0 + MIN));
+        const r = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, T0 + 2 * MIN)), T0 + 2 * MIN));
+        expect(r.rotated).toBe(false);
+        expect(r.session).toMatchObject({ id: s.id, status: 'active', recoveryAttempts: 1 });
+      });
+
+      it('rotates an expired session and writes its timeout end', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + IDLE + MIN;
+        const fresh = makeSession(p, t);
+        const r = ok(await commitOne(trackOp(p.id, s.id, fresh, [ev('e1', 'action', t, { name: 'x' })]), t));
+        expect(r).toMatchObject({ accepted: 1, rotated: true });
+        expect(r.session).toMatchObject({ id: fresh.id, status: 'active', actions: 1 });
+        expect(await stored(s.id)).toMatchObject({ status: 'ended', endedAt: T0, exit: { reason: 'timeout' } });
+        expect(await store.getEvents(s.id)).toEqual([]);
+        expect(await store.getEvents(fresh.id)).toHaveLength(1);
+      });
+
+      it('rotates an ended session', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const ended = ok(await commitOne(endOp(s), T0 + MIN)).session;
+        const fresh = makeSession(p, T0 + 2 * MIN);
+        const r = ok(await commitOne(trackOp(p.id, s.id, fresh), T0 + 2 * MIN));
+        expect(r.rotated).toBe(true);
+        expect(r.session.id).toBe(fresh.id);
+        expect(await store.getSession(s.id)).toEqual(ended);
+        expect(await store.getSession(fresh.id)).toEqual(fresh);
+      });
+
+      it("rotates an unknown session and another project's session", async () => {
+        const p = await newProject();
+        const q = await newProject();
+        const unknown = makeSession(p, T0);
+        const r1 = ok(await commitOne(trackOp(p.id, uid('s_unknown'), unknown), T0));
+        expect(r1.rotated).toBe(true);
+        expect(r1.session.id).toBe(unknown.id);
+
+        const theirs = await started(q, T0);
+        const mine = makeSession(p, T0 + MIN);
+        const r2 = ok(
+          await commitOne(trackOp(p.id, theirs.id, mine, [ev('e1', 'action', T0 + MIN, { name: 'x' })]), T0 + MIN),
+        );
+        expect(r2.rotated).toBe(true);
+        expect(r2.session).toMatchObject({ id: mine.id, projectId: p.id, actions: 1 });
+        expect(await store.getSession(theirs.id)).toEqual(theirs);
+        expect(await store.getEvents(theirs.id)).toEqual([]);
+      });
+
+      it('ends the session when asked, new or continued', async () => {
+        const p = await newProject();
+        const fresh = makeSession(p, T0);
+        const t = T0 + 2 * MIN;
+        const r = ok(await commitOne(trackOp(p.id, null, fresh, [ev('e1', 'action', t, { name: 'x' })], 'logout'), t));
+        expect(r).toMatchObject({ accepted: 1, rotated: false });
+        expect(r.session).toMatchObject({ status: 'ended', endedAt: t, actions: 1, exit: { reason: 'logout' } });
+        expect(await store.getSession(fresh.id)).toEqual(r.session);
+
+        const s = await started(p, T0);
+        const r2 = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, t), [], 'navigation'), t));
+        expect(r2.rotated).toBe(false);
+        expect(r2.session).toMatchObject({ id: s.id, status: 'ended', endedAt: t, exit: { reason: 'navigation' } });
+        expect(await store.getSession(s.id)).toEqual(r2.session);
+      });
+    });
+
+    describe('batches', () => {
+      it('applies start, events and end for one session in order in one commit', async () => {
+        const p = await newProject();
+        const s = makeSession(p, T0);
+        const t = T0;
+        const results = await store.commit(
+          [
+            startOp(s),
+            eventsOp(s, [ev('e1', 'action', t, { name: 'a', page: '/a' }), ev('e2', 'error', t)]),
+            endOp(s, 'navigation', '/bye'),
+          ],
+          t,
+        );
+        expect(results).toHaveLength(3);
+        expect(ok(results[0]).session).toMatchObject({ id: s.id, status: 'active', actions: 0 });
+        expect(ok(results[1])).toMatchObject({ accepted: 2, duplicates: 0 });
+        expect(ok(results[1]).session).toMatchObject({ status: 'active', actions: 1, errors: 1 });
+        const last = ok(results[2]).session;
+        expect(last).toMatchObject({
+          status: 'ended',
+          endedAt: t,
+          actions: 1,
+          errors: 1,
+          exit: { page: '/bye', reason: 'navigation', lastAction: 'a' },
+        });
+        expect(await store.getSession(s.id)).toEqual(last);
+        expect(await store.getEvents(s.id)).toHaveLength(2);
+      });
+
+      it('answers session_ended to events that follow an end in the same commit', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + MIN;
+        const results = await store.commit([endOp(s), eventsOp(s, [ev('e1', 'action', t, { name: 'x' })])], t);
+        expect(ok(results[0]).session.status).toBe('ended');
+        expect(results[1]).toEqual(ENDED);
+        expect(await store.getEvents(s.id)).toEqual([]);
+        expect(await store.getSession(s.id)).toEqual(ok(results[0]).session);
+      });
+
+      it('answers every operation, in order, and a failed one does not undo the others', async () => {
+        const p = await newProject();
+        const q = await newProject();
+        const a = await started(p, T0);
+        const b = makeSession(q, T0 + MIN);
+        const c = makeSession(p, T0 + MIN);
+        const t = T0 + MIN;
+        const results = await store.commit(
+          [
+            eventsOp(a, [ev('a1', 'action', t, { name: 'x' })]),
+            startOp(b),
+            heartbeatOp({ projectId: p.id, id: uid('s_unknown') }),
+            startOp(makeSession(p, t, { id: a.id })),
+            eventsOp(b, [ev('b1', 'pageview', t, { page: '/b' }), ev('b1', 'pageview', t, { page: '/b' })]),
+            heartbeatOp({ projectId: p.id, id: b.id }),
+            trackOp(p.id, null, c),
+            endOp(a, 'logout'),
+          ],
+          t,
+        );
+        expect(results.map((r) => (r.ok ? `ok:${r.session.id}:${r.accepted}/${r.duplicates}` : r.error))).toEqual([
+          `ok:${a.id}:1/0`,
+          `ok:${b.id}:0/0`,
+          'not_found',
+          'conflict',
+          `ok:${b.id}:1/1`,
+          'not_found',
+          `ok:${c.id}:0/0`,
+          `ok:${a.id}:0/0`,
+        ]);
+        expect(await stored(a.id)).toMatchObject({ status: 'ended', actions: 1 });
+        expect(await stored(b.id)).toMatchObject({ projectId: q.id, exit: { page: '/b' } });
+        expect(await store.getSession(c.id)).toEqual(c);
+      });
+
+      it('answers an empty batch with no results', async () => {
+        expect(await store.commit([], T0)).toEqual([]);
+      });
+
+      it('loses no update when commits on one session run at the same time', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + MIN;
+        const n = 8;
+        const results = await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            store.commit(
+              [eventsOp(s, [ev(`c${i}`, 'action', t + i, { name: `a${i}` }), ev('shared', 'error', t)])],
+              t + i,
+            ),
+          ),
+        );
+        const accepted = results.reduce((sum, [r]) => sum + ok(r).accepted, 0);
+        expect(accepted).toBe(n + 1);
+        expect(await stored(s.id)).toMatchObject({ actions: n, errors: 1 });
+        expect(await store.getEvents(s.id)).toHaveLength(n + 1);
+      });
+    });
+
+    describe('reads', () => {
+      it('answers events oldest first, with every field', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t1 = T0 + 10 * MIN;
+        ok(
+          await commitOne(
+            eventsOp(s, [
+              ev('late', 'action', t1 - SEC, {
+                name: 'click',
+                page: 'https://app.example/pricing?x=1',
+                resourceId: 'buy-btn',
+                details: { plan: 'pro', n: [1, 2] },
+              }),
+              ev('early', 'pageview', t1 - 3 * SEC, { page: '/pricing' }),
+            ]),
+            t1,
+          ),
+        );
+        const t2 = T0 + 11 * MIN;
+        ok(
+          await commitOne(
+            eventsOp(s, [
+              ev('earliest', 'custom', t1 - 5 * SEC, { name: 'retried' }),
+              ev('tie1', 'error', t2),
+              ev('tie2', 'error', t2),
+            ]),
+            t2,
+          ),
+        );
+        const got = await store.getEvents(s.id);
+        expect(got.map((e) => e.id)).toEqual(['earliest', 'early', 'late', 'tie1', 'tie2']);
+        expect(got[2]).toEqual({
+          id: 'late',
+          sessionId: s.id,
+          projectId: p.id,
+          type: 'action',
+          name: 'click',
+          ts: t1 - SEC,
+          receivedAt: t1,
+          page: '/pricing',
+          resourceId: 'buy-btn',
+          details: { plan: 'pro', n: [1, 2] },
+        });
+        expect(got[1]).toMatchObject({ name: null, resourceId: null, details: null, receivedAt: t1 });
+      });
+
+      it('lists sessions newest first across pages, without duplicates or gaps', async () => {
+        const p = await newProject();
+        const other = await newProject();
+        const offsets = [1, 2, 2, 3, 4, 4, 4, 5, 7];
+        const sessions = offsets.map((o) => makeSession(p, T0 + o * MIN));
+        await store.commit([...sessions.map(startOp), startOp(makeSession(other, T0 + 3 * MIN))], T0 + 8 * MIN);
+        const now = T0 + 10 * MIN;
+        const pages: Session[][] = [];
+        let cursor: string | undefined;
+        for (;;) {
+          const page = await store.listSessions({ projectId: p.id, limit: 2, cursor }, now);
+          pages.push(page.sessions);
+          if (!page.nextCursor) break;
+          cursor = page.nextCursor;
+          expect(pages.length).toBeLessThan(10);
+        }
+        expect(pages.map((x) => x.length)).toEqual([2, 2, 2, 2, 1]);
+        const all = pages.flat();
+        const starts = all.map((s) => s.startedAt);
+        expect(starts).toEqual([...starts].sort((x, y) => y - x));
+        expect(new Set(ids(all)).size).toBe(all.length);
+        expect(sorted(ids(all))).toEqual(sorted(ids(sessions)));
+        const byId = new Map(sessions.map((s) => [s.id, s]));
+        for (const s of all) expect(s).toEqual(byId.get(s.id));
+        // one page that holds everything has no next cursor
+        const one = await store.listSessions({ projectId: p.id, limit: 50 }, now);
+        expect(ids(one.sessions)).toEqual(ids(all));
+        expect(one.nextCursor).toBeNull();
+      });
+
+      it('refuses a malformed cursor', async () => {
+        const p = await newProject();
+        await expect(store.listSessions({ projectId: p.id, limit: 10, cursor: 'not a cursor' }, T0)).rejects.toThrow();
+      });
+
+      it('filters by user and kind', async () => {
+        const p = await newProject();
+        const a1 = makeSession(p, T0, { userId: 'u_a' });
+        const a2 = makeSession(p, T0 + MIN, { userId: 'u_a', kind: 'mcp' });
+        const b = makeSession(p, T0 + 2 * MIN, { userId: 'u_b' });
+        const anon = makeSession(p, T0 + 3 * MIN, { userId: null });
+        const m = makeSession(p, T0 + 4 * MIN, { userId: 'u_b', kind: 'mcp' });
+        await store.commit([a1, a2, b, anon, m].map(startOp), T0 + 5 * MIN);
+        const now = T0 + 6 * MIN;
+        expect(ids(await listAll({ projectId: p.id, userId: 'u_a' }, now))).toEqual([a2.id, a1.id]);
+        expect(ids(await listAll({ projectId: p.id, kind: 'mcp' }, now))).toEqual([m.id, a2.id]);
+        expect(ids(await listAll({ projectId: p.id, kind: 'web' }, now))).toEqual([anon.id, b.id, a1.id]);
+        expect(ids(await listAll({ projectId: p.id, userId: 'u_b', kind: 'mcp' }, now))).toEqual([m.id]);
+        expect(await listAll({ projectId: p.id, userId: 'u_nobody' }, now)).toEqual([]);
+        expect(ids(await listAll({ projectId: p.id, userId: 'u_a' }, now, 1))).toEqual([a2.id, a1.id]);
+      });
+
+      it('filters by effective status: an expired session counts as ended before any sweep', async () => {
+        const p = await newProject();
+        const now = T0 + 20 * MIN;
+        const live = await started(p, T0); // idle until T0 + 30 min
+        const ended = await started(p, T0 + MIN);
+        ok(await commitOne(endOp(ended), T0 + 2 * MIN));
+        const expired = await started(p, T0 - 40 * MIN); // idle since T0 - 10 min, not swept
+        const disc = await started(p, T0 + 3 * MIN);
+        ok(await commitOne(disconnectOp(disc), T0 + 15 * MIN)); // grace until T0 + 25 min
+        const gone = await started(p, T0 + 4 * MIN);
+        ok(await commitOne(disconnectOp(gone), T0 + 5 * MIN)); // grace ended at T0 + 15 min
+
+        const q = { projectId: p.id };
+        expect(sorted(ids(await listAll({ ...q, status: 'live' }, now)))).toEqual(sorted([live.id, disc.id]));
+        expect(ids(await listAll({ ...q, status: 'active' }, now))).toEqual([live.id]);
+        expect(ids(await listAll({ ...q, status: 'disconnected' }, now))).toEqual([disc.id]);
+        expect(sorted(ids(await listAll({ ...q, status: 'ended' }, now)))).toEqual(
+          sorted([ended.id, expired.id, gone.id]),
+        );
+        expect(sorted(ids(await listAll({ ...q, status: 'ended' }, now, 1)))).toEqual(
+          sorted([ended.id, expired.id, gone.id]),
+        );
+        expect(await listAll(q, now)).toHaveLength(5);
+        // later, everything has expired
+        const later = T0 + 2 * HOUR;
+        expect(await listAll({ ...q, status: 'live' }, later)).toEqual([]);
+        expect(await listAll({ ...q, status: 'ended' }, later)).toHaveLength(5);
+        // reading does not write: the expired session is still stored as it was
+        expect(await store.getSession(expired.id)).toEqual(expired);
+      });
+
+      it('filters by start time: from inclusive, to exclusive', async () => {
+        const p = await newProject();
+        const s = [0, 1, 2, 3].map((h) => makeSession(p, T0 + h * HOUR));
+        await store.commit(s.map(startOp), T0 + 3 * HOUR);
+        const now = T0 + 4 * HOUR;
+        const [s0, s1, s2, s3] = s.map((x) => x.id);
+        const q = { projectId: p.id };
+        expect(ids(await listAll({ ...q, from: T0 + HOUR, to: T0 + 3 * HOUR }, now))).toEqual([s2, s1]);
+        expect(ids(await listAll({ ...q, from: T0 + HOUR + 1 }, now))).toEqual([s3, s2]);
+        expect(ids(await listAll({ ...q, to: T0 + HOUR }, now))).toEqual([s0]);
+        expect(ids(await listAll({ ...q, from: T0, to: T0 + 4 * HOUR }, now, 1))).toEqual([s3, s2, s1, s0]);
+      });
+
+      it('counts live sessions per project and overall', async () => {
+        const now = T0 + 20 * MIN;
+        const baseline = await store.countLive(null, now);
+        const p = await newProject();
+        const q = await newProject();
+        await started(p, T0 + 10 * MIN);
+        const disc = await started(p, T0 + MIN);
+        ok(await commitOne(disconnectOp(disc), T0 + 15 * MIN));
+        const ended = await started(p, T0);
+        ok(await commitOne(endOp(ended), T0 + MIN));
+        await started(p, T0 - HOUR); // expired
+        await started(q, T0 + 5 * MIN);
+        const goneQ = await started(q, T0 + 5 * MIN);
+        ok(await commitOne(disconnectOp(goneQ), T0 + 6 * MIN)); // grace over at T0 + 16 min
+
+        expect(await store.countLive(p.id, now)).toBe(2);
+        expect(await store.countLive(q.id, now)).toBe(1);
+        expect(await store.countLive(null, now)).toBe(baseline + 3);
+        expect(await store.countLive(p.id, T0 + 2 * HOUR)).toBe(0);
+        expect(await store.countLive((await newProject()).id, now)).toBe(0);
+      });
+    });
+
+    describe('sweep', () => {
+      it('writes the timeout end of expired sessions once, at their last activity', async () => {
+        const now = T0 + 2 * HOUR;
+        await store.sweepExpired(now); // whatever an earlier test left behind
+        const p = await newProject();
+        const idle = await started(p, T0);
+        const idleLast = T0 + 5 * MIN;
+        ok(await commitOne(eventsOp(idle, [ev('e1', 'action', idleLast, { name: 'x', page: '/x' })]), idleLast));
+        const disc = await started(p, T0 + HOUR, { kind: 'mcp' });
+        ok(await commitOne(disconnectOp(disc), T0 + HOUR + MIN)); // grace over at T0 + 1h11m
+        const live = await started(p, now - MIN);
+        const ended = await started(p, T0);
+        const endedSession = ok(await commitOne(endOp(ended, 'navigation'), T0 + MIN)).session;
+
+        expect(await store.sweepExpired(now)).toBe(2);
+        expect(await stored(idle.id)).toMatchObject({
+          status: 'ended',
+          endedAt: idleLast,
+          lastActivityAt: idleLast,
+          actions: 1,
+          exit: { page: '/x', reason: 'timeout', lastAction: 'x' },
+        });
+        expect(await stored(disc.id)).toMatchObject({
+          status: 'ended',
+          endedAt: T0 + HOUR,
+          lastActivityAt: T0 + HOUR,
+          exit: { reason: 'timeout' },
+        });
+        expect(await store.getSession(live.id)).toEqual(live);
+        expect(await store.getSession(ended.id)).toEqual(endedSession);
+        expect(await store.sweepExpired(now)).toBe(0);
+        expect(await store.sweepExpired(now + MIN)).toBe(0);
+        expect(await store.countLive(p.id, now)).toBe(1);
+        // a swept session still answers session_ended
+        expect(await commitOne(heartbeatOp(idle), now)).toEqual(ENDED);
+      });
+    });
+
+    describe('cleanup', () => {
+      it('deletes old ended sessions with their events, keeps recent and live ones', async () => {
+        const before = T0 + 2 * DAY;
+        await store.cleanup(null, before); // whatever an earlier test left behind
+        const p = await newProject();
+        const q = await newProject();
+        const longIdle = await newProject({ idleTimeoutMs: 10 * DAY, absoluteTimeoutMs: 20 * DAY });
+
+        const oldEnded = await started(p, T0);
+        const t1 = T0 + MIN;
+        ok(
+          await commitOne(
+            eventsOp(oldEnded, [ev('e1', 'action', t1), ev('e2', 'action', t1), ev('e3', 'error', t1)]),
+            t1,
+          ),
+        );
+        ok(await commitOne(endOp(oldEnded), T0 + 2 * MIN));
+        const oldExpired = await started(p, T0); // never ended, expired long ago
+        ok(await commitOne(eventsOp(oldExpired, [ev('e1', 'action', t1), ev('e2', 'action', t1)]), t1));
+        const recentEnded = await started(p, T0 + 3 * DAY);
+        ok(await commitOne(eventsOp(recentEnded, [ev('e1', 'action', T0 + 3 * DAY)]), T0 + 3 * DAY));
+        ok(await commitOne(endOp(recentEnded), T0 + 3 * DAY + MIN));
+        const recentLive = await started(p, T0 + 3 * DAY);
+        const stillLive = await started(longIdle, T0); // idle since T0 but live until T0 + 10 days
+        ok(await commitOne(eventsOp(stillLive, [ev('e1', 'tool_call', t1)]), t1));
+        const otherOld = await started(q, T0);
+        ok(await commitOne(eventsOp(otherOld, [ev('e1', 'action', t1)]), t1));
+        ok(await commitOne(endOp(otherOld), T0 + 2 * MIN));
+
+        expect(await store.cleanup(p.id, before)).toEqual({ deletedSessions: 2, deletedEvents: 5 });
+        expect(await store.getSession(oldEnded.id)).toBeNull();
+        expect(await store.getSession(oldExpired.id)).toBeNull();
+        expect(await store.getEvents(oldEnded.id)).toEqual([]);
+        expect(await store.getEvents(oldExpired.id)).toEqual([]);
+        expect(await store.getSession(recentEnded.id)).not.toBeNull();
+        expect(await store.getEvents(recentEnded.id)).toHaveLength(1);
+        expect(await store.getSession(recentLive.id)).toEqual(recentLive);
+        expect(await store.getSession(otherOld.id)).not.toBeNull();
+        expect(await store.cleanup(p.id, before)).toEqual({ deletedSessions: 0, deletedEvents: 0 });
+
+        expect(await store.cleanup(null, before)).toEqual({ deletedSessions: 1, deletedEvents: 1 });
+        expect(await store.getSession(otherOld.id)).toBeNull();
+        expect(await store.getEvents(otherOld.id)).toEqual([]);
+        expect(await store.getSession(stillLive.id)).not.toBeNull();
+        expect(await store.getEvents(stillLive.id)).toHaveLength(1);
+        expect(await store.getEvents(recentEnded.id)).toHaveLength(1);
+        // projects and their settings are kept
+        expect((await store.listProjects()).map((x) => x.id)).toEqual(expect.arrayContaining([p.id, q.id]));
+      });
+    });
+
+    describe('ping and close', () => {
+      it('answers ping while open and refuses work once closed', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+        expect(typeof store.backend).toBe('string');
+        expect(store.backend.length).toBeGreaterThan(0);
+        await store.close();
+        closed = true;
+        await expect(store.ping()).rejects.toThrow();
+        await expect(store.listProjects()).rejects.toThrow();
+      });
+    });
+  });
+}
