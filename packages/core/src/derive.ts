@@ -89,7 +89,8 @@ export function deviceFromUserAgent(userAgent: string | null | undefined): Omit<
  * script, `curl` from the README), and a web session they start is real. Crawlers, spiders,
  * headless browsers and monitoring agents stay bots.
  */
-const HTTP_CLIENT = /^(?:curl|wget|node|undici|node-fetch|axios|python-requests|python-urllib|python-httpx|PostmanRuntime|insomnia)\b/i;
+const HTTP_CLIENT =
+  /^(?:curl|wget|node|undici|node-fetch|axios|python-requests|python-urllib|python-httpx|PostmanRuntime|insomnia)\b/i;
 
 /** A crawler or other bot by its user agent (the maintained `isbot` list). Empty agents are not bots. */
 export function isBotUserAgent(userAgent: string | null | undefined): boolean {

@@ -39,7 +39,7 @@ export async function createTestApp(opts: Partial<AssembleOptions> = {}): Promis
     ...assembled,
     store,
     writeKey: defaultProject.writeKey,
-    ingest(path, body, init = {}) {
+    async ingest(path, body, init = {}) {
       const headers: Record<string, string> = { ...init.headers };
       const key = init.key === undefined ? defaultProject.writeKey : init.key;
       if (key) headers['x-write-key'] = key;
@@ -52,10 +52,10 @@ export async function createTestApp(opts: Partial<AssembleOptions> = {}): Promis
       }
       return app.request(path, { method: 'POST', headers, body: payload });
     },
-    read(path) {
+    async read(path) {
       return app.request(path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     },
-    admin(path, body) {
+    async admin(path, body) {
       const payload = JSON.stringify(body);
       return app.request(path, {
         method: 'POST',

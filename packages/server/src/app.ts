@@ -54,10 +54,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', async function requestContext(c, next) {
     const started = performance.now();
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming && /^[\w.:-]{1,64}$/.test(incoming) ? incoming : randomToken(16);
+    const requestId = incoming && /^[\w.:-]{1,64}$/.test(incoming) ? incoming : nextRequestId();
     c.set('requestId', requestId);
-    await next();
+    // Headers are set before the handler runs: changing a finished response would make the Node
+    // adapter rebuild it as a full Web Response.
     c.header('X-Request-Id', requestId);
+    await next();
     const status = c.res.status;
     const route = c.req.routePath;
     metrics.requests.inc({ route, status: String(status) });
@@ -121,5 +123,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerAdminRoutes(app, deps);
   return app;
 }
+
+// Request ids only need to be unique in this process's logs: a random prefix and a counter cost
+// nothing per request, unlike a CSPRNG call.
+const processPrefix = randomToken(6);
+let requestCounter = 0;
+const nextRequestId = () => `${processPrefix}-${(++requestCounter).toString(36)}`;
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();

@@ -108,7 +108,9 @@ describe('sessiontrack serve', () => {
     const second = await serve(['--data-dir', dir], {});
     expect(second.out()).not.toContain(token);
     expect(second.out()).toContain(`write key: ${first.writeKey}`);
-    const res = await fetch(`${second.url}/api/v1/sessions/${sessionId}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${second.url}/api/v1/sessions/${sessionId}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(200);
     const s = (await res.json()) as { events: { id: string }[]; actions: number };
     expect(s.events.map((e) => e.id)).toEqual(['a', 'b']);
@@ -121,7 +123,10 @@ describe('sessiontrack serve', () => {
     const server = await serve(['--data-dir', dir]);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const r = await post(`${server.url}/api/v1/sessions/start`, server.writeKey, { anonymousId: `a${i}`, kind: 'api' });
+      const r = await post(`${server.url}/api/v1/sessions/start`, server.writeKey, {
+        anonymousId: `a${i}`,
+        kind: 'api',
+      });
       ids.push(((await r.json()) as { sessionId: string }).sessionId);
     }
     const acknowledged = new Map<string, string[]>();
@@ -178,10 +183,18 @@ describe('sessiontrack serve', () => {
     const dir = tempDir();
     const ip = '81.2.69.142';
     const server = await serve(['--data-dir', dir, '--trust-proxy', '--log-level', 'debug']);
-    const headers = { 'x-forwarded-for': `${ip}, 10.0.0.1`, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0' };
+    const headers = {
+      'x-forwarded-for': `${ip}, 10.0.0.1`,
+      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0',
+    };
     const start = await post(`${server.url}/api/v1/sessions/start`, server.writeKey, { anonymousId: 'a' }, headers);
     const { sessionId } = (await start.json()) as { sessionId: string };
-    await post(`${server.url}/api/v1/sessions/${sessionId}/events`, server.writeKey, { events: [{ type: 'action' }] }, headers);
+    await post(
+      `${server.url}/api/v1/sessions/${sessionId}/events`,
+      server.writeKey,
+      { events: [{ type: 'action' }] },
+      headers,
+    );
     const s = (await (await get(`${server.url}/api/v1/sessions/${sessionId}`)).json()) as { geo: { country: string } };
     expect(s.geo.country).toBe('GB'); // the address was used for the lookup…
     expect(await server.stop()).toBe(0);
@@ -220,7 +233,13 @@ describe('sessiontrack serve', () => {
 
 describe('sessiontrack commands', () => {
   it('--help on every command', () => {
-    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['project', '--help'], ['cleanup', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['serve', '--help'],
+      ['migrate', '--help'],
+      ['project', '--help'],
+      ['cleanup', '--help'],
+    ]) {
       const r = cli(args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: sessiontrack/);

@@ -120,7 +120,10 @@ describe('auth, origin, content type and limits', () => {
 
   it('403 for an Origin outside allowedOrigins; no Origin (a server) is not refused', async () => {
     const p = await t.project({ name: 'shop', allowedOrigins: ['https://shop.example'] });
-    const opts = (origin?: string) => ({ key: p.writeKey, headers: origin ? { origin } : {} });
+    const opts = (origin?: string) => ({
+      key: p.writeKey,
+      headers: origin ? { origin } : ({} as Record<string, string>),
+    });
     const bad = await t.ingest('/api/v1/sessions/start', { anonymousId: 'a' }, opts('https://evil.example'));
     expect(bad.status).toBe(403);
     expect((await errorOf(bad)).code).toBe('forbidden');

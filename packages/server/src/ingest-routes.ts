@@ -15,7 +15,6 @@ import {
 } from '@sessiontrack/core';
 import type { WriteResult } from '@sessiontrack/store';
 import type { Context, Hono } from 'hono';
-import { cors } from 'hono/cors';
 import type { z } from 'zod';
 import type { AppDeps, AppEnv } from './app.js';
 import { readJsonBody } from './body.js';
@@ -42,15 +41,30 @@ export function registerIngestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const now = deps.now ?? Date.now;
 
   // Trackers post from any page; the project's allowedOrigins is enforced per request below,
-  // once the write key says which project it is (a preflight carries no key).
-  const corsMiddleware = cors({
-    origin: (origin) => origin,
-    allowMethods: ['POST', 'OPTIONS'],
-    allowHeaders: ['Content-Type', 'X-Write-Key', 'X-Request-Id'],
-    exposeHeaders: ['Retry-After', 'X-Request-Id'],
-    maxAge: 86_400,
-  });
-  for (const path of INGEST_PATHS) app.use(path, corsMiddleware);
+  // once the write key says which project it is (a preflight carries no key). Headers are set
+  // before the handler runs, never on a finished response (see app.ts).
+  const corsHeaders = async function ingestCors(c: C, next: () => Promise<void>) {
+    const origin = c.req.header('origin');
+    if (c.req.method === 'OPTIONS') {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          'Access-Control-Allow-Origin': origin || '*',
+          'Access-Control-Allow-Methods': 'POST, OPTIONS',
+          'Access-Control-Allow-Headers': 'Content-Type, X-Write-Key, X-Request-Id',
+          'Access-Control-Max-Age': '86400',
+          Vary: 'Origin, Access-Control-Request-Headers',
+        },
+      });
+    }
+    if (origin) {
+      c.header('Access-Control-Allow-Origin', origin);
+      c.header('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id');
+      c.header('Vary', 'Origin');
+    }
+    await next();
+  };
+  for (const path of INGEST_PATHS) app.use(path, corsHeaders);
 
   const address = (c: C) => clientAddress(c.req.raw.headers, deps.socketAddress?.(c) ?? null, config.trustProxy);
 

@@ -17,7 +17,8 @@ afterEach(async () => {
   await t.close();
 });
 
-const session = async (id: string) => json(await t.read(`/api/v1/sessions/${id}?project=${(await t.store.getSession(id))?.projectId}`));
+const session = async (id: string) =>
+  json(await t.read(`/api/v1/sessions/${id}?project=${(await t.store.getSession(id))?.projectId}`));
 
 describe('idle timeout', () => {
   it('ends at the last activity: reads show ended before the sweeper runs, and writes answer 410', async () => {
@@ -31,7 +32,11 @@ describe('idle timeout', () => {
     expect((await t.store.getSession(id))?.status).toBe('active');
     // …but every answer already shows it.
     const s = await session(id);
-    expect(s).toMatchObject({ status: 'ended', endedAt: lastActivity, exit: { reason: 'timeout', lastAction: 'save' } });
+    expect(s).toMatchObject({
+      status: 'ended',
+      endedAt: lastActivity,
+      exit: { reason: 'timeout', lastAction: 'save' },
+    });
     expect(s.durationSeconds).toBe(Math.round((Date.parse(lastActivity) - Date.parse(s.startedAt)) / 1000));
     expect((await json(await t.read('/api/v1/sessions/active?project=' + s.projectId))).count).toBe(0);
     expect((await json(await t.read(`/api/v1/sessions?project=${s.projectId}&status=ended`))).sessions).toHaveLength(1);
@@ -64,15 +69,25 @@ describe('idle timeout', () => {
   });
 
   it('/track continues a live session and rotates an expired one', async () => {
-    const first = await json(await t.ingest('/api/v1/track', { anonymousId: 'a', events: [{ type: 'pageview', page: '/' }] }, { key }));
+    const first = await json(
+      await t.ingest('/api/v1/track', { anonymousId: 'a', events: [{ type: 'pageview', page: '/' }] }, { key }),
+    );
     await sleep(500);
     const cont = await json(
-      await t.ingest('/api/v1/track', { anonymousId: 'a', sessionId: first.sessionId, events: [{ type: 'action' }] }, { key }),
+      await t.ingest(
+        '/api/v1/track',
+        { anonymousId: 'a', sessionId: first.sessionId, events: [{ type: 'action' }] },
+        { key },
+      ),
     );
     expect(cont).toMatchObject({ sessionId: first.sessionId, rotated: false, accepted: 1 });
     await sleep(IDLE_MS + 300);
     const rotated = await json(
-      await t.ingest('/api/v1/track', { anonymousId: 'a', sessionId: first.sessionId, events: [{ type: 'action' }] }, { key }),
+      await t.ingest(
+        '/api/v1/track',
+        { anonymousId: 'a', sessionId: first.sessionId, events: [{ type: 'action' }] },
+        { key },
+      ),
     );
     expect(rotated.rotated).toBe(true);
     expect(rotated.sessionId).not.toBe(first.sessionId);
