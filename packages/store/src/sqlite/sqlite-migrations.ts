@@ -54,7 +54,6 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_project_user ON sessions (project_id, user_id, started_at DESC) WHERE user_id IS NOT NULL;
       -- "live" = not ended and expires_at in the future: the sweeper and /sessions/active read this.
       CREATE INDEX sessions_live ON sessions (expires_at) WHERE status <> 'ended';
-      CREATE INDEX sessions_last_activity ON sessions (last_activity_at);
 
       -- Session ids are globally unique, so (session_id, event_id) identifies an event within
       -- its project: a retried or double-sent event is stored once.

@@ -14,6 +14,7 @@ import {
   type WriteOp,
   type WriteResult,
 } from '../store.js';
+import { Checkpointer } from './sqlite-checkpointer.js';
 import { type Migration, SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 
 export interface SqliteStoreOptions {
@@ -24,6 +25,8 @@ export interface SqliteStoreOptions {
    * process crash; a power loss may lose the last commits. `full`: fsync on every commit.
    */
   synchronous?: 'normal' | 'full';
+  /** Checkpoint the WAL from a worker thread every this many ms (file databases; 0 = SQLite's own). */
+  checkpointIntervalMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -36,6 +39,7 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly #db: Database.Database;
   readonly #stmt;
+  #checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
@@ -43,14 +47,23 @@ export class SqliteStore implements Store {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.#db.pragma('busy_timeout = 5000');
+    // A larger page cache keeps the events index in memory as it grows (the default is 2 MiB).
+    this.#db.pragma('cache_size = -65536');
     this.#db.pragma('foreign_keys = OFF');
     migrate(this.#db, SQLITE_MIGRATIONS);
+    const interval = options.checkpointIntervalMs ?? 1000;
+    if (options.filename !== ':memory:' && interval > 0) {
+      this.#db.pragma('wal_autocheckpoint = 0');
+      this.#checkpointer = new Checkpointer(options.filename, interval, () => {
+        // Without the worker, fall back to SQLite's automatic checkpoints: slower, never unbounded.
+        if (this.#db.open) this.#db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
 
     const cols = SESSION_COLUMNS.join(', ');
     const params = SESSION_COLUMNS.map((c) => `@${c}`).join(', ');
-    const sets = SESSION_COLUMNS.filter((c) => c !== 'id')
-      .map((c) => `${c} = @${c}`)
-      .join(', ');
+    // Only the columns a session's life changes: SQLite rewrites every index whose columns are SET.
+    const sets = MUTABLE_SESSION_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
     const db = this.#db;
     this.#stmt = {
       loadSessions: db.prepare(`SELECT * FROM sessions WHERE id IN (SELECT value FROM json_each(?))`),
@@ -113,7 +126,7 @@ export class SqliteStore implements Store {
       });
       const outcome = finishBatch(plan, inserted);
       for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
-      for (const session of outcome.updates) s.updateSession.run(sessionToRow(session));
+      for (const session of outcome.updates) s.updateSession.run(mutableRow(session));
       return outcome.results;
     })();
   }
@@ -199,8 +212,39 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    await this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
+    if (!this.#db.open) return;
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // another connection holds the database: the next open checkpoints instead
+    }
+    this.#db.close();
   }
+}
+
+const MUTABLE_SESSION_COLUMNS = [
+  'status',
+  'last_activity_at',
+  'ended_at',
+  'disconnected_at',
+  'expires_at',
+  'exit_page',
+  'exit_reason',
+  'last_action',
+  'actions',
+  'errors',
+  'tool_calls',
+  'workflows',
+  'recovery_attempts',
+] as const satisfies readonly (typeof SESSION_COLUMNS)[number][];
+
+function mutableRow(s: Session): Record<string, string | number | null> {
+  const row = sessionToRow(s);
+  const out: Record<string, string | number | null> = { id: row.id };
+  for (const c of MUTABLE_SESSION_COLUMNS) out[c] = row[c];
+  return out;
 }
 
 /** Effective status in SQL: the same rule as core's `isLive`, on the stored `expires_at`. */
