@@ -43,9 +43,13 @@ export class Checkpointer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Referenced again while stopping, so the process waits for the worker's last checkpoint.
+    this.#worker.ref();
     const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
     this.#worker.postMessage('stop');
-    await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
     await this.#worker.terminate();
   }
 }

@@ -150,3 +150,102 @@ describe('SqliteStore (file specifics)', () => {
     }
   });
 });
+
+describe('SqliteStore session cache', () => {
+  it('sees what another connection wrote to the same file (CLI cleanup beside a running server)', async () => {
+    const filename = newFile();
+    const server = new SqliteStore({ filename });
+    const other = new SqliteStore({ filename, checkpointIntervalMs: 0 });
+    try {
+      await server.createProject(project);
+      const ctx = {
+        project,
+        now: T0,
+        origin: null,
+        userAgent: null,
+        geo: { country: null, region: null, continent: null },
+      };
+      const session = buildSession({ kind: 'web', anonymousId: 'a' }, ctx, 's_sqlite_cache_00000000001');
+      const events = (id: string, at: number) => ({
+        op: 'events' as const,
+        projectId: project.id,
+        sessionId: session.id,
+        events: [normalizeEvent({ id, type: 'action' }, at)],
+      });
+      await server.commit([{ op: 'start', session }, events('e1', T0)], T0);
+      // the server has the session cached now; another connection ends it…
+      const [ended] = await other.commit(
+        [{ op: 'end', projectId: project.id, sessionId: session.id, reason: 'logout', page: null, lastAction: null }],
+        T0 + 1000,
+      );
+      expect(ended).toMatchObject({ ok: true, session: { status: 'ended' } });
+      // …and the server's next write must see it, not its cached copy.
+      const [late] = await server.commit([events('e2', T0 + 2000)], T0 + 2000);
+      expect(late).toEqual({ ok: false, error: 'session_ended' });
+      // a deletion by another connection is seen too
+      await other.cleanup(null, T0 + 10_000);
+      const [gone] = await server.commit([events('e3', T0 + 3000)], T0 + 3000);
+      expect(gone).toEqual({ ok: false, error: 'not_found' });
+    } finally {
+      await other.close();
+      await server.close();
+    }
+  });
+
+  it('a failed transaction leaves no cached state behind', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    try {
+      await store.createProject(project);
+      const ctx = {
+        project,
+        now: T0,
+        origin: null,
+        userAgent: null,
+        geo: { country: null, region: null, continent: null },
+      };
+      const session = buildSession({ kind: 'web', anonymousId: 'a' }, ctx, 's_sqlite_cache_00000000002');
+      const second = buildSession({ kind: 'web', anonymousId: 'b' }, ctx, 's_sqlite_cache_00000000003');
+      await store.commit(
+        [
+          { op: 'start', session },
+          { op: 'start', session: second },
+        ],
+        T0,
+      );
+      // details that cannot be serialised make the insert throw inside the transaction, after
+      // the end of the first session was already planned
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      await expect(
+        store.commit(
+          [
+            { op: 'end', projectId: project.id, sessionId: session.id, reason: 'logout', page: null, lastAction: null },
+            {
+              op: 'events',
+              projectId: project.id,
+              sessionId: second.id,
+              events: [{ ...normalizeEvent({ id: 'x', type: 'action' }, T0), details: cyclic }],
+            },
+          ],
+          T0 + 1000,
+        ),
+      ).rejects.toThrow();
+      // the end was rolled back, and the cache must not claim otherwise
+      expect((await store.getSession(session.id))?.status).toBe('active');
+      const [r] = await store.commit(
+        [
+          {
+            op: 'events',
+            projectId: project.id,
+            sessionId: session.id,
+            events: [normalizeEvent({ id: 'y', type: 'action' }, T0 + 2000)],
+          },
+        ],
+        T0 + 2000,
+      );
+      expect(r).toMatchObject({ ok: true, accepted: 1, session: { status: 'active', actions: 1 } });
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -40,6 +40,8 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #stmt;
   #checkpointer: Checkpointer | undefined;
+  readonly #cache = new Map<string, Session>();
+  #dataVersion = -1;
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
@@ -92,6 +94,7 @@ export class SqliteStore implements Store {
       ),
       listProjects: db.prepare('SELECT * FROM projects ORDER BY created_at, id'),
       ping: db.prepare('SELECT 1'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
     };
   }
 
@@ -102,12 +105,8 @@ export class SqliteStore implements Store {
   /** The synchronous core of `commit`, one transaction (exposed for benchmarks). */
   commitSync(ops: readonly WriteOp[], now: number): WriteResult[] {
     const s = this.#stmt;
-    return this.#db.transaction(() => {
-      const loaded = new Map<string, Session>();
-      for (const r of s.loadSessions.all(JSON.stringify(sessionIdsOf(ops))) as Row[]) {
-        const session = rowToSession(r);
-        loaded.set(session.id, session);
-      }
+    const run = this.#db.transaction(() => {
+      const loaded = this.#loadSessions(sessionIdsOf(ops));
       const plan = planBatch(ops, loaded, now);
       const inserted = plan.rows.map((e: EventRow) => {
         const info = s.insertEvent.run(
@@ -127,8 +126,55 @@ export class SqliteStore implements Store {
       const outcome = finishBatch(plan, inserted);
       for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
       for (const session of outcome.updates) s.updateSession.run(mutableRow(session));
+      return outcome;
+    });
+    try {
+      const outcome = run();
+      for (const session of outcome.inserts) this.#remember(session);
+      for (const session of outcome.updates) this.#remember(session);
       return outcome.results;
-    })();
+    } catch (err) {
+      this.#cache.clear();
+      throw err;
+    }
+  }
+
+  /**
+   * Sessions of a batch: from the write-through cache when nothing else has written the file
+   * since (PRAGMA data_version moves only on other connections' commits), else from the table.
+   * Loading the touched sessions was the largest cost of a small batch.
+   */
+  #loadSessions(ids: string[]): Map<string, Session> {
+    const version = this.#stmt.dataVersion.get() as number;
+    if (version !== this.#dataVersion) {
+      this.#cache.clear();
+      this.#dataVersion = version;
+    }
+    const loaded = new Map<string, Session>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const hit = this.#cache.get(id);
+      if (hit) loaded.set(id, hit);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      for (const r of this.#stmt.loadSessions.all(JSON.stringify(missing)) as Row[]) {
+        const session = rowToSession(r);
+        loaded.set(session.id, session);
+        this.#remember(session);
+      }
+    }
+    return loaded;
+  }
+
+  #remember(session: Session): void {
+    // Map order is insertion order: re-inserting moves a session to the young end.
+    this.#cache.delete(session.id);
+    this.#cache.set(session.id, session);
+    if (this.#cache.size > SESSION_CACHE_SIZE) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
   }
 
   async getSession(id: string): Promise<Session | null> {
@@ -181,6 +227,7 @@ export class SqliteStore implements Store {
   }
 
   async sweepExpired(now: number): Promise<number> {
+    this.#cache.clear();
     return this.#stmt.sweep.run(now).changes;
   }
 
@@ -189,6 +236,7 @@ export class SqliteStore implements Store {
       projectId ? ' AND project_id = @projectId' : ''
     }`;
     const p = projectId ? { before, projectId } : { before };
+    this.#cache.clear();
     return this.#db.transaction(() => {
       const deletedEvents = this.#db
         .prepare(`DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE ${scope})`)
@@ -224,6 +272,9 @@ export class SqliteStore implements Store {
   }
 }
 
+const SESSION_CACHE_SIZE = 20_000;
+
+/** What a batch may change on an existing session (batch.ts); everything else is set at start. */
 const MUTABLE_SESSION_COLUMNS = [
   'status',
   'last_activity_at',
