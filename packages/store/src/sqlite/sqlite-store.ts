@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Project, Session, StoredEvent } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
-import { type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { type BatchOutcome, type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
 import { projectToRow, rowToEvent, rowToProject, rowToSession, SESSION_COLUMNS, sessionToRow } from '../rows.js';
 import {
   type CleanupResult,
@@ -41,6 +41,8 @@ export class SqliteStore implements Store {
   readonly #stmt;
   #checkpointer: Checkpointer | undefined;
   readonly #cache = new Map<string, Session>();
+  // Made once: better-sqlite3 builds four wrapper functions per transaction() call.
+  readonly #commitTx: (ops: readonly WriteOp[], now: number) => BatchOutcome;
   #dataVersion = -1;
 
   constructor(options: SqliteStoreOptions) {
@@ -96,6 +98,7 @@ export class SqliteStore implements Store {
       ping: db.prepare('SELECT 1'),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
     };
+    this.#commitTx = db.transaction((ops: readonly WriteOp[], now: number) => this.#applyBatch(ops, now));
   }
 
   async commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]> {
@@ -104,32 +107,8 @@ export class SqliteStore implements Store {
 
   /** The synchronous core of `commit`, one transaction (exposed for benchmarks). */
   commitSync(ops: readonly WriteOp[], now: number): WriteResult[] {
-    const s = this.#stmt;
-    const run = this.#db.transaction(() => {
-      const loaded = this.#loadSessions(sessionIdsOf(ops));
-      const plan = planBatch(ops, loaded, now);
-      const inserted = plan.rows.map((e: EventRow) => {
-        const info = s.insertEvent.run(
-          e.projectId,
-          e.sessionId,
-          e.id,
-          e.type,
-          e.name,
-          e.ts,
-          e.receivedAt,
-          e.page,
-          e.resourceId,
-          e.details ? JSON.stringify(e.details) : null,
-        );
-        return info.changes === 1;
-      });
-      const outcome = finishBatch(plan, inserted);
-      for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
-      for (const session of outcome.updates) s.updateSession.run(mutableRow(session));
-      return outcome;
-    });
     try {
-      const outcome = run();
+      const outcome = this.#commitTx(ops, now);
       for (const session of outcome.inserts) this.#remember(session);
       for (const session of outcome.updates) this.#remember(session);
       return outcome.results;
@@ -137,6 +116,31 @@ export class SqliteStore implements Store {
       this.#cache.clear();
       throw err;
     }
+  }
+
+  #applyBatch(ops: readonly WriteOp[], now: number): BatchOutcome {
+    const s = this.#stmt;
+    const loaded = this.#loadSessions(sessionIdsOf(ops));
+    const plan = planBatch(ops, loaded, now);
+    const inserted = plan.rows.map((e: EventRow) => {
+      const info = s.insertEvent.run(
+        e.projectId,
+        e.sessionId,
+        e.id,
+        e.type,
+        e.name,
+        e.ts,
+        e.receivedAt,
+        e.page,
+        e.resourceId,
+        e.details ? JSON.stringify(e.details) : null,
+      );
+      return info.changes === 1;
+    });
+    const outcome = finishBatch(plan, inserted);
+    for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
+    for (const session of outcome.updates) s.updateSession.run(mutableRow(session));
+    return outcome;
   }
 
   /**
