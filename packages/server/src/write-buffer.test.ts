@@ -61,7 +61,8 @@ const eventsOp = (ids: string[]): WriteOp => ({
   events: ids.map((id) => normalizeEvent({ id, type: 'action' }, Date.now())),
 });
 
-const buffer = (maxPending = 1000, maxBatch = 1000) => new WriteBuffer(store as unknown as Store, { maxPending, maxBatch });
+const buffer = (maxPending = 1000, maxBatch = 1000) =>
+  new WriteBuffer(store as unknown as Store, { maxPending, maxBatch });
 
 describe('WriteBuffer', () => {
   it('commits requests that arrive together in one transaction and answers each after it', async () => {
@@ -89,7 +90,9 @@ describe('WriteBuffer', () => {
 
   it('caps a transaction at maxBatch events', async () => {
     const b = buffer(10_000, 25);
-    await Promise.all(Array.from({ length: 10 }, (_, i) => b.submit(eventsOp(Array.from({ length: 9 }, (_, j) => `b${i}-${j}`)))));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => b.submit(eventsOp(Array.from({ length: 9 }, (_, j) => `b${i}-${j}`)))),
+    );
     // each operation weighs 10 (9 events + 1): two per transaction
     expect(store.commits).toEqual([2, 2, 2, 2, 2]);
   });

@@ -52,8 +52,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX sessions_project_started ON sessions (project_id, started_at DESC, id DESC);
       CREATE INDEX sessions_project_user ON sessions (project_id, user_id, started_at DESC) WHERE user_id IS NOT NULL;
-      -- "live" = not ended and expires_at in the future: the sweeper and /sessions/active read this.
-      CREATE INDEX sessions_live ON sessions (expires_at) WHERE status <> 'ended';
+      -- Not-ended sessions, for the sweeper and /sessions/active (which then compare expires_at).
+      -- expires_at itself is not indexed: it moves with every batch, and an index on it would be
+      -- rewritten on each one; this index changes only when a session starts or ends.
+      CREATE INDEX sessions_live ON sessions (project_id, started_at DESC) WHERE status <> 'ended';
 
       -- Session ids are globally unique, so (session_id, event_id) identifies an event within
       -- its project: a retried or double-sent event is stored once.

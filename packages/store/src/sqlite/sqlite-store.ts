@@ -67,13 +67,14 @@ export class SqliteStore implements Store {
     const cols = SESSION_COLUMNS.join(', ');
     const params = SESSION_COLUMNS.map((c) => `@${c}`).join(', ');
     // Only the columns a session's life changes: SQLite rewrites every index whose columns are SET.
-    const sets = MUTABLE_SESSION_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
+    const sets = (columns: readonly string[]) => columns.map((c) => `${c} = @${c}`).join(', ');
     const db = this.#db;
     this.#stmt = {
       loadSessions: db.prepare(`SELECT * FROM sessions WHERE id IN (SELECT value FROM json_each(?))`),
       getSession: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       insertSession: db.prepare(`INSERT INTO sessions (${cols}) VALUES (${params})`),
-      updateSession: db.prepare(`UPDATE sessions SET ${sets} WHERE id = @id`),
+      updateSession: db.prepare(`UPDATE sessions SET ${sets(MUTABLE_SESSION_COLUMNS)} WHERE id = @id`),
+      updateActivity: db.prepare(`UPDATE sessions SET ${sets(ACTIVITY_COLUMNS)} WHERE id = @id`),
       insertEvent: db.prepare(
         `INSERT INTO events (project_id, session_id, event_id, type, name, ts, received_at, page, resource_id, details)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -139,7 +140,18 @@ export class SqliteStore implements Store {
     });
     const outcome = finishBatch(plan, inserted);
     for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
-    for (const session of outcome.updates) s.updateSession.run(mutableRow(session));
+    for (const session of outcome.updates) {
+      // Most updates are activity only, and that statement touches no index at all.
+      const before = loaded.get(session.id);
+      const lifecycleChanged =
+        !before ||
+        before.status !== session.status ||
+        before.endedAt !== session.endedAt ||
+        before.disconnectedAt !== session.disconnectedAt ||
+        before.recoveryAttempts !== session.recoveryAttempts;
+      if (lifecycleChanged) s.updateSession.run(pick(session, MUTABLE_SESSION_COLUMNS));
+      else s.updateActivity.run(pick(session, ACTIVITY_COLUMNS));
+    }
     return outcome;
   }
 
@@ -295,10 +307,25 @@ const MUTABLE_SESSION_COLUMNS = [
   'recovery_attempts',
 ] as const satisfies readonly (typeof SESSION_COLUMNS)[number][];
 
-function mutableRow(s: Session): Record<string, string | number | null> {
+/** What activity alone changes: no index covers these columns. */
+const ACTIVITY_COLUMNS = [
+  'last_activity_at',
+  'expires_at',
+  'exit_page',
+  'last_action',
+  'actions',
+  'errors',
+  'tool_calls',
+  'workflows',
+] as const satisfies readonly (typeof MUTABLE_SESSION_COLUMNS)[number][];
+
+function pick(
+  s: Session,
+  columns: readonly (typeof SESSION_COLUMNS)[number][],
+): Record<string, string | number | null> {
   const row = sessionToRow(s);
   const out: Record<string, string | number | null> = { id: row.id };
-  for (const c of MUTABLE_SESSION_COLUMNS) out[c] = row[c];
+  for (const c of columns) out[c] = row[c];
   return out;
 }
 
