@@ -83,6 +83,14 @@ export interface Store {
   /** Deletes sessions (and their events) whose last activity is before `before`. */
   cleanup(projectId: string | null, before: number): Promise<CleanupResult>;
 
+  /** Bulk-deletes raw events received before `before` (retention; sessions and rollups stay). */
+  deleteEventsBefore(before: number): Promise<number>;
+  /**
+   * Runs a background job only if no other process runs it now (several instances share one
+   * PostgreSQL; SQLite has a single server and always runs it). Returns whether it ran.
+   */
+  runExclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
+
   createProject(project: Project): Promise<Project>;
   listProjects(): Promise<Project[]>;
 

@@ -262,6 +262,17 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async deleteEventsBefore(before: number): Promise<number> {
+    // No index on received_at here: it would cost every insert, and a daily retention scan is cheap
+    // next to that on a single-machine database.
+    return this.#db.prepare('DELETE FROM events WHERE received_at < ?').run(before).changes;
+  }
+
+  async runExclusive(_job: string, fn: () => Promise<void>): Promise<boolean> {
+    await fn();
+    return true;
+  }
+
   async createProject(project: Project): Promise<Project> {
     this.#stmt.insertProject.run(projectToRow(project));
     return project;

@@ -1,0 +1,75 @@
+import type { Migration } from '../sqlite/sqlite-migrations.js';
+
+// Versioned schema of the PostgreSQL backend. Times are epoch milliseconds (bigint), as in SQLite,
+// so both backends share one row mapping. A migration is never edited once released: add one.
+
+export const PG_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE projects (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        write_key text NOT NULL UNIQUE,
+        allowed_origins text NOT NULL DEFAULT '[]',
+        time_zone text NOT NULL DEFAULT 'UTC',
+        idle_timeout_ms bigint,
+        absolute_timeout_ms bigint,
+        retention_days integer NOT NULL DEFAULT 30,
+        rate_limit_per_minute integer NOT NULL DEFAULT 0,
+        created_at bigint NOT NULL
+      );
+
+      CREATE TABLE sessions (
+        id text PRIMARY KEY,
+        project_id text NOT NULL,
+        kind text NOT NULL,
+        user_id text,
+        anonymous_id text,
+        status text NOT NULL,
+        started_at bigint NOT NULL,
+        last_activity_at bigint NOT NULL,
+        ended_at bigint,
+        disconnected_at bigint,
+        expires_at bigint NOT NULL,
+        idle_timeout_ms bigint NOT NULL,
+        absolute_timeout_ms bigint NOT NULL,
+        device_type text, browser text, os text, screen_size text,
+        entry_page text, entry_source text, entry_referrer text, entry_campaign text,
+        exit_page text, exit_reason text, last_action text,
+        country text, region text, continent text,
+        transport text,
+        actions integer NOT NULL DEFAULT 0,
+        errors integer NOT NULL DEFAULT 0,
+        tool_calls integer NOT NULL DEFAULT 0,
+        workflows integer NOT NULL DEFAULT 0,
+        recovery_attempts integer NOT NULL DEFAULT 0,
+        metadata jsonb
+      );
+      CREATE INDEX sessions_project_started ON sessions (project_id, started_at DESC, id DESC);
+      CREATE INDEX sessions_project_user ON sessions (project_id, user_id, started_at DESC) WHERE user_id IS NOT NULL;
+      -- Not-ended sessions (sweeper, /sessions/active); expires_at is compared, not indexed,
+      -- because it moves with every batch.
+      CREATE INDEX sessions_live ON sessions (project_id, started_at DESC) WHERE status <> 'ended';
+
+      -- (session_id, event_id) identifies an event: session ids are globally unique, so this is the
+      -- (project, session, client event id) key. received_at is indexed for bulk retention deletes.
+      CREATE TABLE events (
+        project_id text NOT NULL,
+        session_id text NOT NULL,
+        event_id text NOT NULL,
+        type text NOT NULL,
+        name text,
+        ts bigint NOT NULL,
+        received_at bigint NOT NULL,
+        page text,
+        resource_id text,
+        details jsonb,
+        seq bigserial,
+        PRIMARY KEY (session_id, event_id)
+      );
+      CREATE INDEX events_received ON events (received_at);
+    `,
+  },
+];

@@ -1,0 +1,77 @@
+import pg from 'pg';
+import type { PgDriver, PgQueryable, PgQueryResult } from './pg-driver.js';
+
+export interface PgPoolOptions {
+  connectionString: string;
+  /** Connections per server process. Default 10: a group commit needs one, reads the rest. */
+  max?: number;
+  /** Per statement, so a stuck query cannot hold a connection (and the write buffer) forever. */
+  statementTimeoutMs?: number;
+  /** How long to wait for a connection before the request fails with 503. */
+  connectionTimeoutMs?: number;
+  onError?: (err: Error) => void;
+}
+
+/** node-postgres' Pool behind the PgDriver surface. */
+export class PgPoolDriver implements PgDriver {
+  readonly pool: pg.Pool;
+
+  constructor(options: PgPoolOptions) {
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: options.statementTimeoutMs ?? 10_000,
+      idle_in_transaction_session_timeout: 30_000,
+      application_name: 'sessiontrack',
+    });
+    // An idle connection that dies (PostgreSQL restarted) emits here; unhandled, it would crash
+    // the process. The pool replaces it on the next query.
+    this.pool.on('error', (err) => options.onError?.(err));
+  }
+
+  async query<R>(sql: string, params?: unknown[]): Promise<PgQueryResult<R>> {
+    const r = await this.pool.query(sql, params);
+    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+  }
+
+  async transaction<T>(fn: (tx: PgQueryable) => Promise<T>): Promise<T> {
+    return this.withConnection(async (conn) => {
+      await conn.query('BEGIN');
+      try {
+        const result = await fn(conn);
+        await conn.query('COMMIT');
+        return result;
+      } catch (err) {
+        await conn.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async withConnection<T>(fn: (conn: PgQueryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn({
+        async query<R>(sql: string, params?: unknown[]) {
+          try {
+            const r = await client.query(sql, params);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          } catch (err) {
+            // A connection-level failure must not go back to the pool.
+            if (!(err as { code?: string }).code) broken = err as Error;
+            throw err;
+          }
+        },
+      });
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
