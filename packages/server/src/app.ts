@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomToken } from '@sessiontrack/core';
-import type { Store } from '@sessiontrack/store';
+import { StorageUnavailableError, type Store } from '@sessiontrack/store';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import { registerAdminRoutes } from './admin-routes.js';
@@ -75,6 +75,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter));
       if (err.cause) logger.warn({ requestId: c.get('requestId'), err: err.cause }, err.message);
       return c.json(errorBody(err.code, err.message, err.details), err.status);
+    }
+    if (err instanceof StorageUnavailableError) {
+      logger.warn({ requestId: c.get('requestId'), err: err.message }, 'storage unavailable');
+      c.header('Retry-After', '2');
+      return c.json(errorBody('unavailable', 'storage is unavailable; nothing was written'), 503);
     }
     logger.error({ requestId: c.get('requestId'), err }, 'unexpected error');
     return c.json(errorBody('internal', 'internal error'), 500);

@@ -33,7 +33,7 @@ Options:
   --port <n>            port to listen on (env PORT, default 3000)
   --host <addr>         address to bind (env HOST, default 127.0.0.1)
   --data-dir <dir>      SQLite file and admin token live here (env SESSIONTRACK_DATA_DIR, default ./data)
-  --database-url <url>  PostgreSQL instead of SQLite (env DATABASE_URL) — not available in this version
+  --database-url <url>  PostgreSQL instead of SQLite (env DATABASE_URL); several servers may share one
   --trust-proxy         believe X-Forwarded-For, CF-IPCountry, CF-Region (only behind a proxy that sets them)
   --ip-rate-limit <n>   requests per minute per client address, 0 = off (env SESSIONTRACK_IP_RATE_LIMIT, default 12000)
   --sweep-interval <ms> how often expired sessions are written as ended (env SESSIONTRACK_SWEEP_INTERVAL_MS, default 30000)
@@ -171,7 +171,7 @@ function printBanner(s: RunningServer, dir: string): void {
   const tokenFile = join(resolve(dir), 'admin-token');
   const lines = [
     `sessiontrack ${VERSION} listening on ${s.url}`,
-    `  storage:     ${s.store.backend === 'sqlite' ? `sqlite ${join(resolve(dir), 'sessiontrack.db')}` : s.store.backend}`,
+    `  storage:     ${s.store.backend === 'sqlite' ? `sqlite ${join(resolve(dir), 'sessiontrack.db')}` : `${s.store.backend} (--database-url)`}`,
     `  project:     default   write key: ${s.writeKey}`,
     s.adminTokenGenerated
       ? `  admin token: ${s.adminToken}   (generated now and kept in ${tokenFile}; it is not printed again)`
@@ -209,7 +209,7 @@ async function migrate(argv: string[]): Promise<number> {
     return 0;
   }
   // Opening a store applies its pending migrations.
-  const store = openStore({
+  const store = await openStore({
     dataDir: dataDir(values['data-dir']),
     databaseUrl: values['database-url'] ?? env.DATABASE_URL,
   });
@@ -236,7 +236,7 @@ async function project(argv: string[]): Promise<number> {
     console.log(HELP.project);
     return values.help ? 0 : 2;
   }
-  const store = openStore({
+  const store = await openStore({
     dataDir: dataDir(values['data-dir']),
     databaseUrl: values['database-url'] ?? env.DATABASE_URL,
   });
@@ -282,7 +282,7 @@ async function cleanup(argv: string[]): Promise<number> {
     return 0;
   }
   const days = int('days-inactive', values['days-inactive'], 30);
-  const store = openStore({
+  const store = await openStore({
     dataDir: dataDir(values['data-dir']),
     databaseUrl: values['database-url'] ?? env.DATABASE_URL,
   });

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
 import { newAdminToken, type Project } from '@sessiontrack/core';
-import { SqliteStore, type Store } from '@sessiontrack/store';
+import { PgPoolDriver, PostgresStore, SqliteStore, type Store } from '@sessiontrack/store';
 import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
 import { type AppConfig, type AppDeps, type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
@@ -51,9 +51,20 @@ export interface RunningServer {
 /** A problem the operator must fix (taken port, unopenable database): one clear line, exit 1. */
 export class StartupError extends Error {}
 
-export function openStore(opts: Pick<ServeOptions, 'dataDir' | 'databaseUrl' | 'sqliteSynchronous'>): Store {
+export async function openStore(
+  opts: Pick<ServeOptions, 'dataDir' | 'databaseUrl' | 'sqliteSynchronous'> & { logger?: Logger },
+): Promise<Store> {
   if (opts.databaseUrl) {
-    throw new StartupError('PostgreSQL (--database-url) is not available in this version: run on SQLite (--data-dir)');
+    const driver = new PgPoolDriver({
+      connectionString: opts.databaseUrl,
+      onError: (err) => opts.logger?.warn({ err: err.message }, 'PostgreSQL connection lost; reconnecting on demand'),
+    });
+    try {
+      return await PostgresStore.open(driver);
+    } catch (err) {
+      await driver.close().catch(() => undefined);
+      throw new StartupError(`cannot open the database ${redact(opts.databaseUrl)}: ${(err as Error).message}`);
+    }
   }
   const filename = join(resolve(opts.dataDir), 'sessiontrack.db');
   try {
@@ -63,9 +74,20 @@ export function openStore(opts: Pick<ServeOptions, 'dataDir' | 'databaseUrl' | '
   }
 }
 
+/** A database URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'URL';
+  }
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ level: opts.logLevel, base: { service: 'sessiontrack' } });
-  const store = openStore(opts);
+  const store = await openStore({ ...opts, logger });
   try {
     return await listen(opts, store, logger);
   } catch (err) {
@@ -152,11 +174,14 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
   const port = typeof address === 'object' && address ? address.port : opts.port;
 
   // Background jobs. Expiry is a rule every answer applies; the sweeper only writes it down.
+  // With several instances on one PostgreSQL, one of them runs each tick (advisory lock).
   const sweep = setInterval(() => {
     store
-      .sweepExpired(Date.now())
-      .then((n) => n > 0 && logger.info({ ended: n }, 'sweeper ended idle sessions'))
-      .catch((err) => logger.warn({ err }, 'sweeper failed; will retry'));
+      .runExclusive('sweeper', async () => {
+        const n = await store.sweepExpired(Date.now());
+        if (n > 0) logger.info({ ended: n }, 'sweeper ended idle sessions');
+      })
+      .catch((err) => logger.warn({ err: (err as Error).message }, 'sweeper failed; will retry'));
   }, opts.sweepIntervalMs);
   const prune = setInterval(() => {
     limiter.prune(Date.now(), (key) =>

@@ -10,7 +10,7 @@ import {
   type Session,
   type SessionKind,
 } from '@sessiontrack/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionQuery, Store, WriteOp, WriteResult } from './store.js';
 
 // The Store conformance suite: written once, run against every backend (see
@@ -122,9 +122,15 @@ const ENDED = { ok: false, error: 'session_ended' } as const;
 const NOT_FOUND = { ok: false, error: 'not_found' } as const;
 const CONFLICT = { ok: false, error: 'conflict' } as const;
 
+/** Backends this test file ran the suite against, printed once at its end. */
+const covered: string[] = [];
+
 export function storeConformance(name: string, open: () => Promise<Store>, opts: { skip?: string } = {}): void {
   const skip = opts.skip;
   if (typeof skip === 'string') console.warn(`Store conformance: ${name} is SKIPPED: ${skip}`);
+  covered.push(typeof skip === 'string' ? `${name}: skipped (${skip})` : `${name}: ran`);
+  if (covered.length === 1)
+    afterAll(() => console.log(`Store conformance backends in this file:\n  ${covered.join('\n  ')}`));
   const suite = typeof skip === 'string' ? describe.skip : describe;
 
   suite(`Store conformance: ${name}`, () => {

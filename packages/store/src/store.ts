@@ -115,3 +115,14 @@ export function decodeCursor(cursor: string): { startedAt: number; id: string } 
   }
   return null;
 }
+
+/**
+ * Storage did not answer (connection refused or lost, timeout, database shutting down). Nothing
+ * of the failed call was written; the server answers 503 and the client retries.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { StorageUnavailableError } from '../store.js';
 import type { PgDriver, PgQueryable, PgQueryResult } from './pg-driver.js';
 
 export interface PgPoolOptions {
@@ -32,8 +33,12 @@ export class PgPoolDriver implements PgDriver {
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<PgQueryResult<R>> {
-    const r = await this.pool.query(sql, params);
-    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    try {
+      const r = await this.pool.query(sql, params);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   async transaction<T>(fn: (tx: PgQueryable) => Promise<T>): Promise<T> {
@@ -51,7 +56,12 @@ export class PgPoolDriver implements PgDriver {
   }
 
   async withConnection<T>(fn: (conn: PgQueryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailable(err);
+    }
     let broken: Error | undefined;
     try {
       return await fn({
@@ -61,8 +71,8 @@ export class PgPoolDriver implements PgDriver {
             return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
           } catch (err) {
             // A connection-level failure must not go back to the pool.
-            if (!(err as { code?: string }).code) broken = err as Error;
-            throw err;
+            if (isConnectionError(err)) broken = err as Error;
+            throw unavailable(err);
           }
         },
       });
@@ -74,4 +84,21 @@ export class PgPoolDriver implements PgDriver {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * Errors that mean "PostgreSQL is not there right now": no SQLSTATE at all (socket refused, reset,
+ * timed out), class 08 (connection exception), 57P0x (shutting down, cannot connect now) and
+ * 57014 (statement timeout).
+ */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return code.startsWith('08') || code.startsWith('57P') || code === '57014';
+}
+
+function unavailable(err: unknown): unknown {
+  return isConnectionError(err)
+    ? new StorageUnavailableError(`PostgreSQL: ${(err as Error).message}`, { cause: err })
+    : err;
 }
