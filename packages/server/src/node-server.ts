@@ -27,6 +27,8 @@ export interface ServeOptions {
   adminToken?: string | undefined;
   logLevel: string;
   sweepIntervalMs: number;
+  /** How often raw events past their project's retention are deleted (default 1 h). */
+  retentionIntervalMs?: number;
   /** Optional GeoLite2-City database for regions. */
   geoCityDb?: string | undefined;
   sqliteSynchronous?: 'normal' | 'full';
@@ -47,6 +49,9 @@ export interface RunningServer {
   adminTokenGenerated: boolean;
   close(): Promise<void>;
 }
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** A problem the operator must fix (taken port, unopenable database): one clear line, exit 1. */
 export class StartupError extends Error {}
@@ -183,6 +188,18 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
       })
       .catch((err) => logger.warn({ err: (err as Error).message }, 'sweeper failed; will retry'));
   }, opts.sweepIntervalMs);
+  // Retention: raw events older than each project's retentionDays, deleted in bulk; sessions stay.
+  const retention = setInterval(() => {
+    void store
+      .runExclusive('retention', async () => {
+        for (const p of projects.list()) {
+          const n = await store.deleteEventsBefore(Date.now() - p.retentionDays * DAY_MS, p.id);
+          if (n > 0) logger.info({ project: p.id, deleted: n }, 'retention deleted old events');
+        }
+      })
+      .catch((err) => logger.warn({ err: (err as Error).message }, 'retention failed; will retry'));
+  }, opts.retentionIntervalMs ?? HOUR_MS);
+  retention.unref();
   const prune = setInterval(() => {
     limiter.prune(Date.now(), (key) =>
       key.startsWith('ip:')
@@ -197,6 +214,7 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweep);
+      clearInterval(retention);
       clearInterval(prune);
       // Stop accepting. Requests already read wait for their commit below; keep-alive
       // connections are closed as soon as they fall idle, and any still open after the drain

@@ -1011,6 +1011,46 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
       });
     });
 
+    describe('retention and jobs', () => {
+      it('deletes raw events received before a time, per project, and keeps sessions and counters', async () => {
+        const p = await newProject();
+        const q = await newProject();
+        const old = await started(p, T0);
+        ok(await commitOne(eventsOp(old, [ev('o1', 'action', T0), ev('o2', 'error', T0)]), T0));
+        ok(await commitOne(eventsOp(old, [ev('n1', 'action', T0 + 20 * MIN)]), T0 + 20 * MIN));
+        const other = await started(q, T0);
+        ok(await commitOne(eventsOp(other, [ev('x1', 'action', T0)]), T0));
+
+        expect(await store.deleteEventsBefore(T0 + 10 * MIN, p.id)).toBe(2);
+        expect((await store.getEvents(old.id)).map((e) => e.id)).toEqual(['n1']);
+        expect(await store.getEvents(other.id)).toHaveLength(1); // another project's are kept
+        const s = await stored(old.id);
+        expect([s.actions, s.errors]).toEqual([2, 1]); // the session keeps what it counted
+        expect(await store.deleteEventsBefore(T0 + 10 * MIN, p.id)).toBe(0);
+        expect(await store.deleteEventsBefore(T0 + 10 * MIN)).toBeGreaterThanOrEqual(1);
+        expect(await store.getEvents(other.id)).toEqual([]);
+      });
+
+      it('runs a free job and reports that it ran', async () => {
+        let runs = 0;
+        expect(
+          await store.runExclusive('conformance-job', async () => {
+            runs++;
+          }),
+        ).toBe(true);
+        expect(runs).toBe(1);
+        // the lock is released afterwards: it runs again
+        expect(await store.runExclusive('conformance-job', async () => void runs++)).toBe(true);
+        expect(runs).toBe(2);
+        await expect(
+          store.runExclusive('conformance-job', async () => {
+            throw new Error('job failed');
+          }),
+        ).rejects.toThrow('job failed');
+        expect(await store.runExclusive('conformance-job', async () => void runs++)).toBe(true);
+      });
+    });
+
     describe('cleanup', () => {
       it('deletes old ended sessions with their events, keeps recent and live ones', async () => {
         const before = T0 + 2 * DAY;

@@ -84,7 +84,7 @@ export interface Store {
   cleanup(projectId: string | null, before: number): Promise<CleanupResult>;
 
   /** Bulk-deletes raw events received before `before` (retention; sessions and rollups stay). */
-  deleteEventsBefore(before: number): Promise<number>;
+  deleteEventsBefore(before: number, projectId?: string): Promise<number>;
   /**
    * Runs a background job only if no other process runs it now (several instances share one
    * PostgreSQL; SQLite has a single server and always runs it). Returns whether it ran.

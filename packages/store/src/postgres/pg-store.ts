@@ -150,14 +150,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  async deleteEventsBefore(before: number, batchSize = 50_000): Promise<number> {
+  async deleteEventsBefore(before: number, projectId?: string, batchSize = 50_000): Promise<number> {
     // In slices, so a retention run never holds one huge transaction (or blocks ingest) for long.
     let total = 0;
     for (;;) {
       const { rowCount } = await this.#db.query(
         `DELETE FROM events WHERE ctid = ANY(ARRAY(
-           SELECT ctid FROM events WHERE received_at < $1 LIMIT $2))`,
-        [before, batchSize],
+           SELECT ctid FROM events WHERE received_at < $1 ${projectId ? 'AND project_id = $3' : ''} LIMIT $2))`,
+        projectId ? [before, batchSize, projectId] : [before, batchSize],
       );
       total += rowCount;
       if (rowCount < batchSize) return total;

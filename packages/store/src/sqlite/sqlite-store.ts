@@ -262,10 +262,12 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async deleteEventsBefore(before: number): Promise<number> {
-    // No index on received_at here: it would cost every insert, and a daily retention scan is cheap
-    // next to that on a single-machine database.
-    return this.#db.prepare('DELETE FROM events WHERE received_at < ?').run(before).changes;
+  async deleteEventsBefore(before: number, projectId?: string): Promise<number> {
+    // No index on received_at here: it would cost every insert, and an hourly retention scan is
+    // cheap next to that on a single-machine database.
+    return projectId
+      ? this.#db.prepare('DELETE FROM events WHERE received_at < ? AND project_id = ?').run(before, projectId).changes
+      : this.#db.prepare('DELETE FROM events WHERE received_at < ?').run(before).changes;
   }
 
   async runExclusive(_job: string, fn: () => Promise<void>): Promise<boolean> {
