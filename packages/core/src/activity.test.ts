@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addToDelta, applyDelta, type CountableEvent, type CounterDelta, emptyDelta } from './activity.js';
+import { T0, testSession } from './session.testkit.js';
 import type { Session } from './types.js';
-
-const T0 = Date.parse('2025-06-01T10:00:00Z');
 
 const ev = (type: CountableEvent['type'], over: Partial<CountableEvent> = {}): CountableEvent => ({
   type,
@@ -18,34 +17,16 @@ function deltaOf(events: CountableEvent[]): CounterDelta {
   return d;
 }
 
-function session(over: Partial<Session> = {}): Session {
-  return {
-    id: 's_test_0000000000000000',
-    projectId: 'p_1',
-    kind: 'web',
-    userId: 'u_1',
-    anonymousId: null,
-    status: 'active',
-    startedAt: T0,
+const session = (over: Partial<Session> = {}): Session =>
+  testSession({
     lastActivityAt: T0 + 60_000,
-    endedAt: null,
-    disconnectedAt: null,
-    idleTimeoutMs: 1_800_000,
-    absoluteTimeoutMs: 86_400_000,
-    device: { type: null, browser: null, os: null, screenSize: null },
-    entry: { page: '/', source: 'direct', referrer: null, campaign: null },
     exit: { page: '/', reason: null, lastAction: 'open' },
-    geo: { country: null, region: null, continent: null },
-    transport: null,
     actions: 1,
     errors: 1,
     toolCalls: 1,
     workflows: 1,
-    recoveryAttempts: 0,
-    metadata: null,
     ...over,
-  };
-}
+  });
 
 describe('emptyDelta', () => {
   it('starts at zero and returns a fresh object each time', () => {

@@ -11,41 +11,16 @@ import {
   policyFor,
   timeoutEnd,
 } from './lifecycle.js';
+import { DAY, HOUR, MIN, T0, testSession } from './session.testkit.js';
 import type { Session } from './types.js';
 
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const DAY = 24 * HOUR;
-const T0 = Date.parse('2025-06-01T10:00:00Z');
-
-function session(over: Partial<Session> = {}): Session {
-  return {
-    id: 's_test_0000000000000000',
-    projectId: 'p_1',
-    kind: 'web',
-    userId: 'u_1',
-    anonymousId: null,
-    status: 'active',
-    startedAt: T0,
-    lastActivityAt: T0,
-    endedAt: null,
-    disconnectedAt: null,
-    idleTimeoutMs: 30 * MIN,
-    absoluteTimeoutMs: DAY,
+const session = (over: Partial<Session> = {}): Session =>
+  testSession({
     device: { type: 'desktop', browser: 'Firefox', os: 'Linux', screenSize: null },
-    entry: { page: '/', source: 'direct', referrer: null, campaign: null },
     exit: { page: '/pricing', reason: null, lastAction: 'buy' },
-    geo: { country: null, region: null, continent: null },
-    transport: null,
     actions: 2,
-    errors: 0,
-    toolCalls: 0,
-    workflows: 0,
-    recoveryAttempts: 0,
-    metadata: null,
     ...over,
-  };
-}
+  });
 
 describe('policyFor', () => {
   it('uses the kind defaults: web 30 min / 24 h, mcp 1 h / 30 days, grace 10 min, 3 attempts', () => {

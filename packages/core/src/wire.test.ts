@@ -1,39 +1,23 @@
 import { describe, expect, it } from 'vitest';
+import { MIN, T0, testSession } from './session.testkit.js';
 import type { Session, StoredEvent } from './types.js';
 import { eventsToWire, sessionToWire } from './wire.js';
 
-const MIN = 60_000;
-const T0 = Date.parse('2025-06-01T10:00:00Z');
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-function session(over: Partial<Session> = {}): Session {
-  return {
-    id: 's_test_0000000000000000',
-    projectId: 'p_1',
-    kind: 'web',
-    userId: 'u_1',
+const session = (over: Partial<Session> = {}): Session =>
+  testSession({
     anonymousId: 'a_1',
-    status: 'active',
-    startedAt: T0,
     lastActivityAt: T0 + 5 * MIN,
-    endedAt: null,
-    disconnectedAt: null,
-    idleTimeoutMs: 30 * MIN,
-    absoluteTimeoutMs: 24 * 60 * MIN,
     device: { type: 'desktop', browser: 'Firefox', os: 'Linux', screenSize: '1920x1080' },
     entry: { page: '/pricing', source: 'external', referrer: 'https://news.example/', campaign: 'spring' },
     exit: { page: '/checkout', reason: null, lastAction: 'buy' },
     geo: { country: 'DE', region: 'BE', continent: 'EU' },
-    transport: null,
     actions: 3,
-    errors: 0,
-    toolCalls: 0,
     workflows: 1,
-    recoveryAttempts: 0,
     metadata: { plan: 'pro' },
     ...over,
-  };
-}
+  });
 
 function event(ts: number, over: Partial<StoredEvent> = {}): StoredEvent {
   return {

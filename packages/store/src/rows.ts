@@ -166,3 +166,37 @@ export function rowToProject(r: Record<string, unknown>): Project {
     createdAt: num(r.created_at),
   };
 }
+
+/** What a batch may change on an existing session (batch.ts); everything else is set at start. */
+export const MUTABLE_SESSION_COLUMNS = [
+  'status',
+  'last_activity_at',
+  'ended_at',
+  'disconnected_at',
+  'expires_at',
+  'exit_page',
+  'exit_reason',
+  'last_action',
+  'actions',
+  'errors',
+  'tool_calls',
+  'workflows',
+  'recovery_attempts',
+] as const satisfies readonly (typeof SESSION_COLUMNS)[number][];
+
+/**
+ * A session's effective status as SQL over the stored `status` and `expires_at`: the same rule as
+ * core's `isLive`. `now` is the dialect's placeholder for the clock (`@now`, `$3`).
+ */
+export function statusCondition(status: 'live' | 'active' | 'disconnected' | 'ended', now: string): string {
+  switch (status) {
+    case 'live':
+      return `(status <> 'ended' AND expires_at > ${now})`;
+    case 'active':
+      return `(status = 'active' AND expires_at > ${now})`;
+    case 'disconnected':
+      return `(status = 'disconnected' AND expires_at > ${now})`;
+    case 'ended':
+      return `(status = 'ended' OR expires_at <= ${now})`;
+  }
+}

@@ -1,6 +1,15 @@
 import type { Project, Session, StoredEvent } from '@sessiontrack/core';
 import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
-import { projectToRow, rowToEvent, rowToProject, rowToSession, type SessionRow, sessionToRow } from '../rows.js';
+import {
+  MUTABLE_SESSION_COLUMNS,
+  projectToRow,
+  rowToEvent,
+  rowToProject,
+  rowToSession,
+  type SessionRow,
+  sessionToRow,
+  statusCondition,
+} from '../rows.js';
 import type { Migration } from '../sqlite/sqlite-migrations.js';
 import {
   type CleanupResult,
@@ -65,7 +74,7 @@ export class PostgresStore implements Store {
       }
       if (outcome.updates.length > 0) {
         await tx.query(
-          `UPDATE sessions s SET ${MUTABLE.map((c) => `${c} = r.${c}`).join(', ')}
+          `UPDATE sessions s SET ${MUTABLE_SESSION_COLUMNS.map((c) => `${c} = r.${c}`).join(', ')}
            FROM jsonb_populate_recordset(NULL::sessions, $1::jsonb) r WHERE s.id = r.id`,
           [JSON.stringify(outcome.updates.map(pgRow))],
         );
@@ -97,7 +106,7 @@ export class PostgresStore implements Store {
     if (q.to !== undefined) where.push(`started_at < ${p(q.to)}`);
     if (q.userId !== undefined) where.push(`user_id = ${p(q.userId)}`);
     if (q.kind !== undefined) where.push(`kind = ${p(q.kind)}`);
-    if (q.status !== undefined) where.push(statusSql(q.status, p(now)));
+    if (q.status !== undefined) where.push(statusCondition(q.status, p(now)));
     if (q.cursor !== undefined) {
       const c = decodeCursor(q.cursor);
       if (!c) throw new RangeError('cursor: malformed');
@@ -203,23 +212,6 @@ export class PostgresStore implements Store {
   }
 }
 
-/** What a batch may change on an existing session (batch.ts); everything else is set at start. */
-const MUTABLE = [
-  'status',
-  'last_activity_at',
-  'ended_at',
-  'disconnected_at',
-  'expires_at',
-  'exit_page',
-  'exit_reason',
-  'last_action',
-  'actions',
-  'errors',
-  'tool_calls',
-  'workflows',
-  'recovery_attempts',
-] as const;
-
 /** A row for jsonb_populate_recordset: metadata as JSON, not as a JSON string. */
 function pgRow(s: Session): Omit<SessionRow, 'metadata'> & { metadata: Record<string, unknown> | null } {
   return { ...sessionToRow(s), metadata: s.metadata };
@@ -251,19 +243,6 @@ async function insertEvents(tx: PgQueryable, rows: ReturnType<typeof planBatch>[
   );
   const fresh = new Set(added.map((r) => `${r.session_id}\u0000${r.event_id}`));
   return rows.map((e) => fresh.delete(`${e.sessionId}\u0000${e.id}`));
-}
-
-function statusSql(status: NonNullable<SessionQuery['status']>, now: string): string {
-  switch (status) {
-    case 'live':
-      return `(status <> 'ended' AND expires_at > ${now})`;
-    case 'active':
-      return `(status = 'active' AND expires_at > ${now})`;
-    case 'disconnected':
-      return `(status = 'disconnected' AND expires_at > ${now})`;
-    case 'ended':
-      return `(status = 'ended' OR expires_at <= ${now})`;
-  }
 }
 
 /** Applies pending migrations while holding an advisory lock: concurrent starters wait, then skip. */

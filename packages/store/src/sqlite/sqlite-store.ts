@@ -3,7 +3,16 @@ import { dirname } from 'node:path';
 import type { Project, Session, StoredEvent } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { type BatchOutcome, type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
-import { projectToRow, rowToEvent, rowToProject, rowToSession, SESSION_COLUMNS, sessionToRow } from '../rows.js';
+import {
+  MUTABLE_SESSION_COLUMNS,
+  projectToRow,
+  rowToEvent,
+  rowToProject,
+  rowToSession,
+  SESSION_COLUMNS,
+  sessionToRow,
+  statusCondition,
+} from '../rows.js';
 import {
   type CleanupResult,
   decodeCursor,
@@ -221,7 +230,7 @@ export class SqliteStore implements Store {
       where.push('kind = @kind');
       p.kind = q.kind;
     }
-    if (q.status !== undefined) where.push(STATUS_SQL[q.status]);
+    if (q.status !== undefined) where.push(statusCondition(q.status, '@now'));
     if (q.cursor !== undefined) {
       const c = decodeCursor(q.cursor);
       if (!c) throw new RangeError('cursor: malformed');
@@ -303,23 +312,6 @@ export class SqliteStore implements Store {
 
 const SESSION_CACHE_SIZE = 20_000;
 
-/** What a batch may change on an existing session (batch.ts); everything else is set at start. */
-const MUTABLE_SESSION_COLUMNS = [
-  'status',
-  'last_activity_at',
-  'ended_at',
-  'disconnected_at',
-  'expires_at',
-  'exit_page',
-  'exit_reason',
-  'last_action',
-  'actions',
-  'errors',
-  'tool_calls',
-  'workflows',
-  'recovery_attempts',
-] as const satisfies readonly (typeof SESSION_COLUMNS)[number][];
-
 /** What activity alone changes: no index covers these columns. */
 const ACTIVITY_COLUMNS = [
   'last_activity_at',
@@ -341,14 +333,6 @@ function pick(
   for (const c of columns) out[c] = row[c];
   return out;
 }
-
-/** Effective status in SQL: the same rule as core's `isLive`, on the stored `expires_at`. */
-const STATUS_SQL = {
-  live: `(status <> 'ended' AND expires_at > @now)`,
-  active: `(status = 'active' AND expires_at > @now)`,
-  disconnected: `(status = 'disconnected' AND expires_at > @now)`,
-  ended: `(status = 'ended' OR expires_at <= @now)`,
-} as const;
 
 function migrate(db: Database.Database, migrations: readonly Migration[]): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
