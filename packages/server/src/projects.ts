@@ -69,6 +69,14 @@ export class Projects {
     await this.load();
     const existing = this.#byId.get(DEFAULT_PROJECT_ID);
     if (existing) return { project: existing, created: false };
-    return { project: await this.create({ name: 'Default' }, DEFAULT_PROJECT_ID), created: true };
+    try {
+      return { project: await this.create({ name: 'Default' }, DEFAULT_PROJECT_ID), created: true };
+    } catch (err) {
+      // Two instances starting together on one PostgreSQL: the other one created it first.
+      await this.load();
+      const made = this.#byId.get(DEFAULT_PROJECT_ID);
+      if (made) return { project: made, created: false };
+      throw err;
+    }
   }
 }

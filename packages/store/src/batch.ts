@@ -212,6 +212,8 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
           id = o.newSession.id;
         }
         const range = addEvents(o.projectId, id, o.events);
+        // A track call is activity even without events: trackers use it as their heartbeat.
+        if (o.events.length === 0) patch(id, (x) => ({ ...x, lastActivityAt: Math.max(x.lastActivityAt, now) }));
         const end = o.end;
         if (end) {
           patch(id, (x) => ({

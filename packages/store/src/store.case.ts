@@ -638,6 +638,23 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
         expect(await store.getSession(unused.id)).toBeNull();
       });
 
+      it('counts a track call without events as activity (the tracker heartbeat)', async () => {
+        const p = await newProject();
+        const s = await started(p, T0);
+        const t = T0 + 20 * MIN;
+        const r = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, t)), t));
+        expect(r).toMatchObject({
+          accepted: 0,
+          duplicates: 0,
+          rotated: false,
+          session: { id: s.id, lastActivityAt: t },
+        });
+        // still live 40 minutes after the start: the idle clock restarted at the track call
+        const later = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, t + 25 * MIN)), t + 25 * MIN));
+        expect(later).toMatchObject({ rotated: false, session: { id: s.id } });
+        expect((await stored(s.id)).lastActivityAt).toBe(t + 25 * MIN);
+      });
+
       it('continues (recovers) a disconnected session inside its grace', async () => {
         const p = await newProject();
         const s = await started(p, T0, { kind: 'mcp' });

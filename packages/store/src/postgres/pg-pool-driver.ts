@@ -63,6 +63,13 @@ export class PgPoolDriver implements PgDriver {
       throw unavailable(err);
     }
     let broken: Error | undefined;
+    // While checked out, a client has no listener of the pool's: a connection that dies (PostgreSQL
+    // stopped or restarted) would emit 'error' unhandled and crash the process. Note it instead;
+    // the query in flight, if any, fails on its own, and the client does not go back to the pool.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', onError);
     try {
       return await fn({
         async query<R>(sql: string, params?: unknown[]) {
@@ -77,6 +84,7 @@ export class PgPoolDriver implements PgDriver {
         },
       });
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
