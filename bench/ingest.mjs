@@ -1,7 +1,7 @@
 // Ingest benchmark: the real sessiontrack server against a bare node:http "ceiling" server.
 //
 //   npm run bench:ingest -- [--duration 10] [--rounds 3] [--connections 50] [--events 1,10]
-//                           [--database-url <url>] [--json <file>]
+//                           [--database-url <url> [--fresh-database]] [--json <file>]
 //
 // See bench/README.md for what it measures and how to read the numbers. Not a timed test: it
 // prints a table, and exits non-zero only if a server failed to start or every request failed.
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { createFreshDatabase, dropAllFreshDatabases, redact } from './pg-database.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SERVER_BIN = path.join(ROOT, 'packages', 'server', 'bin', 'sessiontrack.js');
@@ -27,6 +28,7 @@ const STOP_TIMEOUT_MS = 10_000;
 const PAUSE_BETWEEN_ROUNDS_MS = 500;
 const TARGET_RATIO = 0.8; // scenario with 1 event/request: server req/s ≥ 0.8 × ceiling req/s
 const TARGET_EVENTS_PER_SEC = 150_000; // scenario with 10 events/request: server events/s ≥ 150,000
+const TARGET_EVENTS_PER_SEC_PG = 60_000; // the same on PostgreSQL (issue #3)
 
 const USAGE = `usage: node bench/ingest.mjs [options]   (or: npm run bench:ingest -- [options])
 
@@ -35,7 +37,9 @@ const USAGE = `usage: node bench/ingest.mjs [options]   (or: npm run bench:inges
   --connections <n>     concurrent connections (default 50)
   --events <list>       events per request, one scenario each (default 1,10)
   --warmup <s>          unmeasured load per target before each scenario's rounds (default 1, 0 = none)
-  --database-url <url>  passed to the server as --database-url
+  --database-url <url>  passed to the server as --database-url (PostgreSQL)
+  --fresh-database      with --database-url: create a new database on that server for this run,
+                        hand the server its URL, and drop it afterwards
   --json <file>         also write the results as JSON to <file>
   -h, --help            show this help`;
 
@@ -53,6 +57,7 @@ function parseOptions() {
         events: { type: 'string', default: '1,10' },
         warmup: { type: 'string', default: '1' },
         'database-url': { type: 'string' },
+        'fresh-database': { type: 'boolean', default: false },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -82,6 +87,10 @@ function parseOptions() {
     .filter(Boolean)
     .map((s) => positiveInt('events', s));
   if (events.length === 0) positiveInt('events', values.events);
+  if (values['fresh-database'] && !values['database-url']) {
+    console.error(`--fresh-database needs --database-url (the server to create the database on)\n\n${USAGE}`);
+    process.exit(2);
+  }
   return {
     duration: positiveInt('duration', values.duration),
     rounds: positiveInt('rounds', values.rounds),
@@ -89,6 +98,7 @@ function parseOptions() {
     events,
     warmup: nonNegativeInt('warmup', values.warmup),
     databaseUrl: values['database-url'],
+    freshDatabase: values['fresh-database'],
     json: values.json,
   };
 }
@@ -177,6 +187,8 @@ async function cleanup() {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     tempDirs.delete(dir);
   }
+  // After the server has stopped: a database made by --fresh-database is dropped.
+  await dropAllFreshDatabases();
 }
 
 // Last resort on any exit path (process.exit, uncaught error): kill what is left, synchronously.
@@ -235,7 +247,7 @@ async function startServer(opts) {
     '--ip-rate-limit',
     '0',
   ];
-  if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
+  if (opts.databaseUrl) args.push('--database-url', opts.serverDatabaseUrl ?? opts.databaseUrl);
   // The server's configuration comes from the flags above only: a DATABASE_URL or SESSIONTRACK_*
   // setting of the shell running the benchmark (trust proxy, geo DB, sweep interval…) is dropped.
   const env = Object.fromEntries(
@@ -398,8 +410,9 @@ function roundLine(r) {
   );
 }
 
-function checkFor(scenario) {
+function checkFor(scenario, opts) {
   const { eventsPerRequest, server, ceiling, ratio } = scenario;
+  const targetEvents = opts.databaseUrl ? TARGET_EVENTS_PER_SEC_PG : TARGET_EVENTS_PER_SEC;
   if (eventsPerRequest === 1) {
     return {
       target: `server ≥ ${TARGET_RATIO}× ceiling req/s`,
@@ -409,9 +422,9 @@ function checkFor(scenario) {
   }
   if (eventsPerRequest === 10) {
     return {
-      target: `server ≥ ${int(TARGET_EVENTS_PER_SEC)} events/s`,
+      target: `server ≥ ${int(targetEvents)} events/s${opts.databaseUrl ? ' (PostgreSQL)' : ''}`,
       actual: `${int(server.eventsPerSec)} events/s`,
-      pass: server.eventsPerSec >= TARGET_EVENTS_PER_SEC,
+      pass: server.eventsPerSec >= targetEvents,
     };
   }
   return null;
@@ -438,11 +451,18 @@ async function main() {
       `${opts.rounds} round(s) per target after ${opts.warmup} s warm-up, events/request ${opts.events.join(', ')}` +
       (opts.databaseUrl ? ', server with --database-url' : ''),
   );
-  console.log('');
 
   let server;
   let ceiling;
   try {
+    if (opts.databaseUrl) {
+      const db = opts.freshDatabase ? await createFreshDatabase(opts.databaseUrl, 'ingest') : null;
+      if (db) opts.serverDatabaseUrl = db.url;
+      console.log(
+        `storage: PostgreSQL ${redact(opts.databaseUrl)}${db ? ` (fresh database ${db.name}, dropped afterwards)` : ''}`,
+      );
+    }
+    console.log('');
     server = await startServer(opts);
     ceiling = await startCeiling();
   } catch (err) {
@@ -500,7 +520,7 @@ async function measure(opts, machine, server, ceiling) {
       ratio: ceilingMedian.reqPerSec > 0 ? serverMedian.reqPerSec / ceilingMedian.reqPerSec : 0,
       rounds,
     };
-    scenario.check = checkFor(scenario);
+    scenario.check = checkFor(scenario, opts);
     scenarios.push(scenario);
   }
 
@@ -557,7 +577,7 @@ async function measure(opts, machine, server, ceiling) {
     const out = {
       date: new Date().toISOString(),
       machine,
-      options: { ...opts, databaseUrl: opts.databaseUrl ? '(set)' : undefined },
+      options: { ...opts, databaseUrl: opts.databaseUrl ? '(set)' : undefined, serverDatabaseUrl: undefined },
       scenarios: scenarios.map((s) => ({
         label: s.label,
         eventsPerRequest: s.eventsPerRequest,

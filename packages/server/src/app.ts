@@ -11,6 +11,7 @@ import { gauge, type Metrics } from './metrics.js';
 import type { Projects } from './projects.js';
 import type { RateLimiter } from './rate-limit.js';
 import { registerReadRoutes } from './read-routes.js';
+import { registerTrackerRoute } from './tracker-route.js';
 import type { WriteBuffer } from './write-buffer.js';
 
 export interface AppConfig {
@@ -111,6 +112,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.text(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
+  registerTrackerRoute(app);
   registerIngestRoutes(app, deps);
 
   // Everything below needs the admin token.

@@ -203,13 +203,20 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
         let id: string;
         if (old && admit(old)) {
           id = old.id;
+          // identify(): a user id on a session that had none (or another) is the user now.
+          const userId = o.newSession.userId;
+          if (userId && old.userId !== userId) patch(id, (x) => ({ ...x, userId }));
         } else {
-          if (work.has(o.newSession.id)) {
+          // A client-chosen id never seen anywhere starts that session, so a tracker can name its
+          // session before the first answer (a second tab or a beacon then agrees on it). An id
+          // that exists (ended, expired, another project's) rotates to the server's new id.
+          const fresh = o.sessionId && !work.has(o.sessionId) ? { ...o.newSession, id: o.sessionId } : o.newSession;
+          if (work.has(fresh.id)) {
             errors.push({ ok: false, error: 'conflict' });
             return;
           }
-          create(o.newSession);
-          id = o.newSession.id;
+          create(fresh);
+          id = fresh.id;
         }
         const range = addEvents(o.projectId, id, o.events);
         // A track call is activity even without events: trackers use it as their heartbeat.

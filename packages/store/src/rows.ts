@@ -169,6 +169,7 @@ export function rowToProject(r: Record<string, unknown>): Project {
 
 /** What a batch may change on an existing session (batch.ts); everything else is set at start. */
 export const MUTABLE_SESSION_COLUMNS = [
+  'user_id',
   'status',
   'last_activity_at',
   'ended_at',

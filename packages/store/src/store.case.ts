@@ -689,13 +689,34 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
         expect(await store.getSession(fresh.id)).toEqual(fresh);
       });
 
-      it("rotates an unknown session and another project's session", async () => {
+      it('starts a never-seen client-chosen id as that session (trackers name their sessions)', async () => {
+        const p = await newProject();
+        const chosen = uid('s_client_chosen');
+        const fresh = makeSession(p, T0);
+        const r = ok(await commitOne(trackOp(p.id, chosen, fresh, [ev('e1', 'pageview', T0)]), T0));
+        expect(r).toMatchObject({ rotated: false, accepted: 1, session: { id: chosen, projectId: p.id } });
+        expect(await store.getSession(fresh.id)).toBeNull();
+        // a second tab sending the same id a moment later continues it
+        const again = ok(await commitOne(trackOp(p.id, chosen, makeSession(p, T0 + 1000)), T0 + 1000));
+        expect(again).toMatchObject({ rotated: false, session: { id: chosen } });
+      });
+
+      it('sets the user of a continued session (identify after login)', async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { userId: null });
+        const later = makeSession(p, T0 + MIN, { userId: 'u_logged_in' });
+        const r = ok(await commitOne(trackOp(p.id, s.id, later), T0 + MIN));
+        expect(r).toMatchObject({
+          rotated: false,
+          session: { id: s.id, userId: 'u_logged_in', anonymousId: s.anonymousId },
+        });
+        expect((await stored(s.id)).userId).toBe('u_logged_in');
+        expect((await listAll({ projectId: p.id, userId: 'u_logged_in' }, T0 + MIN)).map((x) => x.id)).toEqual([s.id]);
+      });
+
+      it("rotates another project's session", async () => {
         const p = await newProject();
         const q = await newProject();
-        const unknown = makeSession(p, T0);
-        const r1 = ok(await commitOne(trackOp(p.id, uid('s_unknown'), unknown), T0));
-        expect(r1.rotated).toBe(true);
-        expect(r1.session.id).toBe(unknown.id);
 
         const theirs = await started(q, T0);
         const mine = makeSession(p, T0 + MIN);

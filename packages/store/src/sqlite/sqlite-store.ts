@@ -154,6 +154,7 @@ export class SqliteStore implements Store {
       const before = loaded.get(session.id);
       const lifecycleChanged =
         !before ||
+        before.userId !== session.userId ||
         before.status !== session.status ||
         before.endedAt !== session.endedAt ||
         before.disconnectedAt !== session.disconnectedAt ||
