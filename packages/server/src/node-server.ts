@@ -128,6 +128,7 @@ export async function assemble(store: Store, logger: Logger, opts: AssembleOptio
   const buffer = new WriteBuffer(store, {
     maxPending: opts.maxPendingEvents ?? 50_000,
     maxBatch: 1_000,
+    maxConcurrent: store.concurrentWriters,
     onCommit: ({ events, ms }) => {
       metrics.batchEvents.observe(events);
       metrics.commitSeconds.observe(ms / 1000);

@@ -61,8 +61,8 @@ const eventsOp = (ids: string[]): WriteOp => ({
   events: ids.map((id) => normalizeEvent({ id, type: 'action' }, Date.now())),
 });
 
-const buffer = (maxPending = 1000, maxBatch = 1000) =>
-  new WriteBuffer(store as unknown as Store, { maxPending, maxBatch });
+const buffer = (maxPending = 1000, maxBatch = 1000, maxConcurrent = 1) =>
+  new WriteBuffer(store as unknown as Store, { maxPending, maxBatch, maxConcurrent });
 
 describe('WriteBuffer', () => {
   it('commits requests that arrive together in one transaction and answers each after it', async () => {
@@ -86,6 +86,27 @@ describe('WriteBuffer', () => {
     open();
     await Promise.all([first, ...later]);
     expect(store.commits).toEqual([1, 10]);
+  });
+
+  it('runs up to maxConcurrent transactions at once when the store allows it (PostgreSQL)', async () => {
+    const b = buffer(1000, 1000, 2);
+    let open!: () => void;
+    store.gate = new Promise((r) => {
+      open = r;
+    });
+    const first = b.submit(eventsOp(['c1']));
+    await new Promise((r) => setImmediate(r));
+    const second = b.submit(eventsOp(['c2']));
+    await new Promise((r) => setImmediate(r));
+    const third = b.submit(eventsOp(['c3']));
+    await new Promise((r) => setImmediate(r));
+    // two transactions are in flight (both held at the gate); the third waits for a free lane
+    expect(store.commits).toEqual([1, 1]);
+    store.gate = null;
+    open();
+    await Promise.all([first, second, third]);
+    expect(store.commits).toEqual([1, 1, 1]);
+    expect((await inner.getSession(sessionId))?.actions).toBe(3);
   });
 
   it('caps a transaction at maxBatch events', async () => {

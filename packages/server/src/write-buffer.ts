@@ -12,6 +12,11 @@ export interface WriteBufferOptions {
   maxPending: number;
   /** Events per transaction, so one commit never holds the writer for long. */
   maxBatch: number;
+  /**
+   * Transactions in flight at once (the store's `concurrentWriters`): 1 for SQLite's single
+   * writer; more for PostgreSQL, where a commit waits on the network and the server's disk.
+   */
+  maxConcurrent?: number;
   onCommit?: (info: { ops: number; events: number; ms: number }) => void;
   onError?: (err: unknown, ops: number) => void;
 }
@@ -28,7 +33,8 @@ export class WriteBuffer {
   readonly #opts: WriteBufferOptions;
   #queue: Pending[] = [];
   #pending = 0;
-  #running = false;
+  /** Commit loops running (each commits one batch at a time). */
+  #lanes = 0;
   #scheduled = false;
   #closed = false;
   #idle: (() => void)[] = [];
@@ -58,30 +64,30 @@ export class WriteBuffer {
   /** Stops taking operations and resolves once everything taken is committed (or failed). */
   drain(): Promise<void> {
     this.#closed = true;
-    if (!this.#running && this.#queue.length === 0) return Promise.resolve();
+    if (this.#lanes === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   #schedule(): void {
-    if (this.#running || this.#scheduled) return;
+    if (this.#scheduled || this.#lanes >= (this.#opts.maxConcurrent ?? 1)) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      void this.#run();
+      if (this.#queue.length > 0 && this.#lanes < (this.#opts.maxConcurrent ?? 1)) void this.#run();
     });
   }
 
   async #run(): Promise<void> {
-    this.#running = true;
+    this.#lanes++;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#take();
         await this.#commit(batch);
       }
     } finally {
-      this.#running = false;
+      this.#lanes--;
       if (this.#queue.length > 0) this.#schedule();
-      else for (const resolve of this.#idle.splice(0)) resolve();
+      else if (this.#lanes === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
 

@@ -69,6 +69,8 @@ export interface CleanupResult {
 export interface Store {
   /** Which implementation answers, for logs and test output. */
   readonly backend: string;
+  /** How many `commit` transactions may run at once (SQLite: 1 writer; PostgreSQL: several). */
+  readonly concurrentWriters: number;
   /** One transaction for the whole batch; results in the order of `ops`. */
   commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]>;
 

@@ -14,6 +14,10 @@ async function start(opts: Record<string, unknown> = {}) {
 }
 
 const events = () => b.sent.flatMap((r) => r.body.events);
+/** The session id the tracker chose and sent with its first call. */
+const firstId = () => b.sent[0]?.body.sessionId as string;
+/** What a session id the tracker chooses looks like: 16–128 visible ASCII characters. */
+const ID = /^[!-~]{16,128}$/;
 
 beforeEach(() => {
   vi.useFakeTimers({ now: new Date('2026-03-01T12:00:00Z') });
@@ -35,7 +39,7 @@ describe('tracker: session start', () => {
     expect(r?.keepalive).toBe(true);
     expect(r?.body).toMatchObject({
       writeKey: WRITE_KEY,
-      sessionId: null,
+      sessionId: expect.stringMatching(ID),
       device: { screenSize: '1920x1080' },
       entry: { page: 'https://app.example/start?utm_campaign=spring', referrer: 'https://news.example/' },
       events: [{ type: 'pageview', page: '/start', timestamp: Date.now() }],
@@ -45,12 +49,33 @@ describe('tracker: session start', () => {
     expect(b.storage.anonymousUserId).toBe(r?.body.anonymousId);
   });
 
-  it('adopts the session id the server names and sends it from then on', async () => {
+  it('chooses the session id itself, sends it with the first call and keeps it from then on', async () => {
     const t = await start();
-    expect(t.getState()).toEqual({ anonymousId: b.storage.anonymousUserId, sessionId: 'sess_000000000001' });
+    expect(firstId()).toMatch(ID);
+    expect(t.getState()).toEqual({ anonymousId: b.storage.anonymousUserId, sessionId: firstId() });
     t.track('export');
     await vi.advanceTimersByTimeAsync(2000);
-    expect(b.sent[1]?.body.sessionId).toBe('sess_000000000001');
+    expect(b.sent).toHaveLength(2);
+    expect(b.sent[1]?.body.sessionId).toBe(firstId());
+  });
+
+  it('knows its session id while the first call is out', async () => {
+    b.respond = () => new Promise(() => {});
+    const t = await start();
+    expect(b.inFlight()).toBe(1);
+    expect(t.getState().sessionId).toBe(firstId());
+    expect(JSON.parse(b.storage.anonymousUserId_s as string)[0]).toBe(firstId());
+  });
+
+  it('chooses a different id for every new session', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      uninstallBrowser();
+      b = installBrowser();
+      await start();
+      ids.add(firstId());
+    }
+    expect(ids.size).toBe(20);
   });
 
   it('keeps one request in flight: events during the first call wait for its answer', async () => {
@@ -68,38 +93,66 @@ describe('tracker: session start', () => {
     release();
     await vi.advanceTimersByTimeAsync(2000);
     expect(b.sent).toHaveLength(2);
-    expect(b.sent[1]?.body.sessionId).toBe('sess_000000000001');
+    expect(b.sent[1]?.body.sessionId).toBe(firstId());
     expect(b.sent[1]?.body.events.map((e) => e.name)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6']);
   });
 
   it('continues the session after a reload and across tabs (same storage)', async () => {
     await start();
     const anonymousId = b.storage.anonymousUserId;
+    const sessionId = firstId();
     b.sent.length = 0;
     await vi.advanceTimersByTimeAsync(60_000);
     const t = await start();
     await vi.advanceTimersByTimeAsync(2000);
     expect(b.sent).toHaveLength(1);
-    expect(b.sent[0]?.body).toMatchObject({ anonymousId, sessionId: 'sess_000000000001' });
-    expect(t.getState().sessionId).toBe('sess_000000000001');
+    expect(b.sent[0]?.body).toMatchObject({ anonymousId, sessionId });
+    expect(t.getState().sessionId).toBe(sessionId);
+  });
+
+  it('shares the session with a tab opened while the first call is out, which sends no first call of its own', async () => {
+    b.respond = () => new Promise(() => {});
+    const tab1 = await start();
+    const sessionId = firstId();
+    // The second tab: a fresh module on the same storage.
+    const tab2 = await start();
+    expect(b.sent).toHaveLength(1);
+    expect(tab2.getState().sessionId).toBe(sessionId);
+    expect(tab1.getState().sessionId).toBe(sessionId);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(b.sent).toHaveLength(2);
+    expect(b.sent[1]?.body.sessionId).toBe(sessionId);
+    expect(b.sent[1]?.body.events.map((e) => e.type)).toEqual(['pageview']);
   });
 
   it('starts a new session after idleTimeout without activity', async () => {
     const t = await start({ idleTimeout: 60_000, heartbeatInterval: 3_600_000 });
     await vi.advanceTimersByTimeAsync(61_000);
     expect(t.getState().sessionId).toBeNull();
+    const sent = b.sent.length;
     t.track('back');
     await vi.advanceTimersByTimeAsync(0);
-    expect(b.sent.at(-1)?.body.sessionId).toBeNull();
-    expect(t.getState().sessionId).toBe('sess_000000000002');
+    // The first event of the new session goes out at once, with a new id.
+    expect(b.sent).toHaveLength(sent + 1);
+    const next = b.sent.at(-1)?.body.sessionId;
+    expect(next).toMatch(ID);
+    expect(next).not.toBe(firstId());
+    expect(b.sent.at(-1)?.body.events.map((e) => e.name)).toEqual(['back']);
+    expect(t.getState().sessionId).toBe(next);
   });
 
   it('adopts the new id when the server rotates the session', async () => {
     const t = await start();
+    const ok = b.respond;
     b.respond = () => json({ sessionId: 'sess_rotated_00001', rotated: true, accepted: 1, duplicates: 0 });
     t.track('x');
     await vi.advanceTimersByTimeAsync(2000);
+    expect(b.sent[1]?.body.sessionId).toBe(firstId());
     expect(t.getState().sessionId).toBe('sess_rotated_00001');
+    b.respond = ok;
+    t.track('y');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(b.sent[2]?.body.sessionId).toBe('sess_rotated_00001');
   });
 });
 
@@ -197,10 +250,13 @@ describe('tracker: nothing lost, nothing twice', () => {
     t.track('a');
     const stored = JSON.parse(b.storage.anonymousUserId_q as string);
     expect(stored.map((e: { type: string }) => e.type)).toEqual(['pageview', 'action']);
-    b.respond = (body) => json({ sessionId: 'sess_000000000009', rotated: false, accepted: body.events.length });
+    const sessionId = firstId();
+    b.respond = (body) => json({ sessionId: body.sessionId, rotated: false, accepted: body.events.length });
     b.sent.length = 0;
     await start();
-    await vi.advanceTimersByTimeAsync(0);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(b.sent).toHaveLength(1);
+    expect(b.sent[0]?.body.sessionId).toBe(sessionId);
     expect(events().map((e) => e.type)).toEqual(['pageview', 'action', 'pageview']);
     expect(b.storage.anonymousUserId_q).toBe('[]');
   });
@@ -235,7 +291,7 @@ describe('tracker: nothing lost, nothing twice', () => {
     b.fire('pagehide');
     expect(b.sent).toHaveLength(2);
     expect(b.sent[1]).toMatchObject({ url: TRACK, via: 'beacon' });
-    expect(b.sent[1]?.body.sessionId).toBe('sess_000000000001');
+    expect(b.sent[1]?.body.sessionId).toBe(firstId());
     expect(b.sent[1]?.body.events.map((e) => e.name)).toEqual(['a', 'b']);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(b.sent).toHaveLength(2);
@@ -250,13 +306,16 @@ describe('tracker: nothing lost, nothing twice', () => {
     expect(b.sent[1]).toMatchObject({ via: 'fetch', keepalive: true });
   });
 
-  it('sends no beacon while the first call of a session is out (it would start a second session)', async () => {
+  it('sends a beacon while the first call of a session is out, with the same session id', async () => {
     b.respond = () => new Promise(() => {});
     const t = await start();
     t.track('a');
     b.setHidden(true);
-    expect(b.sent).toHaveLength(1);
-    expect(JSON.parse(b.storage.anonymousUserId_q as string)).toHaveLength(1);
+    expect(b.sent).toHaveLength(2);
+    expect(b.sent[1]).toMatchObject({ via: 'beacon' });
+    expect(b.sent[1]?.body.sessionId).toBe(firstId());
+    expect(b.sent[1]?.body.events.map((e) => e.name)).toEqual(['a']);
+    expect(b.storage.anonymousUserId_q).toBe('[]');
   });
 });
 
@@ -265,7 +324,7 @@ describe('tracker: heartbeat', () => {
     await start({ heartbeatInterval: 10_000 });
     await vi.advanceTimersByTimeAsync(10_000);
     expect(b.sent).toHaveLength(2);
-    expect(b.sent[1]?.body).toMatchObject({ sessionId: 'sess_000000000001', events: [] });
+    expect(b.sent[1]?.body).toMatchObject({ sessionId: firstId(), events: [] });
     b.setHidden(true);
     await vi.advanceTimersByTimeAsync(30_000);
     expect(b.sent).toHaveLength(2);
@@ -274,7 +333,9 @@ describe('tracker: heartbeat', () => {
   it('keeps a visible page in its session past idleTimeout', async () => {
     const t = await start({ heartbeatInterval: 10_000, idleTimeout: 25_000 });
     await vi.advanceTimersByTimeAsync(100_000);
-    expect(t.getState().sessionId).toBe('sess_000000000001');
+    expect(b.sent.length).toBeGreaterThan(5);
+    expect(new Set(b.sent.map((r) => r.body.sessionId))).toEqual(new Set([firstId()]));
+    expect(t.getState().sessionId).toBe(firstId());
   });
 });
 
@@ -325,12 +386,13 @@ describe('tracker: end', () => {
     t.track('last');
     t.end('logout');
     await vi.advanceTimersByTimeAsync(0);
-    expect(b.sent[1]?.body).toMatchObject({ sessionId: 'sess_000000000001', userId: 'u_1', end: { reason: 'logout' } });
+    expect(b.sent[1]?.body).toMatchObject({ sessionId: firstId(), userId: 'u_1', end: { reason: 'logout' } });
     expect(b.sent[1]?.body.events.map((e) => e.name)).toEqual(['last']);
     expect(t.getState().sessionId).toBeNull();
     t.track('next');
     await vi.advanceTimersByTimeAsync(0);
-    expect(b.sent[2]?.body.sessionId).toBeNull();
+    expect(b.sent[2]?.body.sessionId).toMatch(ID);
+    expect(b.sent[2]?.body.sessionId).not.toBe(firstId());
     expect(b.sent[2]?.body.userId).toBeUndefined();
     expect(b.sent[2]?.body.end).toBeUndefined();
   });
@@ -356,10 +418,11 @@ describe('tracker: privacy and environments', () => {
     uninstallBrowser();
     b = installBrowser({ storage: 'blocked' });
     const t = await start();
-    expect(t.getState().sessionId).toBe('sess_000000000001');
+    expect(firstId()).toMatch(ID);
+    expect(t.getState().sessionId).toBe(firstId());
     t.track('x');
     await vi.advanceTimersByTimeAsync(2000);
-    expect(b.sent[1]?.body.sessionId).toBe('sess_000000000001');
+    expect(b.sent[1]?.body.sessionId).toBe(firstId());
   });
 
   it('initialises once', async () => {
@@ -375,11 +438,12 @@ describe('tracker: privacy and environments', () => {
     const stop = t.subscribe(() => seen.push(t.getState().sessionId));
     t.init({ writeKey: WRITE_KEY });
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen.at(-1)).toBe('sess_000000000001');
+    expect(seen.at(-1)).toBe(firstId());
+    expect(firstId()).toMatch(ID);
     stop();
     t.end();
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen.at(-1)).toBe('sess_000000000001');
+    expect(seen.at(-1)).toBe(firstId());
     expect(b.sent.at(-1)?.body.end).toEqual({});
   });
 });
@@ -405,7 +469,8 @@ describe('tracker: script tag', () => {
     expect(Object.keys(api).sort()).toEqual(['end', 'error', 'getState', 'identify', 'init', 'pageview', 'track']);
     expect((api.getState as () => unknown)()).toEqual({
       anonymousId: b.sent[0]?.body.anonymousId,
-      sessionId: 'sess_000000000001',
+      sessionId: b.sent[0]?.body.sessionId,
     });
+    expect(b.sent[0]?.body.sessionId).toMatch(ID);
   });
 });

@@ -26,7 +26,7 @@ export interface TrackOptions {
 
 export interface TrackerState {
   anonymousId: string | null;
-  /** The live session, or null before the server has named it and after it ended or timed out. */
+  /** The live session, or null before the first activity and after it ended or timed out. */
   sessionId: string | null;
 }
 
@@ -52,6 +52,11 @@ const json = JSON.stringify;
  * or a browser (the anonymous id), and crypto.randomUUID exists only in secure contexts.
  */
 const randomId = () => Math.random().toString(36).slice(2);
+/**
+ * A new session's id, chosen here (the server takes a never-seen id as the new session's): so every
+ * tab and a beacon agree on it before the first answer, and no second session can start meanwhile.
+ */
+let first: string | 0 = 0;
 
 /** The track URL; unset until `init` ran, so also the "is running" flag. */
 let url: string | undefined;
@@ -62,7 +67,7 @@ let sessionKey: string;
 let queueKey: string;
 let idle: number;
 let batchSize: number;
-/** 1 while a request is out, 2 while waiting to retry: one at a time, or the first call of a session could start two. */
+/** 1 while a request is out, 2 while waiting to retry: one request at a time. */
 let busy: number | undefined;
 let tries = 0;
 let ending: { reason?: EndReason | undefined } | 0 | undefined;
@@ -84,19 +89,19 @@ const read = (k: string) => JSON.parse(storage[k] || '[]');
 const queue = (): QueuedEvent[] => read(queueKey);
 const save = (q: QueuedEvent[]) => store(queueKey, json(q));
 
-/** Stores the session id ('' = asked the server for one) and the time of the last activity. */
+/** Stores the session id and the time of the last activity. */
 const remember = (id: string | null, at = now()) => {
   store(sessionKey, json([id, at]));
   changed?.();
 };
 
 /**
- * The live session id ('' while the server has not named it yet), or null once `idleTimeout` has
- * passed without activity. `touch` records activity, starting a new session when the old one is over.
+ * The live session id, or null once `idleTimeout` has passed without activity. `touch` records
+ * activity, starting a new session (a new id) when the old one is over.
  */
 function session(touch?: unknown): string | null {
   let [id, at]: [string | null, number] = read(sessionKey);
-  if (!(now() - at < idle)) id = touch ? '' : null;
+  if (!(now() - at < idle)) id = touch ? (first = `s${randomId() + randomId() + randomId()}`) : null;
   if (touch) remember(id);
   return id;
 }
@@ -118,10 +123,9 @@ async function send(mode?: unknown) {
   const end = (!beacon && ending) || undefined;
   if (
     beacon
-      ? // The events stay stored for the next page instead: while the first call of a session is out
-        // (a second one would start a second session), and when a beacon would likely be lost
+      ? // The events stay stored for the next page instead when a beacon would likely be lost
         // (offline, or backing off after a failure).
-        !batch.length || id === '' || !navigator.onLine || busy! > 1
+        !batch.length || !navigator.onLine || busy! > 1
       : !batch.length && !mode && !end
   ) {
     return;
@@ -132,7 +136,7 @@ async function send(mode?: unknown) {
     writeKey,
     anonymousId,
     userId,
-    sessionId: id || null,
+    sessionId: id,
     // Only used when this call starts a session; the server reads utm_campaign from the page URL.
     device: { screenSize: `${screen.width}x${screen.height}` },
     entry: { page: location.href.slice(0, 2048), referrer: document.referrer },
@@ -157,7 +161,7 @@ async function send(mode?: unknown) {
       remember(null, 0);
     } else if (answer.sessionId) remember(answer.sessionId);
     // What came meanwhile goes with the next 2 s tick.
-    busy = tries = 0;
+    busy = tries = first = 0;
   } catch {
     back();
     busy = 2;
@@ -176,12 +180,12 @@ const retry = () => {
 
 function add(type: string, fields?: Partial<QueuedEvent>) {
   if (url) {
-    const id = session(1);
+    session(1);
     const q = queue();
     q.push({ id: randomId(), type, timestamp: now(), page: location.pathname, ...fields });
     save(q);
     // The first call of a session goes out at once: the server creates the session promptly.
-    if (!id || q.length >= batchSize) send();
+    if (first || q.length >= batchSize) send();
   }
 }
 

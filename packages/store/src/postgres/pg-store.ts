@@ -37,6 +37,12 @@ const MIGRATION_LOCK = 7_150_001;
  */
 export class PostgresStore implements Store {
   readonly backend: string;
+  /**
+   * Batches committed at once per process. Sessions are locked in id order, so concurrent batches
+   * touching the same sessions queue on the row locks instead of deadlocking. Leaves most of the
+   * default pool of 10 for reads.
+   */
+  readonly concurrentWriters = 4;
   readonly #db: PgDriver;
 
   private constructor(db: PgDriver, backend: string) {

@@ -46,6 +46,7 @@ type Row = Record<string, unknown>;
  */
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
+  readonly concurrentWriters = 1;
   readonly #db: Database.Database;
   readonly #stmt;
   #checkpointer: Checkpointer | undefined;
