@@ -1,18 +1,15 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, serve as serveCli, stopAll } from './serve.testkit.js';
 
 // The CLI as a user runs it: a real process on a real port, SQLite in a temp data dir.
 // Runs the built CLI (npm test builds first), as `npx sessiontrack` would.
 
-const BIN = resolve(import.meta.dirname, '../bin/sessiontrack.js');
 const TOKEN = 'cli-test-admin-token-0123456789';
-if (!existsSync(resolve(import.meta.dirname, '../dist/cli.js'))) {
-  throw new Error('packages/server/dist is missing: run `npx tsc -b` (npm test does) before these tests');
-}
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -20,57 +17,14 @@ const tempDir = () => {
   dirs.push(d);
   return d;
 };
-afterAll(() => {
+afterAll(async () => {
+  await stopAll();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-interface Running {
-  proc: ChildProcess;
-  url: string;
-  writeKey: string;
-  out: () => string;
-  err: () => string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-function serve(args: string[], env: Record<string, string> = { SESSIONTRACK_ADMIN_TOKEN: TOKEN }): Promise<Running> {
-  const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stdout?.on('data', (d) => {
-    out += d;
-  });
-  proc.stderr?.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}\n${err}`)), 20_000);
-    const check = () => {
-      const url = /listening on (\S+)/.exec(out)?.[1];
-      const writeKey = /write key: (\S+)/.exec(out)?.[1];
-      if (url && writeKey) {
-        clearTimeout(timer);
-        ok({
-          proc,
-          url,
-          writeKey,
-          out: () => out,
-          err: () => err,
-          stop: (signal = 'SIGTERM') => {
-            proc.kill(signal);
-            return exited;
-          },
-        });
-      }
-    };
-    proc.stdout?.on('data', check);
-    proc.on('exit', (code) => fail(new Error(`server exited with ${code}:\n${out}\n${err}`)));
-  });
-}
+/** The CLI server with this file's admin token (pass `{}` to let it generate one). */
+const serve = (args: string[], env: Record<string, string> = { SESSIONTRACK_ADMIN_TOKEN: TOKEN }) =>
+  serveCli(['--log-level', 'warn', ...args], env);
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });

@@ -38,7 +38,7 @@ describe('idle timeout', () => {
       exit: { reason: 'timeout', lastAction: 'save' },
     });
     expect(s.durationSeconds).toBe(Math.round((Date.parse(lastActivity) - Date.parse(s.startedAt)) / 1000));
-    expect((await json(await t.read('/api/v1/sessions/active?project=' + s.projectId))).count).toBe(0);
+    expect((await json(await t.read(`/api/v1/sessions/active?project=${s.projectId}`))).count).toBe(0);
     expect((await json(await t.read(`/api/v1/sessions?project=${s.projectId}&status=ended`))).sessions).toHaveLength(1);
 
     const events = await t.ingest(`/api/v1/sessions/${id}/events`, { events: [{ type: 'action' }] }, { key });

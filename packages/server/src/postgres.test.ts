@@ -1,11 +1,12 @@
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer as Running, serve as serveCli, stopAll } from './serve.testkit.js';
 
 // Several sessiontrack processes on one PostgreSQL, as operators run them (issue #3): real
 // processes on real ports (the built CLI, as `npx sessiontrack serve` runs it), a real PostgreSQL,
@@ -16,10 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // 1 and 2 need TEST_DATABASE_URL (a server where a fresh database is created and dropped); 3 needs
 // the PostgreSQL 15 binaries. What cannot run says why.
 
-const BIN = resolve(import.meta.dirname, '../bin/sessiontrack.js');
-if (!existsSync(resolve(import.meta.dirname, '../dist/cli.js'))) {
-  throw new Error('packages/server/dist is missing: run `npx tsc -b` (npm test does) before these tests');
-}
 const TOKEN = 'postgres-it-admin-token-0123456789';
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
 const NO_DATABASE = 'TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)';
@@ -49,69 +46,11 @@ const tempDir = (prefix = 'sessiontrack-pg-it-') => {
   return d;
 };
 
-interface Running {
-  proc: ChildProcess;
-  url: string;
-  writeKey: string;
-  /** stdout (the banner and pino's JSON lines) and stderr, as written so far. */
-  out: () => string;
-  err: () => string;
-  stop(): Promise<number | null>;
-}
-
-const running = new Set<Running>();
-
-function serve(databaseUrl: string, args: string[] = []): Promise<Running> {
-  const proc = spawn(
-    process.execPath,
-    [BIN, 'serve', '--port', '0', '--data-dir', tempDir(), '--database-url', databaseUrl, ...args],
-    { env: { ...process.env, SESSIONTRACK_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  proc.stdout?.on('data', (d) => {
-    out += d;
-  });
-  proc.stderr?.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}\n${err}`)), 20_000);
-    const check = () => {
-      const url = /listening on (\S+)/.exec(out)?.[1];
-      const writeKey = /write key: (\S+)/.exec(out)?.[1];
-      if (!url || !writeKey) return;
-      clearTimeout(timer);
-      const r: Running = {
-        proc,
-        url,
-        writeKey,
-        out: () => out,
-        err: () => err,
-        stop: async () => {
-          running.delete(r);
-          if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-          proc.kill('SIGTERM');
-          const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-          const code = await exited;
-          clearTimeout(kill);
-          return code;
-        },
-      };
-      running.add(r);
-      ok(r);
-    };
-    proc.stdout?.on('data', check);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`server exited with ${code}:\n${out}\n${err}`));
-    });
-  });
-}
+const serve = (databaseUrl: string, args: string[] = []): Promise<Running> =>
+  serveCli(['--data-dir', tempDir(), '--database-url', databaseUrl, ...args], { SESSIONTRACK_ADMIN_TOKEN: TOKEN });
 
 afterAll(async () => {
-  await Promise.all([...running].map((r) => r.stop()));
+  await stopAll();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
