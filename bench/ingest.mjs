@@ -6,25 +6,26 @@
 // See bench/README.md for what it measures and how to read the numbers. Not a timed test: it
 // prints a table, and exits non-zero only if a server failed to start or every request failed.
 
-import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { createFreshDatabase, dropAllFreshDatabases, redact } from './pg-database.mjs';
+import { createFreshDatabase, redact } from './pg-database.mjs';
+import {
+  cleanup,
+  createSessions,
+  freePort,
+  jsonHeaders,
+  parseCli,
+  startChild,
+  startServer,
+  usageError,
+} from './processes.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_BIN = path.join(ROOT, 'packages', 'server', 'bin', 'sessiontrack.js');
 const CEILING_BIN = fileURLToPath(new URL('./ceiling-server.mjs', import.meta.url));
 
-const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const SESSION_COUNT = 200;
-const START_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
 const PAUSE_BETWEEN_ROUNDS_MS = 500;
 const TARGET_RATIO = 0.8; // scenario with 1 event/request: server req/s ≥ 0.8 × ceiling req/s
 const TARGET_EVENTS_PER_SEC = 150_000; // scenario with 10 events/request: server events/s ≥ 150,000
@@ -47,36 +48,23 @@ const USAGE = `usage: node bench/ingest.mjs [options]   (or: npm run bench:inges
 // Options
 
 function parseOptions() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        duration: { type: 'string', default: '10' },
-        rounds: { type: 'string', default: '3' },
-        connections: { type: 'string', default: '50' },
-        events: { type: 'string', default: '1,10' },
-        warmup: { type: 'string', default: '1' },
-        'database-url': { type: 'string' },
-        'fresh-database': { type: 'boolean', default: false },
-        json: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`${err.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const values = parseCli(
+    {
+      duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '50' },
+      events: { type: 'string', default: '1,10' },
+      warmup: { type: 'string', default: '1' },
+      'database-url': { type: 'string' },
+      'fresh-database': { type: 'boolean', default: false },
+      json: { type: 'string' },
+    },
+    USAGE,
+  );
   const positiveInt = (name, raw) => {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1) {
-      console.error(`--${name} must be a positive integer (got ${JSON.stringify(raw)})\n\n${USAGE}`);
-      process.exit(2);
+      usageError(`--${name} must be a positive integer (got ${JSON.stringify(raw)})`, USAGE);
     }
     return n;
   };
@@ -88,8 +76,7 @@ function parseOptions() {
     .map((s) => positiveInt('events', s));
   if (events.length === 0) positiveInt('events', values.events);
   if (values['fresh-database'] && !values['database-url']) {
-    console.error(`--fresh-database needs --database-url (the server to create the database on)\n\n${USAGE}`);
-    process.exit(2);
+    usageError('--fresh-database needs --database-url (the server to create the database on)', USAGE);
   }
   return {
     duration: positiveInt('duration', values.duration),
@@ -103,193 +90,15 @@ function parseOptions() {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Child processes and cleanup
-
-const children = new Set();
-const tempDirs = new Set();
-
-const alive = (child) => child.exitCode === null && child.signalCode === null;
-
-/**
- * Starts `node <args>` from the repository root and resolves once its stdout matches `ready`.
- * Output is kept (the last 64 KiB) so a failure can show it; the pipes stay drained afterwards.
- */
-function startChild(name, args, env, ready) {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-
-  let output = '';
-  let stdout = '';
-  const keep = (text) => {
-    output += text;
-    if (output.length > 65536) output = output.slice(-65536);
-  };
-  const describe = () => `--- ${name} output ---\n${output.trimEnd() || '(none)'}\n--- end of ${name} output ---`;
-
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (message) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (alive(child)) child.kill('SIGKILL');
-      reject(new Error(`${name}: ${message}\n${describe()}`));
-    };
-    const timer = setTimeout(
-      () => fail(`no line matching ${ready} within ${START_TIMEOUT_MS / 1000} s`),
-      START_TIMEOUT_MS,
-    );
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (text) => {
-      keep(text);
-      if (settled) return;
-      stdout += text;
-      // Only complete lines: a chunk may end in the middle of the key.
-      const match = ready.exec(stdout.slice(0, stdout.lastIndexOf('\n') + 1));
-      if (match) {
-        settled = true;
-        clearTimeout(timer);
-        stdout = '';
-        resolve({ child, match, output: () => output });
-      }
-    });
-    child.stderr.on('data', keep);
-    child.on('error', (err) => fail(`could not start: ${err.message}`));
-    child.on('exit', (code, signal) => fail(`exited before it was ready (${signal ?? `code ${code}`})`));
-  });
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
-function stopChild(child) {
-  if (!alive(child)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (alive(child)) child.kill('SIGKILL');
-    }, STOP_TIMEOUT_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function cleanup() {
-  await Promise.all([...children].map(stopChild));
-  for (const dir of tempDirs) {
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
-    tempDirs.delete(dir);
-  }
-  // After the server has stopped: a database made by --fresh-database is dropped.
-  await dropAllFreshDatabases();
-}
-
-// Last resort on any exit path (process.exit, uncaught error): kill what is left, synchronously.
-process.on('exit', () => {
-  for (const child of children) if (alive(child)) child.kill('SIGKILL');
-  for (const dir of tempDirs) {
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {}
-  }
-});
-
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(130); // second Ctrl-C: the exit hook SIGKILLs the children
-    interrupted = true;
-    console.error(`\n${signal}: stopping child processes…`);
-    cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Targets
 
-async function startServer(opts) {
-  if (!existsSync(SERVER_BIN)) {
-    throw new Error(`${path.relative(ROOT, SERVER_BIN)} does not exist (run \`npm run build\` first?)`);
-  }
-  const port = await freePort();
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-bench-'));
-  tempDirs.add(dataDir);
-  const args = [
-    SERVER_BIN,
-    'serve',
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--data-dir',
-    dataDir,
-    '--ip-rate-limit',
-    '0',
-  ];
-  if (opts.databaseUrl) args.push('--database-url', opts.serverDatabaseUrl ?? opts.databaseUrl);
-  // The server's configuration comes from the flags above only: a DATABASE_URL or SESSIONTRACK_*
-  // setting of the shell running the benchmark (trust proxy, geo DB, sweep interval…) is dropped.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('SESSIONTRACK_')),
-  );
-  const started = await startChild(
-    'sessiontrack server',
-    args,
-    { ...env, SESSIONTRACK_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' },
-    /write key: (\S+)/,
-  );
-  return { ...started, url: `http://127.0.0.1:${port}`, writeKey: started.match[1], dataDir };
-}
-
 async function startCeiling() {
   const port = await freePort();
   const started = await startChild('ceiling server', [CEILING_BIN, String(port)], process.env, /listening (\d+)/);
   return { ...started, url: `http://127.0.0.1:${port}`, writeKey: 'ceiling-ignores-the-key' };
-}
-
-const jsonHeaders = (writeKey) => ({ 'content-type': 'application/json', 'x-write-key': writeKey });
-
-async function createSessions(target, count) {
-  const ids = new Array(count);
-  const worker = async (first) => {
-    for (let n = first; n < count; n += 10) {
-      const res = await fetch(`${target.url}/api/v1/sessions/start`, {
-        method: 'POST',
-        headers: jsonHeaders(target.writeKey),
-        body: JSON.stringify({ anonymousId: `bench-${n}`, kind: 'api' }),
-      });
-      const text = await res.text();
-      if (res.status !== 201) {
-        throw new Error(`POST /api/v1/sessions/start answered ${res.status}, expected 201: ${text.slice(0, 500)}`);
-      }
-      const { sessionId } = JSON.parse(text);
-      if (typeof sessionId !== 'string') throw new Error(`POST /api/v1/sessions/start: no sessionId in ${text}`);
-      ids[n] = sessionId;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(10, count) }, (_, k) => worker(k)));
-  return ids;
 }
 
 function makeEvents(tag, conn, counter, count) {
@@ -463,7 +272,7 @@ async function main() {
       );
     }
     console.log('');
-    server = await startServer(opts);
+    server = await startServer(opts.serverDatabaseUrl ?? opts.databaseUrl);
     ceiling = await startCeiling();
   } catch (err) {
     console.error(`error: ${err.message}`);

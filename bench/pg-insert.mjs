@@ -9,11 +9,11 @@
 // events table from PG_MIGRATIONS, measures, and drops the database again. See bench/README.md.
 
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PG_MIGRATIONS } from '../packages/store/dist/postgres/pg-migrations.js';
 import { createFreshDatabase, describeServer, dropAllFreshDatabases, redact } from './pg-database.mjs';
+import { parseCli, usageError } from './processes.mjs';
 
 const USAGE = `usage: node bench/pg-insert.mjs --database-url <url> [options]   (or: npm run bench:pg-insert -- …)
 
@@ -35,34 +35,20 @@ const STAGE_COLUMNS = `project_id text, session_id text, event_id text, type tex
 const EVENTS_PER_SESSION = 10; // ten events per request, one request per session in a batch
 
 function parseOptions() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        'database-url': { type: 'string' },
-        sizes: { type: 'string', default: '220,1000' },
-        batches: { type: 'string', default: '300' },
-        warmup: { type: 'string', default: '20' },
-        rounds: { type: 'string', default: '3' },
-        retried: { type: 'string', default: '0' },
-        clients: { type: 'string', default: '1' },
-        strategies: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    console.error(`${err.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const fail = (msg) => {
-    console.error(`${msg}\n\n${USAGE}`);
-    process.exit(2);
-  };
+  const values = parseCli(
+    {
+      'database-url': { type: 'string' },
+      sizes: { type: 'string', default: '220,1000' },
+      batches: { type: 'string', default: '300' },
+      warmup: { type: 'string', default: '20' },
+      rounds: { type: 'string', default: '3' },
+      retried: { type: 'string', default: '0' },
+      clients: { type: 'string', default: '1' },
+      strategies: { type: 'string' },
+    },
+    USAGE,
+  );
+  const fail = (msg) => usageError(msg, USAGE);
   if (!values['database-url']) fail('--database-url is required');
   const int = (name, raw, min) => {
     const n = Number(raw);

@@ -7,21 +7,13 @@
 //
 // A fresh database is created on that server and dropped at the end. See bench/README.md.
 
-import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { PgPoolDriver, PostgresStore } from '../packages/store/dist/index.js';
-import { createFreshDatabase, describeServer, dropAllFreshDatabases, redact } from './pg-database.mjs';
+import { createFreshDatabase, describeServer, redact } from './pg-database.mjs';
+import { cleanup, createSessions, jsonHeaders, parseCli, startServer, usageError } from './processes.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_BIN = path.join(ROOT, 'packages', 'server', 'bin', 'sessiontrack.js');
-const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const INGEST_SESSIONS = 200;
 const PROJECT = 'default';
@@ -40,35 +32,21 @@ const USAGE = `usage: node bench/retention.mjs --database-url <url> [options]   
   -h, --help                show this help`;
 
 function parseOptions() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        'database-url': { type: 'string' },
-        events: { type: 'string', default: '1000000' },
-        sessions: { type: 'string', default: '50000' },
-        'age-days': { type: 'string', default: '40' },
-        connections: { type: 'string', default: '50' },
-        'events-per-request': { type: 'string', default: '10' },
-        rate: { type: 'string', default: '0' },
-        window: { type: 'string', default: '10' },
-        'skip-idle': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    console.error(`${err.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const fail = (msg) => {
-    console.error(`${msg}\n\n${USAGE}`);
-    process.exit(2);
-  };
+  const values = parseCli(
+    {
+      'database-url': { type: 'string' },
+      events: { type: 'string', default: '1000000' },
+      sessions: { type: 'string', default: '50000' },
+      'age-days': { type: 'string', default: '40' },
+      connections: { type: 'string', default: '50' },
+      'events-per-request': { type: 'string', default: '10' },
+      rate: { type: 'string', default: '0' },
+      window: { type: 'string', default: '10' },
+      'skip-idle': { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  const fail = (msg) => usageError(msg, USAGE);
   if (!values['database-url']) fail('--database-url is required');
   const int = (name, min) => {
     const n = Number(values[name]);
@@ -90,116 +68,7 @@ function parseOptions() {
   return opts;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The server (a child process), as bench/ingest.mjs starts it
-
-const children = new Set();
-const tempDirs = new Set();
-
-async function startServer(databaseUrl) {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-retention-'));
-  tempDirs.add(dataDir);
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('SESSIONTRACK_')),
-  );
-  const child = spawn(
-    process.execPath,
-    [
-      SERVER_BIN,
-      'serve',
-      '--database-url',
-      databaseUrl,
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      dataDir,
-      '--ip-rate-limit',
-      '0',
-    ],
-    {
-      cwd: ROOT,
-      env: { ...env, SESSIONTRACK_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let output = '';
-  const keep = (t) => {
-    output = (output + t).slice(-65536);
-  };
-  child.stderr.setEncoding('utf8').on('data', keep);
-  child.stdout.setEncoding('utf8');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 30 s\n${output}`)), 30_000);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${signal ?? code}) before it was ready\n${output}`));
-    });
-    child.stdout.on('data', (text) => {
-      keep(text);
-      const url = /listening on (http:\/\/\S+)/.exec(output);
-      const key = /write key: (\S+)/.exec(output);
-      if (url && key) {
-        clearTimeout(timer);
-        resolve({ child, url: url[1], writeKey: key[1], output: () => output });
-      }
-    });
-  });
-}
-
-function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function cleanup() {
-  await Promise.all([...children].map(stopChild));
-  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true }).catch(() => {});
-  tempDirs.clear();
-  await dropAllFreshDatabases();
-}
-
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the server and dropping the database…`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ingest load
-
-const jsonHeaders = (writeKey) => ({ 'content-type': 'application/json', 'x-write-key': writeKey });
 const eventsPath = (id) => `/api/v1/sessions/${encodeURIComponent(id)}/events`;
-
-async function createSessions(server) {
-  const ids = [];
-  for (let n = 0; n < INGEST_SESSIONS; n++) {
-    const res = await fetch(`${server.url}/api/v1/sessions/start`, {
-      method: 'POST',
-      headers: jsonHeaders(server.writeKey),
-      body: JSON.stringify({ anonymousId: `retention-bench-${n}`, kind: 'api' }),
-    });
-    const body = await res.json();
-    if (res.status !== 201) throw new Error(`sessions/start answered ${res.status}: ${JSON.stringify(body)}`);
-    ids.push(body.sessionId);
-  }
-  return ids;
-}
 
 /**
  * Starts autocannon against the events route (fresh event ids per request, sessions round robin)
@@ -400,7 +269,7 @@ async function main() {
     const loadSec = await loadOldEvents(pool, opts);
     const before = await tableSize(pool);
     console.error(`[load] ${int(before.rows)} events in ${loadSec.toFixed(1)} s (${mb(before.total)} with indexes)`);
-    const sessions = await createSessions(server);
+    const sessions = await createSessions(server, INGEST_SESSIONS, 'retention-bench');
 
     const warm = await startLoad(server, sessions, opts, 'w', 2).done;
     const baseline = await startLoad(server, sessions, opts, 'b', opts.window).done;
