@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { WireEvent, WireSession } from '@sessiontrack/core';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type RunningServer, serve } from '../packages/server/src/serve.testkit.js';
 
 // The end-to-end harness: the real server as a child process (SQLite in a temp dir), a recording
 // proxy in front of it, test sites on their own ports (other origins, as a real site is) and
@@ -17,7 +17,6 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 // request of the page to sessiontrack is recorded, beacons included, before it is passed on.
 
 export const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'packages/server/bin/sessiontrack.js');
 export const CHROMIUM_PATH = process.env.SESSIONTRACK_E2E_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Why the browser suites cannot run here, or null when they can. */
@@ -115,8 +114,7 @@ export class Harness {
   #contexts = new Set<BrowserContext>();
 
   private constructor(
-    private readonly server: ChildProcess,
-    private readonly serverExited: Promise<number | null>,
+    private readonly server: RunningServer,
     private readonly dataDir: string,
     /** The sessiontrack server itself (read API). */
     readonly serverUrl: string,
@@ -126,7 +124,10 @@ export class Harness {
 
   static async start(): Promise<Harness> {
     const dataDir = mkdtempSync(join(tmpdir(), 'sessiontrack-e2e-'));
-    const { proc, exited, url, output } = await startServer(dataDir);
+    // The server as a user runs it (the CLI test kit of packages/server).
+    const server = await serve(['--data-dir', dataDir, '--log-level', 'warn'], {
+      SESSIONTRACK_ADMIN_TOKEN: ADMIN_TOKEN,
+    });
     let browser: Browser | undefined;
     try {
       browser = await chromium.launch({
@@ -145,12 +146,12 @@ export class Harness {
         timeout: 30_000,
       });
     } catch (err) {
-      proc.kill('SIGKILL');
+      await server.stop('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
       throw err;
     }
-    const h = new Harness(proc, exited, dataDir, url, browser, output);
-    h.#endpoint = await h.#listen(h.#proxyHandler(new URL(url)));
+    const h = new Harness(server, dataDir, server.url, browser, () => server.out() + server.err());
+    h.#endpoint = await h.#listen(h.#proxyHandler(new URL(server.url)));
     const script = await fetch(`${h.endpoint}/tracker.js`);
     if (!script.ok) {
       await h.close();
@@ -285,12 +286,7 @@ export class Harness {
     await this.browser.close().catch(() => {});
     for (const s of this.#servers) s.closeAllConnections();
     await Promise.all(this.#servers.map((s) => new Promise((r) => s.close(r))));
-    if (this.server.exitCode === null) {
-      this.server.kill('SIGTERM');
-      const killer = setTimeout(() => this.server.kill('SIGKILL'), 5_000);
-      await this.serverExited;
-      clearTimeout(killer);
-    }
+    await this.server.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
@@ -348,43 +344,6 @@ export class Harness {
     });
     up.end(body);
   }
-}
-
-async function startServer(dataDir: string) {
-  if (!existsSync(join(ROOT, 'packages/server/dist/cli.js'))) {
-    throw new Error('packages/server/dist is missing: run `npx tsc -b` (npm test does) before the e2e tests');
-  }
-  const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
-    env: { ...process.env, SESSIONTRACK_ADMIN_TOKEN: ADMIN_TOKEN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout?.on('data', (d) => {
-    out += d;
-  });
-  proc.stderr?.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      fail(new Error(`the server did not start in 20 s:\n${out}`));
-    }, 20_000);
-    const check = () => {
-      const u = /listening on (\S+)/.exec(out)?.[1];
-      if (u && /write key: (\S+)/.test(out)) {
-        clearTimeout(timer);
-        ok(u);
-      }
-    };
-    proc.stdout?.on('data', check);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`the server exited with ${code}:\n${out}`));
-    });
-  });
-  return { proc, exited, url, output: () => out };
 }
 
 const escapeHtml = (s: string) =>
