@@ -1,5 +1,6 @@
 import type {
   EndReason,
+  ImportedSession,
   NewEvent,
   Project,
   Session,
@@ -66,6 +67,15 @@ export interface CleanupResult {
   deletedEvents: number;
 }
 
+export interface ImportResult {
+  /** Sessions stored by this call. */
+  sessions: number;
+  /** Sessions skipped because their id was already stored (a re-import), with their events. */
+  skippedSessions: number;
+  /** Events stored with the new sessions. */
+  events: number;
+}
+
 export interface Store {
   /** Which implementation answers, for logs and test output. */
   readonly backend: string;
@@ -92,6 +102,13 @@ export interface Store {
    * PostgreSQL; SQLite has a single server and always runs it). Returns whether it ran.
    */
   runExclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
+
+  /**
+   * Admin import of whole sessions with past times (demo data, migrations): one transaction.
+   * Idempotent by session id: a session whose id is stored already is skipped with its events;
+   * event ids are unique per session as on ingest. Events are kept as received at their own time.
+   */
+  importSessions(items: readonly ImportedSession[]): Promise<ImportResult>;
 
   createProject(project: Project): Promise<Project>;
   listProjects(): Promise<Project[]>;

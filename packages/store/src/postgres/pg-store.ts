@@ -1,4 +1,4 @@
-import type { Project, Session, StoredEvent } from '@sessiontrack/core';
+import type { ImportedSession, Project, Session, StoredEvent } from '@sessiontrack/core';
 import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
 import {
   MUTABLE_SESSION_COLUMNS,
@@ -15,6 +15,7 @@ import {
   type CleanupResult,
   decodeCursor,
   encodeCursor,
+  type ImportResult,
   type SessionPage,
   type SessionQuery,
   type Store,
@@ -191,6 +192,31 @@ export class PostgresStore implements Store {
         await conn.query('SELECT pg_advisory_unlock(hashtext($1))', [`sessiontrack:${job}`]);
       }
       return true;
+    });
+  }
+
+  async importSessions(items: readonly ImportedSession[]): Promise<ImportResult> {
+    if (items.length === 0) return { sessions: 0, skippedSessions: 0, events: 0 };
+    return this.#db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string }>(
+        `INSERT INTO sessions SELECT * FROM jsonb_populate_recordset(NULL::sessions, $1::jsonb)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [JSON.stringify(items.map((i) => pgRow(i.session)))],
+      );
+      const fresh = new Set(rows.map((r) => r.id));
+      const events = items
+        .filter((i) => fresh.has(i.session.id))
+        .flatMap(({ session, events }) =>
+          events.map((e) => ({ ...e, projectId: session.projectId, sessionId: session.id, receivedAt: e.ts })),
+        );
+      const inserted = await insertEvents(tx, events);
+      // TODO(lead, rollups): mark the local days these sessions started on as dirty for the rollup
+      // job (the analytics branch's store method) once both branches are merged.
+      return {
+        sessions: fresh.size,
+        skippedSessions: items.length - fresh.size,
+        events: inserted.filter(Boolean).length,
+      };
     });
   }
 

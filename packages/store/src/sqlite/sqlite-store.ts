@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Project, Session, StoredEvent } from '@sessiontrack/core';
+import type { ImportedSession, Project, Session, StoredEvent } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { type BatchOutcome, type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
 import {
@@ -17,6 +17,7 @@ import {
   type CleanupResult,
   decodeCursor,
   encodeCursor,
+  type ImportResult,
   type SessionPage,
   type SessionQuery,
   type Store,
@@ -83,6 +84,7 @@ export class SqliteStore implements Store {
       loadSessions: db.prepare(`SELECT * FROM sessions WHERE id IN (SELECT value FROM json_each(?))`),
       getSession: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       insertSession: db.prepare(`INSERT INTO sessions (${cols}) VALUES (${params})`),
+      importSession: db.prepare(`INSERT INTO sessions (${cols}) VALUES (${params}) ON CONFLICT DO NOTHING`),
       updateSession: db.prepare(`UPDATE sessions SET ${sets(MUTABLE_SESSION_COLUMNS)} WHERE id = @id`),
       updateActivity: db.prepare(`UPDATE sessions SET ${sets(ACTIVITY_COLUMNS)} WHERE id = @id`),
       insertEvent: db.prepare(
@@ -284,6 +286,28 @@ export class SqliteStore implements Store {
   async runExclusive(_job: string, fn: () => Promise<void>): Promise<boolean> {
     await fn();
     return true;
+  }
+
+  async importSessions(items: readonly ImportedSession[]): Promise<ImportResult> {
+    const s = this.#stmt;
+    return this.#db.transaction(() => {
+      const result: ImportResult = { sessions: 0, skippedSessions: 0, events: 0 };
+      for (const { session, events } of items) {
+        if (s.importSession.run(sessionToRow(session)).changes === 0) {
+          result.skippedSessions++;
+          continue;
+        }
+        result.sessions++;
+        for (const e of events) {
+          const details = e.details ? JSON.stringify(e.details) : null;
+          const p = [session.projectId, session.id, e.id, e.type, e.name, e.ts, e.ts, e.page, e.resourceId, details];
+          result.events += s.insertEvent.run(...p).changes;
+        }
+      }
+      // TODO(lead, rollups): mark the local days these sessions started on as dirty for the rollup
+      // job (the analytics branch's store method) once both branches are merged.
+      return result;
+    })();
   }
 
   async createProject(project: Project): Promise<Project> {
