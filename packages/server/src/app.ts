@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { registerAdminRoutes } from './admin-routes.js';
 import { ApiError, errorBody } from './errors.js';
 import type { GeoLookup } from './geo.js';
+import { registerImportRoutes } from './import-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { gauge, type Metrics } from './metrics.js';
 import type { Projects } from './projects.js';
@@ -128,6 +129,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   registerReadRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerImportRoutes(app, deps);
   return app;
 }
 

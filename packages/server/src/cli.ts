@@ -1,6 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProjectSchema, formatIssues } from '@sessiontrack/core';
+import { DemoError, runDemo } from './demo.js';
 import { openStore, type RunningServer, StartupError, startServer } from './node-server.js';
 import { Projects } from './projects.js';
 
@@ -23,6 +25,7 @@ Commands:
   project create   create a project and print its write key
   project list     list projects
   cleanup          delete sessions (and their events) inactive for N days
+  demo             fill a running server with realistic demo traffic (web and MCP)
 
 Run 'sessiontrack <command> --help' for a command's options.`,
   serve: `Usage: sessiontrack serve [options]
@@ -60,6 +63,21 @@ Options of 'create':
   cleanup: `Usage: sessiontrack cleanup [--days-inactive 30] [--project <id>] [--data-dir <dir>]
 
 Deletes sessions whose last activity is older than N days, with their events.`,
+  demo: `Usage: sessiontrack demo [options]
+
+Sends realistic web and MCP traffic over past days to a running server, through the admin-only
+import route (POST /api/v1/import): past timestamps are possible only with the admin token, never
+with a write key. Deterministic for a seed: running it again adds nothing (use another --seed).
+
+Options:
+  --url <url>           the server (default http://127.0.0.1:3000)
+  --days <n>            spread over this many past days, today included (default 30)
+  --sessions <n>        how many sessions (default 5000)
+  --project <id>        the project to fill (default: default)
+  --seed <n>            random seed (default 1)
+  --data-dir <dir>      read the admin token from <dir>/admin-token when SESSIONTRACK_ADMIN_TOKEN is unset
+                        (env SESSIONTRACK_DATA_DIR, default ./data), as serve keeps it
+  -h, --help            show this help`,
 };
 
 const storageOptions = {
@@ -74,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run(argv);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof StartupError) {
+    if (err instanceof UsageError || err instanceof StartupError || err instanceof DemoError) {
       process.stderr.write(`sessiontrack: ${err.message}\n`);
       return err instanceof UsageError ? 2 : 1;
     }
@@ -98,6 +116,8 @@ async function run(argv: string[]): Promise<number> {
       return project(rest);
     case 'cleanup':
       return cleanup(rest);
+    case 'demo':
+      return demo(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -293,4 +313,53 @@ async function cleanup(argv: string[]): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+async function demo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      days: { type: 'string' },
+      sessions: { type: 'string' },
+      project: { type: 'string' },
+      seed: { type: 'string' },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP.demo);
+    return 0;
+  }
+  const days = int('days', values.days, 30);
+  const sessions = int('sessions', values.sessions, 5000);
+  if (days < 1 || days > 400) throw new UsageError(`--days must be 1 to 400, got ${days}`);
+  if (sessions < 1 || sessions > 2_000_000) throw new UsageError(`--sessions must be 1 to 2000000, got ${sessions}`);
+  const url = values.url ?? 'http://127.0.0.1:3000';
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
+  // The admin token as serve finds it: the environment, else the file serve generated.
+  let adminToken = env.SESSIONTRACK_ADMIN_TOKEN;
+  const tokenFile = join(resolve(dataDir(values['data-dir'])), 'admin-token');
+  if (!adminToken && existsSync(tokenFile)) adminToken = readFileSync(tokenFile, 'utf8').trim();
+  if (!adminToken) {
+    throw new UsageError(`no admin token: set SESSIONTRACK_ADMIN_TOKEN (or run from where ${tokenFile} exists)`);
+  }
+  const project = values.project ?? 'default';
+  process.stderr.write(`sending ${sessions} demo sessions over ${days} days to ${url} (project ${project})\n`);
+  const r = await runDemo({
+    url,
+    adminToken,
+    project,
+    days,
+    sessions,
+    seed: int('seed', values.seed, 1),
+    progress: process.stderr,
+  });
+  console.log(
+    `imported ${r.sessions} sessions and ${r.events} events in ${r.requests} requests (${(r.ms / 1000).toFixed(1)} s)` +
+      (r.skippedSessions ? `; ${r.skippedSessions} were there already (same --seed)` : ''),
+  );
+  console.log(`open ${url.replace(/\/+$/, '')}/ and sign in with the admin token to see them`);
+  return 0;
 }
