@@ -344,12 +344,13 @@ export function generateDemo(opts: DemoOptions): DemoSession[] {
     }
     if (chance(archetype === 'power' ? 0.6 : 0.3)) {
       const wf = pick(WORKFLOWS);
-      add({ type: 'workflow_start', name: wf, page }, logNormal(10 * SEC));
+      const details = { workflowId: wf };
+      add({ type: 'workflow_start', name: wf, page, details }, logNormal(10 * SEC));
       const abandon = archetype === 'struggler' ? 0.45 : 0.2;
       const fail = archetype === 'struggler' ? 0.25 : 0.08;
       const x = r();
       if (x >= abandon) {
-        add({ type: x < abandon + fail ? 'workflow_fail' : 'workflow_complete', name: wf, page }, logNormal(40 * SEC));
+        add({ type: x < abandon + fail ? 'workflow_fail' : 'workflow_complete', name: wf, page, details }, logNormal(40 * SEC));
       }
     }
     if (chance(0.35)) add({ type: 'pageview', page: any(['/pricing', '/docs', '/app/reports']) }, logNormal(20 * SEC));
@@ -366,7 +367,8 @@ export function generateDemo(opts: DemoOptions): DemoSession[] {
     const s = base(id, startedAt, user, 'mcp');
     const [client, version] = pick(MCP_CLIENTS);
     s.transport = pick(TRANSPORTS);
-    s.metadata = { clientInfo: { name: client, version }, protocolVersion: '2025-06-18' };
+    // The shape packages/mcp writes (clientName, clientVersion, protocolVersion).
+    s.metadata = { clientName: client, clientVersion: version, protocolVersion: '2025-06-18', clientCapabilities: {} };
     const archetype = user?.archetype ?? 'regular';
     const calls = archetype === 'power' ? 15 + Math.floor(r() * 50) : 1 + Math.floor(logNormal(6, 0.8));
     let t = startedAt;
