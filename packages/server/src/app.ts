@@ -4,6 +4,7 @@ import { StorageUnavailableError, type Store } from '@sessiontrack/store';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import { registerAdminRoutes } from './admin-routes.js';
+import { registerDashboardRoutes } from './dashboard-route.js';
 import { ApiError, errorBody } from './errors.js';
 import type { GeoLookup } from './geo.js';
 import { registerImportRoutes } from './import-routes.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   /** The socket's peer address; supplied by the runtime adapter (null in-process). */
   socketAddress?: (c: Context<AppEnv>) => string | null;
   now?: () => number;
+  /** The built dashboard; default: resolved from @sessiontrack/dashboard (null: not served). */
+  dashboardDir?: string | null;
 }
 
 export type AppEnv = { Variables: { requestId: string } };
@@ -130,6 +133,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerReadRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerImportRoutes(app, deps);
+  // Last: every other GET is the dashboard (or its single-page fallback).
+  registerDashboardRoutes(app, deps.dashboardDir);
   return app;
 }
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProjectSchema, formatIssues } from '@sessiontrack/core';
+import { dashboardDir } from './dashboard-route.js';
 import { DemoError, runDemo } from './demo.js';
 import { openStore, type RunningServer, StartupError, startServer } from './node-server.js';
 import { Projects } from './projects.js';
@@ -198,6 +199,9 @@ function printBanner(s: RunningServer, dir: string): void {
       : env.SESSIONTRACK_ADMIN_TOKEN
         ? '  admin token: from SESSIONTRACK_ADMIN_TOKEN'
         : `  admin token: kept in ${tokenFile}`,
+    dashboardDir()
+      ? `  dashboard:   ${s.url}/`
+      : '  dashboard:   not built (run `npm run build`); the API works without it',
     `  try:         curl -s -X POST ${s.url}/api/v1/sessions/start -H 'X-Write-Key: ${s.writeKey}' -H 'Content-Type: application/json' -d '{"anonymousId":"me"}'`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

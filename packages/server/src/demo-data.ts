@@ -350,7 +350,10 @@ export function generateDemo(opts: DemoOptions): DemoSession[] {
       const fail = archetype === 'struggler' ? 0.25 : 0.08;
       const x = r();
       if (x >= abandon) {
-        add({ type: x < abandon + fail ? 'workflow_fail' : 'workflow_complete', name: wf, page, details }, logNormal(40 * SEC));
+        add(
+          { type: x < abandon + fail ? 'workflow_fail' : 'workflow_complete', name: wf, page, details },
+          logNormal(40 * SEC),
+        );
       }
     }
     if (chance(0.35)) add({ type: 'pageview', page: any(['/pricing', '/docs', '/app/reports']) }, logNormal(20 * SEC));

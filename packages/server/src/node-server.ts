@@ -108,6 +108,8 @@ export interface AssembleOptions extends Partial<Omit<AppConfig, 'adminToken'>> 
   maxPendingEvents?: number | undefined;
   socketAddress?: AppDeps['socketAddress'];
   now?: () => number;
+  /** The built dashboard's directory (default: resolved; null: none). */
+  dashboardDir?: string | null;
 }
 
 export interface Assembled {
@@ -139,7 +141,7 @@ export async function assemble(store: Store, logger: Logger, opts: AssembleOptio
     },
   });
   const geo = await openGeoLookup({ cityDb: opts.geoCityDb });
-  const { geoCityDb: _g, maxPendingEvents: _m, socketAddress, now, ...config } = opts;
+  const { geoCityDb: _g, maxPendingEvents: _m, socketAddress, now, dashboardDir, ...config } = opts;
   const app = createApp({
     store,
     projects,
@@ -151,6 +153,7 @@ export async function assemble(store: Store, logger: Logger, opts: AssembleOptio
     config: { ...DEFAULT_CONFIG, ...config },
     ...(socketAddress ? { socketAddress } : {}),
     ...(now ? { now } : {}),
+    ...(dashboardDir !== undefined ? { dashboardDir } : {}),
   });
   return { app, projects, buffer, metrics, limiter, defaultProject: project };
 }

@@ -162,9 +162,11 @@ describe('operations', () => {
     expect(metrics).toContain('sessiontrack_ingest_events_total{result="accepted"} 1');
     expect(metrics).toMatch(/sessiontrack_commit_batch_events_count \d+/);
     expect(metrics).toContain('sessiontrack_http_requests_total{route="/api/v1/sessions/start",status="201"} 1');
-    const missing = await t.app.request('/nope');
+    // (A GET outside /api is the dashboard's: see dashboard-route.test.ts.)
+    const missing = await t.read('/api/v1/nope');
     expect(missing.status).toBe(404);
     expect((await json(missing)).error.code).toBe('not_found');
+    expect((await json(await t.app.request('/nope', { method: 'POST' }))).error.code).toBe('not_found');
   });
 
   it('/healthz is 503 and ingest 503 when storage is gone, in the error shape', async () => {

@@ -1,0 +1,125 @@
+import type { WireEvent, WireSession } from '@sessiontrack/core';
+
+// The read API of the server (docs/api.md), as the dashboard uses it. The admin token is kept in
+// sessionStorage: it survives a reload of the tab, not the closing of the browser.
+
+export type { WireEvent, WireSession };
+
+export interface Project {
+  id: string;
+  name: string;
+  writeKey: string;
+  timeZone: string;
+}
+
+export interface Summary {
+  sessions: number;
+  uniqueUsers: number;
+  avgDurationSeconds: number;
+  bounceRate: number;
+  errorRate: number;
+  actions: number;
+  toolCalls: number;
+}
+
+export interface Daily extends Summary {
+  date: string;
+  countries?: Record<string, number>;
+}
+
+export interface BreakdownRow {
+  value: string | null;
+  sessions: number;
+  share: number;
+  /** by=region: the region's country. */
+  country?: string | null;
+  /** by=tool: tool_call events. */
+  calls?: number;
+  /** by=tool: failed calls, when the server counts them. */
+  errors?: number;
+  errorRate?: number;
+}
+
+export interface WorkflowStats {
+  workflowId: string;
+  started: number;
+  completed: number;
+  failed: number;
+  abandoned: number;
+  abandonRate: number;
+}
+
+export interface Pattern {
+  pattern: string;
+  type: string;
+  confidence: number;
+  indicators: unknown[];
+  stats: Record<string, unknown>;
+}
+
+export type SessionDetail = WireSession & { events: WireEvent[]; abandonedWorkflows?: unknown };
+
+const TOKEN_KEY = 'sessiontrack.adminToken';
+
+export const storedToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
+export const storeToken = (t: string | null): void => {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+};
+
+/** The token was refused: the app returns to sign-in. */
+export class Unauthorized extends Error {}
+
+/** Any other non-2xx answer, with the API's error code. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let onUnauthorized: () => void = () => {};
+export const setUnauthorizedHandler = (fn: () => void): void => {
+  onUnauthorized = fn;
+};
+
+export type Params = Record<string, string | number | undefined | null>;
+
+export function apiPath(path: string, params: Params = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const qs = q.toString();
+  return `/api/v1${path}${qs ? `?${qs}` : ''}`;
+}
+
+export async function get<T>(
+  path: string,
+  params: Params = {},
+  token = storedToken(),
+  signal?: AbortSignal,
+): Promise<T> {
+  const res = await fetch(apiPath(path, params), {
+    headers: { authorization: `Bearer ${token ?? ''}` },
+    ...(signal ? { signal } : {}),
+  });
+  if (res.status === 401) {
+    onUnauthorized();
+    throw new Unauthorized('the admin token was refused');
+  }
+  if (!res.ok) {
+    let code = 'http_error';
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      const body = (await res.json()) as { error?: { code?: string; message?: string } };
+      code = body.error?.code ?? code;
+      message = body.error?.message ?? message;
+    } catch {
+      // not our error shape
+    }
+    throw new ApiFailure(res.status, code, message);
+  }
+  return (await res.json()) as T;
+}

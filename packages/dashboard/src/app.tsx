@@ -1,0 +1,254 @@
+import { createContext, type FormEvent, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { get, type Project, setUnauthorizedHandler, storedToken, storeToken, Unauthorized } from './api.js';
+import { ErrorNote } from './components.js';
+import { type DateRange, previousRange, rangeDates, todayIn } from './format.js';
+import { useApi } from './hooks.js';
+import { formatHash, parseHash, type Route, type View, withRoute } from './route.js';
+import { Insights } from './views/insights.js';
+import { Mcp } from './views/mcp.js';
+import { Overview } from './views/overview.js';
+import { Sessions } from './views/sessions.js';
+import { Users } from './views/users.js';
+
+export interface Ctx {
+  route: Route;
+  go: (patch: Partial<Route>) => void;
+  project: Project;
+  range: DateRange;
+  previous: DateRange;
+}
+
+const ViewContext = createContext<Ctx | null>(null);
+export function useView(): Ctx {
+  const c = useContext(ViewContext);
+  if (!c) throw new Error('useView outside the app');
+  return c;
+}
+
+const NAV: [View, string][] = [
+  ['overview', 'Overview'],
+  ['sessions', 'Sessions'],
+  ['users', 'Users'],
+  ['insights', 'Insights'],
+  ['mcp', 'MCP'],
+];
+
+function useRoute(): [Route, (patch: Partial<Route>) => void] {
+  const [route, setRoute] = useState(() => parseHash(location.hash));
+  useEffect(() => {
+    const on = () => setRoute(parseHash(location.hash));
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  const go = useCallback((patch: Partial<Route>) => {
+    const next = withRoute(parseHash(location.hash), patch);
+    const hash = formatHash(next);
+    if (hash !== location.hash) location.hash = hash;
+    setRoute(next);
+  }, []);
+  return [route, go];
+}
+
+export function App() {
+  const [token, setToken] = useState(storedToken);
+  const [notice, setNotice] = useState<string | null>(null);
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      storeToken(null);
+      setToken(null);
+      setNotice('The admin token was refused. Sign in again.');
+    });
+  }, []);
+  if (!token) {
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(t) => {
+          storeToken(t);
+          setNotice(null);
+          setToken(t);
+        }}
+      />
+    );
+  }
+  return (
+    <Shell
+      onSignOut={() => {
+        storeToken(null);
+        setToken(null);
+      }}
+    />
+  );
+}
+
+function SignIn(props: { notice: string | null; onSignedIn: (token: string) => void }) {
+  const [value, setValue] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const t = value.trim();
+    if (!t) return setError('Enter the admin token.');
+    setBusy(true);
+    setError(null);
+    try {
+      await get('/projects', {}, t);
+      props.onSignedIn(t);
+    } catch (err) {
+      setError(err instanceof Unauthorized ? 'That token was refused.' : (err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="signin">
+      <form onSubmit={submit} aria-labelledby="signin-title">
+        <h1 id="signin-title">sessiontrack</h1>
+        <p className="muted">Sign in with the server’s admin token.</p>
+        {props.notice && (
+          <p className="error" role="alert">
+            {props.notice}
+          </p>
+        )}
+        <label htmlFor="token">Admin token</label>
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="current-password"
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+          required
+        />
+        {error && (
+          <p className="error" role="alert" data-testid="signin-error">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+        <p className="muted small">
+          It is printed when the server first starts, kept in <code>data/admin-token</code>, or set with{' '}
+          <code>SESSIONTRACK_ADMIN_TOKEN</code>. It stays in this tab only.
+        </p>
+      </form>
+    </main>
+  );
+}
+
+function Shell(props: { onSignOut: () => void }) {
+  const [route, go] = useRoute();
+  const projects = useApi<{ projects: Project[] }>('/projects');
+  const list = projects.data?.projects ?? [];
+  const project = list.find((p) => p.id === route.project) ?? null;
+  const today = todayIn(project?.timeZone ?? 'UTC');
+  const range = useMemo(
+    () => rangeDates(route.range, today, { from: route.from, to: route.to }),
+    [route.range, route.from, route.to, today],
+  );
+  const ctx = useMemo<Ctx | null>(
+    () => (project ? { route, go, project, range, previous: previousRange(range) } : null),
+    [route, go, project, range],
+  );
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <div className="brand">sessiontrack</div>
+        <nav aria-label="Views">
+          <ul>
+            {NAV.map(([view, label]) => (
+              <li key={view}>
+                <a
+                  href={formatHash(withRoute(route, { view, session: undefined }))}
+                  aria-current={route.view === view ? 'page' : undefined}
+                >
+                  {label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="controls">
+          <label>
+            <span>Project</span>
+            <select
+              value={route.project}
+              onChange={(e) => go({ project: e.target.value, session: undefined, user: undefined })}
+              disabled={list.length === 0}
+            >
+              {list.length === 0 && <option value={route.project}>{route.project}</option>}
+              {list.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <span>Period</span>
+            <select
+              value={route.range}
+              onChange={(e) => {
+                const v = e.target.value as Route['range'];
+                go(
+                  v === 'custom'
+                    ? { range: v, from: range.from, to: range.to }
+                    : { range: v, from: undefined, to: undefined },
+                );
+              }}
+            >
+              <option value="today">Today</option>
+              <option value="7d">Last 7 days</option>
+              <option value="30d">Last 30 days</option>
+              <option value="custom">Custom…</option>
+            </select>
+          </label>
+          {route.range === 'custom' && (
+            <>
+              <label>
+                <span>From</span>
+                <input type="date" value={range.from} max={range.to} onChange={(e) => go({ from: e.target.value })} />
+              </label>
+              <label>
+                <span>To</span>
+                <input type="date" value={range.to} min={range.from} onChange={(e) => go({ to: e.target.value })} />
+              </label>
+            </>
+          )}
+          <button type="button" className="link" onClick={props.onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {projects.error ? (
+          <ErrorNote error={projects.error} retry={projects.reload} />
+        ) : !projects.data ? (
+          <div className="loading" role="status">
+            Loading…
+          </div>
+        ) : !ctx ? (
+          <div className="error" role="alert">
+            <p>There is no project “{route.project}”.</p>
+            <button type="button" onClick={() => go({ project: 'default' })}>
+              Open the default project
+            </button>
+          </div>
+        ) : (
+          <ViewContext.Provider value={ctx}>
+            {route.view === 'overview' && <Overview />}
+            {route.view === 'sessions' && <Sessions />}
+            {route.view === 'users' && <Users />}
+            {route.view === 'insights' && <Insights />}
+            {route.view === 'mcp' && <Mcp />}
+          </ViewContext.Provider>
+        )}
+      </main>
+    </div>
+  );
+}

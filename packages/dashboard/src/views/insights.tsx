@@ -1,0 +1,178 @@
+import type { BreakdownRow, WorkflowStats } from '../api.js';
+import { useView } from '../app.js';
+import { Async, Section, TopList } from '../components.js';
+import { fmtInt, fmtPct } from '../format.js';
+import { useApi } from '../hooks.js';
+
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+interface Cell {
+  weekday: number;
+  hour: number;
+  sessions: number;
+}
+
+export function Insights() {
+  const { project, range } = useView();
+  const p = { project: project.id, ...range };
+  const activity = useApi<{ cells: Cell[] }>('/stats/activity', p);
+  const durations = useApi<
+    | { bucket: string; sessions: number; share: number }[]
+    | { buckets: { bucket: string; sessions: number; share: number }[] }
+  >('/stats/durations', p);
+  const together = useApi<{ a: string; b: string; sessions: number; lift: number }[]>('/stats/together', {
+    ...p,
+    limit: 10,
+  });
+  const workflows = useApi<WorkflowStats[]>('/stats/workflows/abandoned', p);
+  return (
+    <div className="view" data-testid="insights">
+      <h1>Insights</h1>
+      <Section title="When users are active" wide id="s-activity">
+        <Async state={activity} rows={7}>
+          {(a) => <Heatmap cells={a.cells} timeZone={project.timeZone} />}
+        </Async>
+      </Section>
+      <div className="grid">
+        <Section title="How long they stay" id="s-durations">
+          <Async state={durations}>
+            {(d) => {
+              const rows = Array.isArray(d) ? d : d.buckets;
+              return (
+                <TopList
+                  rows={rows.map((b) => ({ value: b.bucket, sessions: b.sessions, share: b.share }))}
+                  testId="list-durations"
+                />
+              );
+            }}
+          </Async>
+        </Section>
+        <Exit by="exitPage" title="Where they leave" />
+        <Exit by="exitReason" title="Why sessions end" />
+        <Exit by="exitAction" title="Last action before leaving" />
+        <Section title="Features used together" id="s-together">
+          <Async state={together}>
+            {(rows) =>
+              rows.length === 0 ? (
+                <p className="muted">No sessions used two features in this period.</p>
+              ) : (
+                <table className="table compact" data-testid="together">
+                  <thead>
+                    <tr>
+                      <th scope="col">Features</th>
+                      <th scope="col">Sessions</th>
+                      <th scope="col" title="how much more often than by chance">
+                        Lift
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {rows.map((r) => (
+                      <tr key={`${r.a}+${r.b}`}>
+                        <td>
+                          {r.a} + {r.b}
+                        </td>
+                        <td>{fmtInt(r.sessions)}</td>
+                        <td>{r.lift.toFixed(1)}×</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )
+            }
+          </Async>
+        </Section>
+        <Section title="Abandoned workflows" id="s-workflows">
+          <Async state={workflows}>{(rows) => <Workflows rows={rows} />}</Async>
+        </Section>
+      </div>
+    </div>
+  );
+}
+
+function Exit(props: { by: string; title: string }) {
+  const { project, range } = useView();
+  const rows = useApi<BreakdownRow[]>('/stats/breakdown', { project: project.id, ...range, by: props.by, limit: 8 });
+  return (
+    <Section title={props.title} id={`s-${props.by}`}>
+      <Async state={rows}>{(r) => <TopList rows={r} testId={`list-${props.by}`} />}</Async>
+    </Section>
+  );
+}
+
+export function Workflows(props: { rows: WorkflowStats[] }) {
+  if (props.rows.length === 0) return <p className="muted">No workflows were started in this period.</p>;
+  return (
+    <table className="table compact" data-testid="workflow-table">
+      <thead>
+        <tr>
+          <th scope="col">Workflow</th>
+          <th scope="col">Started</th>
+          <th scope="col">Completed</th>
+          <th scope="col">Failed</th>
+          <th scope="col">Abandoned</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((w) => (
+          <tr key={w.workflowId}>
+            <td>{w.workflowId}</td>
+            <td>{fmtInt(w.started)}</td>
+            <td>{fmtInt(w.completed)}</td>
+            <td>{fmtInt(w.failed)}</td>
+            <td>
+              {fmtInt(w.abandoned)}{' '}
+              <span className={w.abandonRate > 0.3 ? 'badge bad' : 'muted'}>{fmtPct(w.abandonRate)}</span>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Weekday × hour as a table of shaded cells (a real table: readable without colour). */
+function Heatmap(props: { cells: Cell[]; timeZone: string }) {
+  const grid = WEEKDAYS.map(() => new Array<number>(24).fill(0));
+  for (const c of props.cells) {
+    const row = grid[c.weekday];
+    if (row && c.hour >= 0 && c.hour < 24) row[c.hour] = c.sessions;
+  }
+  const max = Math.max(1, ...grid.flat());
+  return (
+    <div className="table-wrap">
+      <table className="heatmap" data-testid="heatmap">
+        <caption className="muted">Sessions started, by weekday and hour ({props.timeZone})</caption>
+        <thead>
+          <tr>
+            <th scope="col">
+              <span className="sr-only">Weekday</span>
+            </th>
+            {Array.from({ length: 24 }, (_, h) => (
+              <th key={h} scope="col">
+                {h % 3 === 0 ? h : ''}
+                <span className="sr-only">{h % 3 === 0 ? '' : h}:00</span>
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {grid.map((row, d) => (
+            <tr key={WEEKDAYS[d]}>
+              <th scope="row">{WEEKDAYS[d]}</th>
+              {row.map((n, h) => (
+                <td
+                  key={h}
+                  style={{ ['--v' as string]: String(n / max) }}
+                  title={`${WEEKDAYS[d]} ${h}:00 — ${n} sessions`}
+                >
+                  <span className="sr-only">{n}</span>
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,151 @@
+import { useMemo } from 'react';
+import type { BreakdownRow, Daily, WireSession } from '../api.js';
+import { useView } from '../app.js';
+import { DailyChart } from '../chart.js';
+import { Async, Section, TopList } from '../components.js';
+import { countryName, datesOf, flag, fmtDuration, fmtInt, fmtPct } from '../format.js';
+import { useApi } from '../hooks.js';
+
+const SAMPLE = 500;
+
+export function Mcp() {
+  const { project, range } = useView();
+  const p = { project: project.id, ...range };
+  const daily = useApi<Daily[]>('/stats/daily', p);
+  const tools = useApi<BreakdownRow[]>('/stats/breakdown', { ...p, by: 'tool', limit: 12 });
+  const transports = useApi<BreakdownRow[]>('/stats/breakdown', { ...p, by: 'transport', limit: 8 });
+  // Client names and countries of MCP sessions: counted over the latest MCP sessions of the range.
+  const sample = useApi<{ sessions: WireSession[] }>('/sessions', { ...p, kind: 'mcp', limit: SAMPLE });
+  const live = useApi<{ sessions: WireSession[] }>(
+    '/sessions',
+    { project: project.id, kind: 'mcp', status: 'live', limit: 50 },
+    15_000,
+  );
+
+  return (
+    <div className="view" data-testid="mcp">
+      <h1>MCP</h1>
+      <Section title="Tool calls per day" wide id="s-tool-calls">
+        <Async state={daily} rows={6}>
+          {(days) => <ToolChart days={days} />}
+        </Async>
+      </Section>
+      <div className="grid">
+        <Section title="Top tools" id="s-tools">
+          <Async state={tools}>
+            {(rows) => (
+              <TopList
+                rows={rows}
+                testId="list-tool"
+                extra={(r) => (
+                  <span className="calls">
+                    {r.calls !== undefined && <span title="tool calls">{fmtInt(r.calls)} calls</span>}
+                    {r.errorRate !== undefined && (
+                      <span className={r.errorRate > 0.05 ? 'badge bad' : 'muted'} title="failed calls">
+                        {' '}
+                        {fmtPct(r.errorRate)} errors
+                      </span>
+                    )}
+                  </span>
+                )}
+              />
+            )}
+          </Async>
+        </Section>
+        <Section title="Transports" id="s-transport">
+          <Async state={transports}>{(rows) => <TopList rows={rows} testId="list-transport" />}</Async>
+        </Section>
+        <Section title="Clients" id="s-clients">
+          <Async state={sample}>
+            {(s) => <SampleList sessions={s.sessions} of={clientOf} testId="list-clients" />}
+          </Async>
+        </Section>
+        <Section title="Countries" id="s-mcp-countries">
+          <Async state={sample}>
+            {(s) => (
+              <SampleList
+                sessions={s.sessions}
+                of={(x) => x.geo.country}
+                label={(v) => `${flag(v)} ${countryName(v)}`}
+                testId="list-mcp-countries"
+              />
+            )}
+          </Async>
+        </Section>
+        <Section title="Live MCP sessions" id="s-live-mcp">
+          <Async state={live}>
+            {(l) =>
+              l.sessions.length === 0 ? (
+                <p className="muted">No MCP session is live right now.</p>
+              ) : (
+                <ul className="plain" data-testid="live-mcp">
+                  {l.sessions.map((s) => (
+                    <li key={s.id}>
+                      <a href={`#/sessions?${new URLSearchParams({ project: project.id, session: s.id })}`}>
+                        {clientOf(s) ?? s.id}
+                      </a>{' '}
+                      <span className="muted">
+                        {s.userId ?? 'anonymous'} · {s.toolCalls} calls · {fmtDuration(s.durationSeconds)} ·{' '}
+                        {s.transport ?? '—'}
+                      </span>
+                    </li>
+                  ))}
+                </ul>
+              )
+            }
+          </Async>
+        </Section>
+      </div>
+    </div>
+  );
+}
+
+const clientOf = (s: WireSession): string | null => {
+  const name = s.metadata?.clientName;
+  return typeof name === 'string' ? name : null;
+};
+
+function SampleList(props: {
+  sessions: WireSession[];
+  of: (s: WireSession) => string | null;
+  label?: (v: string | null) => string;
+  testId: string;
+}) {
+  const rows = useMemo(() => {
+    const counts = new Map<string | null, number>();
+    for (const s of props.sessions) counts.set(props.of(s), (counts.get(props.of(s)) ?? 0) + 1);
+    const total = props.sessions.length || 1;
+    return [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([value, n]) => ({ value, sessions: n, share: n / total }));
+  }, [props.sessions, props.of]);
+  return (
+    <>
+      <TopList
+        rows={rows}
+        testId={props.testId}
+        label={props.label ? (r) => props.label?.(r.value) : undefined}
+        empty="No MCP sessions in this period."
+      />
+      {props.sessions.length >= SAMPLE && (
+        <p className="muted small">Counted over the latest {SAMPLE} MCP sessions of the period.</p>
+      )}
+    </>
+  );
+}
+
+function ToolChart(props: { days: Daily[] }) {
+  const { range } = useView();
+  const { dates, series } = useMemo(() => {
+    const byDate = new Map(props.days.map((d) => [d.date, d]));
+    const dates = datesOf(range);
+    return {
+      dates,
+      series: [
+        { label: 'Tool calls', values: dates.map((d) => byDate.get(d)?.toolCalls ?? 0), color: '#a463f2', bars: true },
+      ],
+    };
+  }, [props.days, range]);
+  return <DailyChart dates={dates} series={series} label="Tool calls per day" testId="chart-tools" />;
+}
