@@ -11,6 +11,7 @@ import { gauge, type Metrics } from './metrics.js';
 import type { Projects } from './projects.js';
 import type { RateLimiter } from './rate-limit.js';
 import { registerReadRoutes } from './read-routes.js';
+import { registerStatsRoutes } from './stats-routes.js';
 import { registerTrackerRoute } from './tracker-route.js';
 import type { WriteBuffer } from './write-buffer.js';
 
@@ -127,6 +128,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
   registerReadRoutes(app, deps);
+  registerStatsRoutes(app, deps);
   registerAdminRoutes(app, deps);
   return app;
 }
