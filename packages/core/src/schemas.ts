@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BREAKDOWN_DIMS } from './analytics.js';
 import { END_REASONS, EVENT_TYPES, SESSION_KINDS } from './types.js';
 
 // Wire schemas of API.md. Every request body passes one of these at the boundary; what comes out
@@ -217,3 +218,15 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   if (missing && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) return 'required';
   return issue.message;
 }
+
+/** Query of the /stats routes: a date range (inclusive, project time zone), optional `by` and `limit`. */
+export const statsQuery = z.object({
+  project: z.string().optional(),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(20),
+});
+
+export const breakdownQuery = statsQuery.extend({
+  by: z.enum(BREAKDOWN_DIMS),
+});

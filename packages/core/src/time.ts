@@ -142,3 +142,10 @@ export function dateRange(
   if (from > to) throw new RangeError(`from (${from}) is after to (${to})`);
   return { from: start, to: end };
 }
+
+/** Weekday (0 = Monday … 6 = Sunday) and hour (0-23) of an instant in a time zone. */
+export function localWeekdayHour(epochMs: number, timeZone: string): { weekday: number; hour: number } {
+  const w = wallClock(epochMs, timeZone);
+  const d = new Date(w.asUtc);
+  return { weekday: (d.getUTCDay() + 6) % 7, hour: d.getUTCHours() };
+}

@@ -113,4 +113,8 @@ export interface Project {
   retentionDays: number;
   rateLimitPerMinute: number;
   createdAt: number;
+  /** Bounce threshold (analytics): absent = 30 s. */
+  bounceSeconds?: number | undefined;
+  /** Bounce threshold (analytics): absent = at most 1 action. */
+  bounceMaxActions?: number | undefined;
 }

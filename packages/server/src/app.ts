@@ -13,6 +13,7 @@ import { gauge, type Metrics } from './metrics.js';
 import type { Projects } from './projects.js';
 import type { RateLimiter } from './rate-limit.js';
 import { registerReadRoutes } from './read-routes.js';
+import { registerStatsRoutes } from './stats-routes.js';
 import { registerTrackerRoute } from './tracker-route.js';
 import type { WriteBuffer } from './write-buffer.js';
 
@@ -131,6 +132,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
   registerReadRoutes(app, deps);
+  registerStatsRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerImportRoutes(app, deps);
   // Last: every other GET is the dashboard (or its single-page fallback).

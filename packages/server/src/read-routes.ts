@@ -1,11 +1,13 @@
 import {
   activeQuery,
   dateRange,
+  effectiveStatus,
   eventsToWire,
   historyQuery,
   listSessionsQuery,
   type Project,
   sessionToWire,
+  sessionWorkflows,
 } from '@sessiontrack/core';
 import type { Context, Hono } from 'hono';
 import type { AppDeps, AppEnv } from './app.js';
@@ -95,6 +97,13 @@ export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const wanted = c.req.query('project');
     if (!s || (wanted !== undefined && wanted !== s.projectId)) throw new ApiError('not_found', 'unknown session');
     const events = await store.getEvents(s.id);
-    return c.json({ ...sessionToWire(s, t), events: eventsToWire(events) });
+    // Workflows of this session; abandoned = started, neither completed nor failed, session ended.
+    const workflows = sessionWorkflows(events, effectiveStatus(s, t) === 'ended');
+    return c.json({
+      ...sessionToWire(s, t),
+      events: eventsToWire(events),
+      workflows,
+      abandonedWorkflows: workflows.filter((w) => w.abandoned).map((w) => w.workflowId),
+    });
   });
 }

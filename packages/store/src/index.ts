@@ -1,3 +1,4 @@
+export * from './analytics.js';
 export * from './batch.js';
 export type { PgDriver, PgQueryable, PgQueryResult } from './postgres/pg-driver.js';
 export { PgPoolDriver, type PgPoolOptions } from './postgres/pg-pool-driver.js';

@@ -1,4 +1,11 @@
-import { expiresAt, type Project, type Session, type StoredEvent } from '@sessiontrack/core';
+import {
+  type AnalyticsEvent,
+  type DayRollup,
+  expiresAt,
+  type Project,
+  type Session,
+  type StoredEvent,
+} from '@sessiontrack/core';
 
 // Row <-> model mapping shared by the SQL backends: the column names are the same in each.
 
@@ -134,6 +141,35 @@ export function rowToEvent(r: Record<string, unknown>): StoredEvent {
     page: str(r.page),
     resourceId: str(r.resource_id),
     details: json(r.details),
+  };
+}
+
+export function rowToAnalyticsEvent(r: Record<string, unknown>): AnalyticsEvent {
+  return {
+    sessionId: String(r.session_id),
+    type: r.type as StoredEvent['type'],
+    name: str(r.name),
+    details: json(r.details),
+  };
+}
+
+/** A rollup_days row; counts are filled by the caller, users are never loaded. */
+export function rowToStoredRollup(r: Record<string, unknown>): { rollup: DayRollup; computedAt: number } {
+  return {
+    computedAt: num(r.computed_at),
+    rollup: {
+      date: String(r.day),
+      sessions: num(r.sessions),
+      endedSessions: num(r.ended_sessions),
+      durationMsSum: num(r.duration_ms_sum),
+      bounces: num(r.bounces),
+      errorSessions: num(r.error_sessions),
+      actions: num(r.actions),
+      toolCalls: num(r.tool_calls),
+      uniqueUsers: num(r.unique_users),
+      users: [],
+      counts: {},
+    },
   };
 }
 

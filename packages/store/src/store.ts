@@ -1,4 +1,8 @@
 import type {
+  AnalyticsEvent,
+  CountDim,
+  Counts,
+  DayRollup,
   EndReason,
   ImportedSession,
   NewEvent,
@@ -76,6 +80,19 @@ export interface ImportResult {
   events: number;
 }
 
+/** A session (re)written outside `commit`, whose start day's rollup must be recomputed. */
+export interface RollupMark {
+  projectId: string;
+  startedAt: number;
+}
+
+/** A stored day rollup (its `users` are not loaded: see `countRollupUsers`). */
+export interface StoredRollup {
+  rollup: DayRollup;
+  /** Wall-clock time the rollup job started computing it. */
+  computedAt: number;
+}
+
 export interface Store {
   /** Which implementation answers, for logs and test output. */
   readonly backend: string;
@@ -109,6 +126,35 @@ export interface Store {
    * event ids are unique per session as on ingest. Events are kept as received at their own time.
    */
   importSessions(items: readonly ImportedSession[]): Promise<ImportResult>;
+
+  // Analytics (issue #6): raw rows for the definitions of core's analytics.ts, and rollups.
+  /** Sessions that started in [from, to), and (withEvents) their events of ANALYTICS_EVENT_TYPES. */
+  analyticsRows(
+    projectId: string,
+    from: number,
+    to: number,
+    withEvents: boolean,
+  ): Promise<{ sessions: Session[]; events: AnalyticsEvent[] }>;
+  /**
+   * Marks the start days of these sessions for the rollup job. `commit` and `sweepExpired` do it
+   * themselves; anything else that writes sessions (an import of past data) must call it.
+   */
+  markRollupDirty(marks: readonly RollupMark[]): Promise<void>;
+  /** Dirty marks of a project: UTC day (epoch ms / 1 day) and the wall-clock time of the last mark. */
+  rollupDirty(projectId: string): Promise<{ utcDay: number; markedAt: number }[]>;
+  /** Stored rollups of the dates [fromDate, toDate], with per-day counts of `dims` only. */
+  readRollups(projectId: string, fromDate: string, toDate: string, dims: readonly CountDim[]): Promise<StoredRollup[]>;
+  /** One dimension's counts summed over the stored rollups of `dates`. */
+  sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts>;
+  /** Distinct user keys of the stored rollups of `dates` together with `extra`. */
+  countRollupUsers(projectId: string, dates: readonly string[], extra: readonly string[]): Promise<number>;
+  /** Replaces one day's rollup (idempotent). */
+  writeRollup(projectId: string, rollup: DayRollup, computedAt: number): Promise<void>;
+  /**
+   * Erases a user: their sessions and events, and their key from the rollups' user lists (the
+   * rollups' counts stay). Chunked like cleanup.
+   */
+  eraseUser(projectId: string, userId: string): Promise<CleanupResult>;
 
   createProject(project: Project): Promise<Project>;
   listProjects(): Promise<Project[]>;

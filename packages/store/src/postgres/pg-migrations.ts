@@ -72,4 +72,54 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_received ON events (received_at);
     `,
   },
+  // Migration version 2 is the MCP engineer's agent_state (issue #5); 3 is analytics (issue #6).
+  {
+    version: 3,
+    name: 'analytics rollups',
+    sql: `
+      -- (project, UTC day of session start) pairs written since; marked_at is wall-clock ms.
+      CREATE TABLE rollup_dirty (
+        project_id text NOT NULL,
+        utc_day bigint NOT NULL,
+        marked_at bigint NOT NULL,
+        PRIMARY KEY (project_id, utc_day)
+      );
+      -- Data from before this migration has never been rolled up: mark all of it.
+      INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM sessions;
+
+      -- One row per project and local calendar day: the additive totals (core's DayTotals).
+      CREATE TABLE rollup_days (
+        project_id text NOT NULL,
+        day text NOT NULL,
+        computed_at bigint NOT NULL,
+        sessions bigint NOT NULL,
+        ended_sessions bigint NOT NULL,
+        duration_ms_sum bigint NOT NULL,
+        bounces bigint NOT NULL,
+        error_sessions bigint NOT NULL,
+        actions bigint NOT NULL,
+        tool_calls bigint NOT NULL,
+        unique_users bigint NOT NULL,
+        PRIMARY KEY (project_id, day)
+      );
+      -- Counted dimensions per day (breakdowns, heatmap, workflows, pairs; core's COUNT_DIMS).
+      CREATE TABLE rollup_counts (
+        project_id text NOT NULL,
+        dim text NOT NULL,
+        day text NOT NULL,
+        value text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (project_id, dim, day, value)
+      );
+      -- Distinct user keys per day: unique users over a range are not a sum of days.
+      CREATE TABLE rollup_users (
+        project_id text NOT NULL,
+        day text NOT NULL,
+        user_key text NOT NULL,
+        PRIMARY KEY (project_id, day, user_key)
+      );
+      CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key);
+    `,
+  },
 ];

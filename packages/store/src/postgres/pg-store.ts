@@ -1,11 +1,24 @@
-import type { ImportedSession, Project, Session, StoredEvent } from '@sessiontrack/core';
+import {
+  ANALYTICS_EVENT_TYPES,
+  type AnalyticsEvent,
+  type CountDim,
+  type Counts,
+  type DayRollup,
+  type ImportedSession,
+  type Project,
+  type Session,
+  type StoredEvent,
+} from '@sessiontrack/core';
 import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
   projectToRow,
+  rowToAnalyticsEvent,
   rowToEvent,
   rowToProject,
   rowToSession,
+  rowToStoredRollup,
   type SessionRow,
   sessionToRow,
   statusCondition,
@@ -16,9 +29,11 @@ import {
   decodeCursor,
   encodeCursor,
   type ImportResult,
+  type RollupMark,
   type SessionPage,
   type SessionQuery,
   type Store,
+  type StoredRollup,
   type WriteOp,
   type WriteResult,
 } from '../store.js';
@@ -45,6 +60,7 @@ export class PostgresStore implements Store {
    */
   readonly concurrentWriters = 4;
   readonly #db: PgDriver;
+  readonly #marks = new RecentMarks();
 
   private constructor(db: PgDriver, backend: string) {
     this.#db = db;
@@ -58,7 +74,9 @@ export class PostgresStore implements Store {
   }
 
   async commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]> {
-    return this.#db.transaction(async (tx) => {
+    const wall = Date.now();
+    let marks: ReturnType<RecentMarks['pending']> = [];
+    const results = await this.#db.transaction(async (tx) => {
       const ids = sessionIdsOf(ops).sort();
       const loaded = new Map<string, Session>();
       const { rows: found } = await tx.query<Row>(
@@ -86,8 +104,20 @@ export class PostgresStore implements Store {
           [JSON.stringify(outcome.updates.map(pgRow))],
         );
       }
+      // Rollup days this batch touched; mostly none new (rollup-marks.ts), so the row lock this
+      // upsert takes is held by one batch a minute per day, not by every batch.
+      marks = this.#marks.pending([...outcome.inserts, ...outcome.updates], wall);
+      if (marks.length > 0) {
+        await tx.query(
+          `INSERT INTO rollup_dirty (project_id, utc_day, marked_at) SELECT p, d, $3 FROM unnest($1::text[], $2::bigint[]) AS m(p, d)
+           ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = GREATEST(rollup_dirty.marked_at, excluded.marked_at)`,
+          [marks.map((m) => m.projectId), marks.map((m) => m.utcDay), wall],
+        );
+      }
       return outcome.results;
     });
+    this.#marks.committed(marks, wall);
+    return results;
   }
 
   async getSession(id: string): Promise<Session | null> {
@@ -142,27 +172,199 @@ export class PostgresStore implements Store {
   }
 
   async sweepExpired(now: number): Promise<number> {
-    const { rowCount } = await this.#db.query(
+    const { rows } = await this.#db.query<{ project_id: string; started_at: string }>(
       `UPDATE sessions SET status = 'ended', ended_at = last_activity_at, expires_at = last_activity_at,
          disconnected_at = NULL, exit_reason = 'timeout'
-       WHERE status <> 'ended' AND expires_at <= $1`,
+       WHERE status <> 'ended' AND expires_at <= $1 RETURNING project_id, started_at`,
       [now],
     );
-    return rowCount;
+    await this.markRollupDirty(rows.map((r) => ({ projectId: r.project_id, startedAt: Number(r.started_at) })));
+    return rows.length;
   }
 
-  async cleanup(projectId: string | null, before: number): Promise<CleanupResult> {
-    return this.#db.transaction(async (tx) => {
-      const scope = `last_activity_at < $1 AND (status = 'ended' OR expires_at <= $1)${
-        projectId ? ' AND project_id = $2' : ''
-      }`;
-      const params = projectId ? [before, projectId] : [before];
-      const { rows } = await tx.query<{ id: string }>(`DELETE FROM sessions WHERE ${scope} RETURNING id`, params);
-      const ids = rows.map((r) => r.id);
-      const events = ids.length
-        ? await tx.query('DELETE FROM events WHERE session_id = ANY($1::text[])', [ids])
-        : { rowCount: 0 };
-      return { deletedSessions: ids.length, deletedEvents: events.rowCount };
+  async cleanup(projectId: string | null, before: number, chunk = CHUNK): Promise<CleanupResult> {
+    const scope = `last_activity_at < $1 AND (status = 'ended' OR expires_at <= $1)${projectId ? ' AND project_id = $3' : ''}`;
+    return this.#deleteSessions(
+      `SELECT id FROM sessions WHERE ${scope} LIMIT $2`,
+      projectId ? [before, chunk, projectId] : [before, chunk],
+      chunk,
+    );
+  }
+
+  /** Deletes the sessions a query selects, `chunk` per transaction, with their events. */
+  async #deleteSessions(select: string, params: unknown[], chunk: number): Promise<CleanupResult> {
+    const total: CleanupResult = { deletedSessions: 0, deletedEvents: 0 };
+    for (;;) {
+      const r = await this.#db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ id: string }>(
+          `DELETE FROM sessions WHERE id IN (${select} FOR UPDATE) RETURNING id`,
+          params,
+        );
+        const ids = rows.map((x) => x.id);
+        const events = ids.length
+          ? await tx.query('DELETE FROM events WHERE session_id = ANY($1::text[])', [ids])
+          : { rowCount: 0 };
+        return { sessions: ids.length, events: events.rowCount };
+      });
+      total.deletedSessions += r.sessions;
+      total.deletedEvents += r.events;
+      if (r.sessions < chunk) return total;
+    }
+  }
+
+  async eraseUser(projectId: string, userId: string): Promise<CleanupResult> {
+    const r = await this.#deleteSessions(
+      'SELECT id FROM sessions WHERE project_id = $1 AND user_id = $2 LIMIT $3',
+      [projectId, userId, CHUNK],
+      CHUNK,
+    );
+    // TODO(merge, issue #5): also delete the agent state of the erased sessions (agent_state table).
+    await this.#db.query('DELETE FROM rollup_users WHERE project_id = $1 AND user_key = $2', [
+      projectId,
+      `u:${userId}`,
+    ]);
+    return r;
+  }
+
+  async analyticsRows(
+    projectId: string,
+    from: number,
+    to: number,
+    withEvents: boolean,
+  ): Promise<{ sessions: Session[]; events: AnalyticsEvent[] }> {
+    const { rows } = await this.#db.query<Row>(
+      'SELECT * FROM sessions WHERE project_id = $1 AND started_at >= $2 AND started_at < $3',
+      [projectId, from, to],
+    );
+    const sessions = rows.map(rowToSession);
+    if (!withEvents) return { sessions, events: [] };
+    const { rows: events } = await this.#db.query<Row>(
+      `SELECT session_id, type, name, details FROM events
+       WHERE session_id = ANY($1::text[]) AND type = ANY($2::text[]) ORDER BY ts, seq`,
+      [sessions.map((s) => s.id), ANALYTICS_EVENT_TYPES],
+    );
+    return { sessions, events: events.map(rowToAnalyticsEvent) };
+  }
+
+  async markRollupDirty(marks: readonly RollupMark[]): Promise<void> {
+    if (marks.length === 0) return;
+    const days = new Map<string, { p: string; d: number }>();
+    for (const m of marks) {
+      const d = Math.floor(m.startedAt / 86_400_000);
+      days.set(`${m.projectId}\u0000${d}`, { p: m.projectId, d });
+    }
+    const list = [...days.values()].sort((a, b) => (a.p < b.p ? -1 : a.p > b.p ? 1 : a.d - b.d));
+    await this.#db.query(
+      `INSERT INTO rollup_dirty (project_id, utc_day, marked_at) SELECT p, d, $3 FROM unnest($1::text[], $2::bigint[]) AS m(p, d)
+       ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = GREATEST(rollup_dirty.marked_at, excluded.marked_at)`,
+      [list.map((x) => x.p), list.map((x) => x.d), Date.now()],
+    );
+  }
+
+  async rollupDirty(projectId: string): Promise<{ utcDay: number; markedAt: number }[]> {
+    this.#marks.clear();
+    const { rows } = await this.#db.query<{ utc_day: string; marked_at: string }>(
+      'SELECT utc_day, marked_at FROM rollup_dirty WHERE project_id = $1 ORDER BY utc_day',
+      [projectId],
+    );
+    return rows.map((r) => ({ utcDay: Number(r.utc_day), markedAt: Number(r.marked_at) }));
+  }
+
+  async readRollups(
+    projectId: string,
+    fromDate: string,
+    toDate: string,
+    dims: readonly CountDim[],
+  ): Promise<StoredRollup[]> {
+    const { rows } = await this.#db.query<Row>(
+      'SELECT * FROM rollup_days WHERE project_id = $1 AND day >= $2 AND day <= $3 ORDER BY day',
+      [projectId, fromDate, toDate],
+    );
+    const out = rows.map(rowToStoredRollup);
+    if (dims.length === 0 || out.length === 0) return out;
+    const byDay = new Map(out.map((r) => [r.rollup.date, r.rollup]));
+    const { rows: counts } = await this.#db.query<{ dim: CountDim; day: string; value: string; n: string }>(
+      `SELECT dim, day, value, n FROM rollup_counts
+       WHERE project_id = $1 AND dim = ANY($2::text[]) AND day >= $3 AND day <= $4`,
+      [projectId, dims, fromDate, toDate],
+    );
+    for (const r of counts) {
+      const day = byDay.get(r.day);
+      if (!day) continue;
+      const c = day.counts[r.dim] ?? {};
+      day.counts[r.dim] = c;
+      c[r.value] = Number(r.n);
+    }
+    return out;
+  }
+
+  async sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts> {
+    if (dates.length === 0) return {};
+    const { rows } = await this.#db.query<{ value: string; n: string }>(
+      `SELECT value, sum(n) AS n FROM rollup_counts
+       WHERE project_id = $1 AND dim = $2 AND day = ANY($3::text[]) GROUP BY value`,
+      [projectId, dim, dates],
+    );
+    const out: Counts = {};
+    for (const r of rows) out[r.value] = Number(r.n);
+    return out;
+  }
+
+  async countRollupUsers(projectId: string, dates: readonly string[], extra: readonly string[]): Promise<number> {
+    const { rows } = await this.#db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM (
+         SELECT user_key FROM rollup_users WHERE project_id = $1 AND day = ANY($2::text[])
+         UNION SELECT unnest($3::text[])) u`,
+      [projectId, dates, extra],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async writeRollup(projectId: string, r: DayRollup, computedAt: number): Promise<void> {
+    const dims: string[] = [];
+    const values: string[] = [];
+    const ns: number[] = [];
+    for (const [dim, counts] of Object.entries(r.counts) as [CountDim, Counts][]) {
+      for (const [value, n] of Object.entries(counts)) {
+        dims.push(dim);
+        values.push(value);
+        ns.push(n);
+      }
+    }
+    await this.#db.transaction(async (tx) => {
+      await tx.query('DELETE FROM rollup_counts WHERE project_id = $1 AND day = $2', [projectId, r.date]);
+      await tx.query('DELETE FROM rollup_users WHERE project_id = $1 AND day = $2', [projectId, r.date]);
+      await tx.query(
+        `INSERT INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum, bounces,
+           error_sessions, actions, tool_calls, unique_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (project_id, day) DO UPDATE SET computed_at = excluded.computed_at, sessions = excluded.sessions,
+           ended_sessions = excluded.ended_sessions, duration_ms_sum = excluded.duration_ms_sum,
+           bounces = excluded.bounces, error_sessions = excluded.error_sessions, actions = excluded.actions,
+           tool_calls = excluded.tool_calls, unique_users = excluded.unique_users`,
+        [
+          projectId,
+          r.date,
+          computedAt,
+          r.sessions,
+          r.endedSessions,
+          r.durationMsSum,
+          r.bounces,
+          r.errorSessions,
+          r.actions,
+          r.toolCalls,
+          r.uniqueUsers,
+        ],
+      );
+      await tx.query(
+        `INSERT INTO rollup_counts (project_id, dim, day, value, n)
+         SELECT $1, d, $2, v, n FROM unnest($3::text[], $4::text[], $5::bigint[]) AS c(d, v, n)`,
+        [projectId, r.date, dims, values, ns],
+      );
+      await tx.query('INSERT INTO rollup_users (project_id, day, user_key) SELECT $1, $2, unnest($3::text[])', [
+        projectId,
+        r.date,
+        r.users,
+      ]);
     });
   }
 
@@ -210,8 +412,19 @@ export class PostgresStore implements Store {
           events.map((e) => ({ ...e, projectId: session.projectId, sessionId: session.id, receivedAt: e.ts })),
         );
       const inserted = await insertEvents(tx, events);
-      // TODO(lead, rollups): mark the local days these sessions started on as dirty for the rollup
-      // job (the analytics branch's store method) once both branches are merged.
+      // Past days changed: the rollup job must recompute them (in this transaction, so an import
+      // that committed is never missed). Sorted, as every writer of these rows locks them.
+      const marks = new RecentMarks(0).pending(
+        items.filter((i) => fresh.has(i.session.id)).map((i) => i.session),
+        Date.now(),
+      );
+      if (marks.length > 0) {
+        await tx.query(
+          `INSERT INTO rollup_dirty (project_id, utc_day, marked_at) SELECT p, d, $3 FROM unnest($1::text[], $2::bigint[]) AS m(p, d)
+           ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = GREATEST(rollup_dirty.marked_at, excluded.marked_at)`,
+          [marks.map((m) => m.projectId), marks.map((m) => m.utcDay), Date.now()],
+        );
+      }
       return {
         sessions: fresh.size,
         skippedSessions: items.length - fresh.size,
@@ -243,6 +456,9 @@ export class PostgresStore implements Store {
     await this.#db.close();
   }
 }
+
+/** Sessions deleted per transaction by cleanup and erase. */
+const CHUNK = 2_000;
 
 /** A row for jsonb_populate_recordset: metadata as JSON, not as a JSON string. */
 function pgRow(s: Session): Omit<SessionRow, 'metadata'> & { metadata: Record<string, unknown> | null } {

@@ -75,4 +75,54 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  // Migration version 2 is the MCP engineer's agent_state (issue #5); 3 is analytics (issue #6).
+  {
+    version: 3,
+    name: 'analytics rollups',
+    sql: `
+      -- (project, UTC day of session start) pairs written since; marked_at is wall-clock ms.
+      CREATE TABLE rollup_dirty (
+        project_id TEXT NOT NULL,
+        utc_day INTEGER NOT NULL,
+        marked_at INTEGER NOT NULL,
+        PRIMARY KEY (project_id, utc_day)
+      ) WITHOUT ROWID;
+      -- Data from before this migration has never been rolled up: mark all of it.
+      INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM sessions;
+
+      -- One row per project and local calendar day: the additive totals (core's DayTotals).
+      CREATE TABLE rollup_days (
+        project_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        computed_at INTEGER NOT NULL,
+        sessions INTEGER NOT NULL,
+        ended_sessions INTEGER NOT NULL,
+        duration_ms_sum INTEGER NOT NULL,
+        bounces INTEGER NOT NULL,
+        error_sessions INTEGER NOT NULL,
+        actions INTEGER NOT NULL,
+        tool_calls INTEGER NOT NULL,
+        unique_users INTEGER NOT NULL,
+        PRIMARY KEY (project_id, day)
+      ) WITHOUT ROWID;
+      -- Counted dimensions per day (breakdowns, heatmap, workflows, pairs; core's COUNT_DIMS).
+      CREATE TABLE rollup_counts (
+        project_id TEXT NOT NULL,
+        dim TEXT NOT NULL,
+        day TEXT NOT NULL,
+        value TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (project_id, dim, day, value)
+      ) WITHOUT ROWID;
+      -- Distinct user keys per day: unique users over a range are not a sum of days.
+      CREATE TABLE rollup_users (
+        project_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        user_key TEXT NOT NULL,
+        PRIMARY KEY (project_id, day, user_key)
+      ) WITHOUT ROWID;
+      CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key);
+    `,
+  },
 ];

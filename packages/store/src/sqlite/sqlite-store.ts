@@ -1,14 +1,27 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ImportedSession, Project, Session, StoredEvent } from '@sessiontrack/core';
+import {
+  ANALYTICS_EVENT_TYPES,
+  type AnalyticsEvent,
+  type CountDim,
+  type Counts,
+  type DayRollup,
+  type ImportedSession,
+  type Project,
+  type Session,
+  type StoredEvent,
+} from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { type BatchOutcome, type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
   projectToRow,
+  rowToAnalyticsEvent,
   rowToEvent,
   rowToProject,
   rowToSession,
+  rowToStoredRollup,
   SESSION_COLUMNS,
   sessionToRow,
   statusCondition,
@@ -18,9 +31,11 @@ import {
   decodeCursor,
   encodeCursor,
   type ImportResult,
+  type RollupMark,
   type SessionPage,
   type SessionQuery,
   type Store,
+  type StoredRollup,
   type WriteOp,
   type WriteResult,
 } from '../store.js';
@@ -53,8 +68,9 @@ export class SqliteStore implements Store {
   #checkpointer: Checkpointer | undefined;
   readonly #cache = new Map<string, Session>();
   // Made once: better-sqlite3 builds four wrapper functions per transaction() call.
-  readonly #commitTx: (ops: readonly WriteOp[], now: number) => BatchOutcome;
+  readonly #commitTx: (ops: readonly WriteOp[], now: number) => BatchOutcome & { marks: DirtyMark[]; wall: number };
   #dataVersion = -1;
+  readonly #marks = new RecentMarks();
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
@@ -99,7 +115,11 @@ export class SqliteStore implements Store {
       sweep: db.prepare(
         `UPDATE sessions SET status = 'ended', ended_at = last_activity_at, expires_at = last_activity_at,
            disconnected_at = NULL, exit_reason = 'timeout'
-         WHERE status <> 'ended' AND expires_at <= ?`,
+         WHERE status <> 'ended' AND expires_at <= ? RETURNING project_id, started_at`,
+      ),
+      markDirty: db.prepare(
+        `INSERT INTO rollup_dirty (project_id, utc_day, marked_at) VALUES (?, ?, ?)
+         ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)`,
       ),
       insertProject: db.prepare(
         `INSERT INTO projects (id, name, write_key, allowed_origins, time_zone, idle_timeout_ms, absolute_timeout_ms,
@@ -124,6 +144,7 @@ export class SqliteStore implements Store {
       const outcome = this.#commitTx(ops, now);
       for (const session of outcome.inserts) this.#remember(session);
       for (const session of outcome.updates) this.#remember(session);
+      this.#marks.committed(outcome.marks, outcome.wall);
       return outcome.results;
     } catch (err) {
       this.#cache.clear();
@@ -131,7 +152,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  #applyBatch(ops: readonly WriteOp[], now: number): BatchOutcome {
+  #applyBatch(ops: readonly WriteOp[], now: number): BatchOutcome & { marks: DirtyMark[]; wall: number } {
     const s = this.#stmt;
     const loaded = this.#loadSessions(sessionIdsOf(ops));
     const plan = planBatch(ops, loaded, now);
@@ -165,7 +186,11 @@ export class SqliteStore implements Store {
       if (lifecycleChanged) s.updateSession.run(pick(session, MUTABLE_SESSION_COLUMNS));
       else s.updateActivity.run(pick(session, ACTIVITY_COLUMNS));
     }
-    return outcome;
+    // Rollup days this batch touched (usually none new: see rollup-marks.ts).
+    const wall = Date.now();
+    const marks = this.#marks.pending([...outcome.inserts, ...outcome.updates], wall);
+    for (const m of marks) s.markDirty.run(m.projectId, m.utcDay, wall);
+    return { ...outcome, marks, wall };
   }
 
   /**
@@ -257,21 +282,178 @@ export class SqliteStore implements Store {
 
   async sweepExpired(now: number): Promise<number> {
     this.#cache.clear();
-    return this.#stmt.sweep.run(now).changes;
+    const ended = this.#stmt.sweep.all(now) as { project_id: string; started_at: number }[];
+    await this.markRollupDirty(ended.map((r) => ({ projectId: r.project_id, startedAt: r.started_at })));
+    return ended.length;
   }
 
-  async cleanup(projectId: string | null, before: number): Promise<CleanupResult> {
+  async cleanup(projectId: string | null, before: number, chunk = CHUNK): Promise<CleanupResult> {
     const scope = `last_activity_at < @before AND (status = 'ended' OR expires_at <= @before)${
       projectId ? ' AND project_id = @projectId' : ''
     }`;
     const p = projectId ? { before, projectId } : { before };
+    return this.#deleteSessions(`SELECT id FROM sessions WHERE ${scope} LIMIT ${chunk}`, p, chunk);
+  }
+
+  /**
+   * Deletes the sessions a query selects (at most `chunk` per round) with their events, one short
+   * transaction per round, so that ingest (the same single writer) waits for one chunk at most.
+   */
+  async #deleteSessions(select: string, params: Record<string, unknown>, chunk: number): Promise<CleanupResult> {
+    const pick = this.#db.prepare(select).pluck();
+    const delEvents = this.#db.prepare('DELETE FROM events WHERE session_id IN (SELECT value FROM json_each(?))');
+    const delSessions = this.#db.prepare('DELETE FROM sessions WHERE id IN (SELECT value FROM json_each(?))');
+    const round = this.#db.transaction(() => {
+      const ids = JSON.stringify(pick.all(params));
+      return { events: delEvents.run(ids).changes, sessions: delSessions.run(ids).changes };
+    });
+    const total: CleanupResult = { deletedSessions: 0, deletedEvents: 0 };
     this.#cache.clear();
-    return this.#db.transaction(() => {
-      const deletedEvents = this.#db
-        .prepare(`DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE ${scope})`)
-        .run(p).changes;
-      const deletedSessions = this.#db.prepare(`DELETE FROM sessions WHERE ${scope}`).run(p).changes;
-      return { deletedSessions, deletedEvents };
+    for (;;) {
+      const r = round();
+      total.deletedSessions += r.sessions;
+      total.deletedEvents += r.events;
+      if (r.sessions < chunk) return total;
+      // Let queued requests (and their commits) run between chunks.
+      await new Promise((ok) => setImmediate(ok));
+    }
+  }
+
+  async eraseUser(projectId: string, userId: string): Promise<CleanupResult> {
+    const r = await this.#deleteSessions(
+      `SELECT id FROM sessions WHERE project_id = @projectId AND user_id = @userId LIMIT ${CHUNK}`,
+      { projectId, userId },
+      CHUNK,
+    );
+    // TODO(merge, issue #5): also delete the agent state of the erased sessions (agent_state table).
+    this.#db.prepare('DELETE FROM rollup_users WHERE project_id = ? AND user_key = ?').run(projectId, `u:${userId}`);
+    return r;
+  }
+
+  async analyticsRows(
+    projectId: string,
+    from: number,
+    to: number,
+    withEvents: boolean,
+  ): Promise<{ sessions: Session[]; events: AnalyticsEvent[] }> {
+    const sessions = (
+      this.#db
+        .prepare('SELECT * FROM sessions WHERE project_id = ? AND started_at >= ? AND started_at < ?')
+        .all(projectId, from, to) as Row[]
+    ).map(rowToSession);
+    if (!withEvents) return { sessions, events: [] };
+    const rows = this.#db
+      .prepare(
+        `SELECT session_id, type, name, details FROM events
+         WHERE session_id IN (SELECT id FROM sessions WHERE project_id = ? AND started_at >= ? AND started_at < ?)
+           AND type IN (SELECT value FROM json_each(?))
+         ORDER BY ts, seq`,
+      )
+      .all(projectId, from, to, JSON.stringify(ANALYTICS_EVENT_TYPES)) as Row[];
+    return { sessions, events: rows.map(rowToAnalyticsEvent) };
+  }
+
+  async markRollupDirty(marks: readonly RollupMark[]): Promise<void> {
+    if (marks.length === 0) return;
+    const wall = Date.now();
+    this.#db.transaction(() => {
+      for (const m of marks) this.#stmt.markDirty.run(m.projectId, Math.floor(m.startedAt / 86_400_000), wall);
+    })();
+  }
+
+  async rollupDirty(projectId: string): Promise<{ utcDay: number; markedAt: number }[]> {
+    this.#marks.clear();
+    return (
+      this.#db
+        .prepare('SELECT utc_day, marked_at FROM rollup_dirty WHERE project_id = ? ORDER BY utc_day')
+        .all(projectId) as { utc_day: number; marked_at: number }[]
+    ).map((r) => ({ utcDay: r.utc_day, markedAt: r.marked_at }));
+  }
+
+  async readRollups(
+    projectId: string,
+    fromDate: string,
+    toDate: string,
+    dims: readonly CountDim[],
+  ): Promise<StoredRollup[]> {
+    const days = this.#db
+      .prepare('SELECT * FROM rollup_days WHERE project_id = ? AND day >= ? AND day <= ? ORDER BY day')
+      .all(projectId, fromDate, toDate) as Row[];
+    const out = days.map(rowToStoredRollup);
+    if (dims.length === 0 || out.length === 0) return out;
+    const byDay = new Map(out.map((r) => [r.rollup.date, r.rollup]));
+    const rows = this.#db
+      .prepare(
+        `SELECT dim, day, value, n FROM rollup_counts
+         WHERE project_id = ? AND dim IN (SELECT value FROM json_each(?)) AND day >= ? AND day <= ?`,
+      )
+      .all(projectId, JSON.stringify(dims), fromDate, toDate) as {
+      dim: CountDim;
+      day: string;
+      value: string;
+      n: number;
+    }[];
+    for (const r of rows) {
+      const day = byDay.get(r.day);
+      if (!day) continue;
+      const counts = day.counts[r.dim] ?? {};
+      day.counts[r.dim] = counts;
+      counts[r.value] = r.n;
+    }
+    return out;
+  }
+
+  async sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts> {
+    if (dates.length === 0) return {};
+    const rows = this.#db
+      .prepare(
+        `SELECT value, sum(n) AS n FROM rollup_counts
+         WHERE project_id = ? AND dim = ? AND day IN (SELECT value FROM json_each(?)) GROUP BY value`,
+      )
+      .all(projectId, dim, JSON.stringify(dates)) as { value: string; n: number }[];
+    const out: Counts = {};
+    for (const r of rows) out[r.value] = r.n;
+    return out;
+  }
+
+  async countRollupUsers(projectId: string, dates: readonly string[], extra: readonly string[]): Promise<number> {
+    const r = this.#db
+      .prepare(
+        `SELECT count(*) AS n FROM (
+           SELECT user_key FROM rollup_users WHERE project_id = ? AND day IN (SELECT value FROM json_each(?))
+           UNION SELECT value FROM json_each(?))`,
+      )
+      .get(projectId, JSON.stringify(dates), JSON.stringify(extra)) as { n: number };
+    return r.n;
+  }
+
+  async writeRollup(projectId: string, r: DayRollup, computedAt: number): Promise<void> {
+    const db = this.#db;
+    db.transaction(() => {
+      db.prepare('DELETE FROM rollup_counts WHERE project_id = ? AND day = ?').run(projectId, r.date);
+      db.prepare('DELETE FROM rollup_users WHERE project_id = ? AND day = ?').run(projectId, r.date);
+      db.prepare(
+        `INSERT OR REPLACE INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum,
+           bounces, error_sessions, actions, tool_calls, unique_users) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        projectId,
+        r.date,
+        computedAt,
+        r.sessions,
+        r.endedSessions,
+        r.durationMsSum,
+        r.bounces,
+        r.errorSessions,
+        r.actions,
+        r.toolCalls,
+        r.uniqueUsers,
+      );
+      const count = db.prepare('INSERT INTO rollup_counts (project_id, dim, day, value, n) VALUES (?, ?, ?, ?, ?)');
+      for (const [dim, counts] of Object.entries(r.counts) as [CountDim, Counts][]) {
+        for (const [value, n] of Object.entries(counts)) count.run(projectId, dim, r.date, value, n);
+      }
+      const user = db.prepare('INSERT INTO rollup_users (project_id, day, user_key) VALUES (?, ?, ?)');
+      for (const u of r.users) user.run(projectId, r.date, u);
     })();
   }
 
@@ -292,20 +474,24 @@ export class SqliteStore implements Store {
     const s = this.#stmt;
     return this.#db.transaction(() => {
       const result: ImportResult = { sessions: 0, skippedSessions: 0, events: 0 };
+      const stored: Session[] = [];
       for (const { session, events } of items) {
         if (s.importSession.run(sessionToRow(session)).changes === 0) {
           result.skippedSessions++;
           continue;
         }
         result.sessions++;
+        stored.push(session);
         for (const e of events) {
           const details = e.details ? JSON.stringify(e.details) : null;
           const p = [session.projectId, session.id, e.id, e.type, e.name, e.ts, e.ts, e.page, e.resourceId, details];
           result.events += s.insertEvent.run(...p).changes;
         }
       }
-      // TODO(lead, rollups): mark the local days these sessions started on as dirty for the rollup
-      // job (the analytics branch's store method) once both branches are merged.
+      // Past days changed: the rollup job must recompute them (in this transaction, so an import
+      // that committed is never missed).
+      const wall = Date.now();
+      for (const m of new RecentMarks(0).pending(stored, wall)) s.markDirty.run(m.projectId, m.utcDay, wall);
       return result;
     })();
   }
@@ -337,6 +523,8 @@ export class SqliteStore implements Store {
 }
 
 const SESSION_CACHE_SIZE = 20_000;
+/** Sessions deleted per transaction by cleanup and erase. */
+const CHUNK = 2_000;
 
 /** What activity alone changes: no index covers these columns. */
 const ACTIVITY_COLUMNS = [

@@ -1,0 +1,562 @@
+import { effectiveSession } from './lifecycle.js';
+import { addDays, dayStart, localDate, localWeekdayHour } from './time.js';
+import type { EventType, Session } from './types.js';
+
+// The analytics definitions of docs/metrics.md, written once. Everything the stats routes answer is
+// built from `DayRollup`s: one per project and calendar day (in the project's time zone), computed
+// from the raw sessions that *started* that day and their events. A day's rollup is what the
+// rollup job stores for closed days and what the read path computes live for today, so a stored
+// day and a live day can only differ if the raw rows changed in between. Ranges are sums of days;
+// only distinct users are not additive, so days carry their user keys and ranges count the union.
+
+export interface AnalyticsOptions {
+  timeZone: string;
+  /** A bounce lasted under this many seconds … */
+  bounceSeconds: number;
+  /** … with at most this many actions. */
+  bounceMaxActions: number;
+}
+
+export const DEFAULT_BOUNCE = { bounceSeconds: 30, bounceMaxActions: 1 } as const;
+
+/** The `by` values of `/stats/breakdown`. */
+export const BREAKDOWN_DIMS = [
+  'country',
+  'region',
+  'continent',
+  'deviceType',
+  'browser',
+  'os',
+  'entryPage',
+  'exitPage',
+  'source',
+  'referrer',
+  'campaign',
+  'exitReason',
+  'exitAction',
+  'transport',
+  'tool',
+] as const;
+export type BreakdownDim = (typeof BREAKDOWN_DIMS)[number];
+
+/** Every counted dimension of a day: the breakdowns plus what the insights need. */
+export const COUNT_DIMS = [
+  ...BREAKDOWN_DIMS,
+  /** tool name → tool_call events (the breakdown counts sessions). */
+  'toolCall',
+  /** `weekday:hour` of the session start → sessions. */
+  'cell',
+  /** action name → sessions that used it. */
+  'action',
+  /** `a\tb` (a < b) → sessions that used both. */
+  'pair',
+  /** duration bucket → ended sessions. */
+  'duration',
+  /** workflow id → (session, workflow) pairs started / completed / failed / abandoned. */
+  'wfStarted',
+  'wfCompleted',
+  'wfFailed',
+  'wfAbandoned',
+] as const;
+export type CountDim = (typeof COUNT_DIMS)[number];
+
+/** Dimensions that count ended sessions only (a live session has not exited yet). */
+const EXIT_DIMS: ReadonlySet<CountDim> = new Set(['exitPage', 'exitReason', 'exitAction', 'duration']);
+/** Dimensions that need the sessions' events. */
+export const EVENT_DIMS: ReadonlySet<CountDim> = new Set([
+  'tool',
+  'toolCall',
+  'action',
+  'pair',
+  'wfStarted',
+  'wfCompleted',
+  'wfFailed',
+  'wfAbandoned',
+]);
+
+/** The event types analytics reads (pageviews and custom events are not needed for rollups). */
+export const ANALYTICS_EVENT_TYPES: readonly EventType[] = [
+  'action',
+  'tool_call',
+  'workflow_start',
+  'workflow_complete',
+  'workflow_fail',
+];
+
+/** The part of a stored event that analytics reads. */
+export interface AnalyticsEvent {
+  sessionId: string;
+  type: EventType;
+  name: string | null;
+  details: Record<string, unknown> | null;
+}
+
+/** A null value of a dimension is stored under this key (and answered as null). */
+export const NONE = '';
+/** More distinct actions than this in one session: only the first (alphabetically) form pairs. */
+export const MAX_PAIR_ACTIONS = 30;
+
+export const DURATION_BUCKETS: readonly { label: string; underSeconds: number }[] = [
+  { label: '0-10s', underSeconds: 10 },
+  { label: '10-30s', underSeconds: 30 },
+  { label: '30s-1m', underSeconds: 60 },
+  { label: '1-5m', underSeconds: 300 },
+  { label: '5-15m', underSeconds: 900 },
+  { label: '15-30m', underSeconds: 1800 },
+  { label: '30-60m', underSeconds: 3600 },
+  { label: '1h+', underSeconds: Number.POSITIVE_INFINITY },
+];
+
+export type Counts = Record<string, number>;
+
+export interface DayTotals {
+  sessions: number;
+  /** Sessions ended at `now` (written, or expired by the clock). */
+  endedSessions: number;
+  /** Sum of the ended sessions' durations. */
+  durationMsSum: number;
+  bounces: number;
+  /** Sessions with at least one error. */
+  errorSessions: number;
+  actions: number;
+  toolCalls: number;
+}
+
+export interface DayRollup extends DayTotals {
+  date: string;
+  uniqueUsers: number;
+  /** Distinct user keys (see `userKey`); kept in the rollup's user table, not in its counts. */
+  users: string[];
+  counts: Partial<Record<CountDim, Counts>>;
+}
+
+/** Who a session belongs to for "unique users": the user id, else the anonymous id, else nobody. */
+export function userKey(s: Pick<Session, 'userId' | 'anonymousId'>): string | null {
+  if (s.userId !== null) return `u:${s.userId}`;
+  if (s.anonymousId !== null) return `a:${s.anonymousId}`;
+  return null;
+}
+
+/** Duration in ms of an ended session (live sessions have none: they are not averaged). */
+export function durationMs(s: Pick<Session, 'startedAt' | 'lastActivityAt' | 'endedAt'>): number {
+  return Math.max(0, (s.endedAt ?? s.lastActivityAt) - s.startedAt);
+}
+
+/** Bounce: an ended session under `bounceSeconds` with at most `bounceMaxActions` actions. */
+export function isBounce(s: Session, opts: Pick<AnalyticsOptions, 'bounceSeconds' | 'bounceMaxActions'>): boolean {
+  return s.status === 'ended' && durationMs(s) < opts.bounceSeconds * 1000 && s.actions <= opts.bounceMaxActions;
+}
+
+export function durationBucket(ms: number): string {
+  const seconds = ms / 1000;
+  for (const b of DURATION_BUCKETS) if (seconds < b.underSeconds) return b.label;
+  return DURATION_BUCKETS[DURATION_BUCKETS.length - 1]?.label ?? '1h+';
+}
+
+/** The workflow an event belongs to: `details.workflowId` (a string or number), else its name. */
+export function workflowIdOf(e: Pick<AnalyticsEvent, 'name' | 'details'>): string | null {
+  const id = e.details?.workflowId;
+  if (typeof id === 'string' && id !== '') return id;
+  if (typeof id === 'number' && Number.isFinite(id)) return String(id);
+  return e.name;
+}
+
+export interface WorkflowOutcome {
+  workflowId: string;
+  started: boolean;
+  completed: boolean;
+  failed: boolean;
+  abandoned: boolean;
+}
+
+/**
+ * The workflows of one session: per workflow id, whether it was started, completed, failed
+ * (a fail with no completion) and abandoned (started, neither completed nor failed, and the
+ * session has ended — while it is live the workflow is still in progress).
+ */
+export function sessionWorkflows(
+  events: readonly Pick<AnalyticsEvent, 'type' | 'name' | 'details'>[],
+  ended: boolean,
+): WorkflowOutcome[] {
+  const byId = new Map<string, { started: boolean; completed: boolean; failed: boolean }>();
+  for (const e of events) {
+    if (e.type !== 'workflow_start' && e.type !== 'workflow_complete' && e.type !== 'workflow_fail') continue;
+    const id = workflowIdOf(e);
+    if (id === null) continue;
+    let w = byId.get(id);
+    if (!w) {
+      w = { started: false, completed: false, failed: false };
+      byId.set(id, w);
+    }
+    if (e.type === 'workflow_start') w.started = true;
+    else if (e.type === 'workflow_complete') w.completed = true;
+    else w.failed = true;
+  }
+  return [...byId]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([workflowId, w]) => ({
+      workflowId,
+      started: w.started,
+      completed: w.completed,
+      failed: w.failed && !w.completed,
+      abandoned: w.started && !w.completed && !w.failed && ended,
+    }));
+}
+
+function bump(counts: Partial<Record<CountDim, Counts>>, dim: CountDim, key: string, n = 1): void {
+  let c = counts[dim];
+  if (!c) {
+    c = {};
+    counts[dim] = c;
+  }
+  c[key] = (c[key] ?? 0) + n;
+}
+
+const key = (v: string | null): string => v ?? NONE;
+
+/**
+ * The rollups of the days [fromDate, toDate] from raw rows: `sessions` are those that started in
+ * that span (others are ignored), `events` theirs (only the types of ANALYTICS_EVENT_TYPES are
+ * read). Every date of the span gets a rollup, empty ones included. `now` decides which sessions
+ * have ended: one past its idle timeout has, at its last activity.
+ */
+export function computeDays(
+  sessions: readonly Session[],
+  events: readonly AnalyticsEvent[],
+  fromDate: string,
+  toDate: string,
+  opts: AnalyticsOptions,
+  now: number,
+): DayRollup[] {
+  const days = new Map<string, DayRollup & { userSet: Set<string> }>();
+  for (let d = fromDate; d <= toDate; d = addDays(d, 1)) {
+    days.set(d, {
+      date: d,
+      sessions: 0,
+      endedSessions: 0,
+      durationMsSum: 0,
+      bounces: 0,
+      errorSessions: 0,
+      actions: 0,
+      toolCalls: 0,
+      uniqueUsers: 0,
+      users: [],
+      counts: {},
+      userSet: new Set(),
+    });
+  }
+  const eventsBySession = new Map<string, AnalyticsEvent[]>();
+  for (const e of events) {
+    let list = eventsBySession.get(e.sessionId);
+    if (!list) {
+      list = [];
+      eventsBySession.set(e.sessionId, list);
+    }
+    list.push(e);
+  }
+
+  for (const stored of sessions) {
+    const day = days.get(localDate(stored.startedAt, opts.timeZone));
+    if (!day) continue;
+    const s = effectiveSession(stored, now);
+    const ended = s.status === 'ended';
+    const c = day.counts;
+    day.sessions++;
+    day.actions += s.actions;
+    day.toolCalls += s.toolCalls;
+    if (s.errors > 0) day.errorSessions++;
+    const user = userKey(s);
+    if (user !== null) day.userSet.add(user);
+
+    bump(c, 'country', key(s.geo.country));
+    bump(c, 'region', `${key(s.geo.country)}\t${key(s.geo.region)}`);
+    bump(c, 'continent', key(s.geo.continent));
+    bump(c, 'deviceType', key(s.device.type));
+    bump(c, 'browser', key(s.device.browser));
+    bump(c, 'os', key(s.device.os));
+    bump(c, 'entryPage', key(s.entry.page));
+    bump(c, 'source', key(s.entry.source));
+    bump(c, 'referrer', key(s.entry.referrer));
+    bump(c, 'campaign', key(s.entry.campaign));
+    bump(c, 'transport', key(s.transport));
+    const { weekday, hour } = localWeekdayHour(s.startedAt, opts.timeZone);
+    bump(c, 'cell', `${weekday}:${hour}`);
+    if (ended) {
+      const ms = durationMs(s);
+      day.endedSessions++;
+      day.durationMsSum += ms;
+      if (isBounce(s, opts)) day.bounces++;
+      bump(c, 'exitPage', key(s.exit.page));
+      bump(c, 'exitReason', key(s.exit.reason));
+      bump(c, 'exitAction', key(s.exit.lastAction));
+      bump(c, 'duration', durationBucket(ms));
+    }
+
+    const own = eventsBySession.get(s.id) ?? [];
+    const tools = new Set<string>();
+    const actions = new Set<string>();
+    for (const e of own) {
+      if (e.type === 'tool_call' && e.name !== null) {
+        tools.add(e.name);
+        bump(c, 'toolCall', e.name);
+      } else if (e.type === 'action' && e.name !== null) actions.add(e.name);
+    }
+    for (const t of tools) bump(c, 'tool', t);
+    const names = [...actions].sort().slice(0, MAX_PAIR_ACTIONS);
+    for (let i = 0; i < names.length; i++) {
+      bump(c, 'action', names[i] as string);
+      for (let j = i + 1; j < names.length; j++) bump(c, 'pair', `${names[i]}\t${names[j]}`);
+    }
+    for (const w of sessionWorkflows(own, ended)) {
+      if (w.started) bump(c, 'wfStarted', w.workflowId);
+      if (w.completed) bump(c, 'wfCompleted', w.workflowId);
+      if (w.failed) bump(c, 'wfFailed', w.workflowId);
+      if (w.abandoned) bump(c, 'wfAbandoned', w.workflowId);
+    }
+  }
+  return [...days.values()].map(({ userSet, ...day }) => {
+    const users = [...userSet].sort();
+    return { ...day, users, uniqueUsers: users.length };
+  });
+}
+
+/** The UTC-day numbers (epoch ms / 1 day, floored) that a local calendar day overlaps. */
+export function utcDaysOf(date: string, timeZone: string): number[] {
+  const start = dayStart(date, timeZone);
+  const end = dayStart(addDays(date, 1), timeZone) - 1;
+  const out: number[] = [];
+  for (let d = Math.floor(start / 86_400_000); d <= Math.floor(end / 86_400_000); d++) out.push(d);
+  return out;
+}
+
+/** The local calendar days a UTC day (epoch ms / 1 day) overlaps in a time zone. */
+export function localDatesOfUtcDay(utcDay: number, timeZone: string): string[] {
+  const first = localDate(utcDay * 86_400_000, timeZone);
+  const last = localDate((utcDay + 1) * 86_400_000 - 1, timeZone);
+  const out: string[] = [];
+  for (let d = first; d <= last; d = addDays(d, 1)) out.push(d);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranges: sums of days, and the answers of the stats routes.
+
+export interface RangeTotals extends DayTotals {
+  counts: Partial<Record<CountDim, Counts>>;
+}
+
+export function emptyTotals(): RangeTotals {
+  return {
+    sessions: 0,
+    endedSessions: 0,
+    durationMsSum: 0,
+    bounces: 0,
+    errorSessions: 0,
+    actions: 0,
+    toolCalls: 0,
+    counts: {},
+  };
+}
+
+/** Adds a day (or any totals) into `into`; counts only for `dims` (all when omitted). */
+export function addTotals(
+  into: RangeTotals,
+  day: DayTotals & { counts?: RangeTotals['counts'] },
+  dims?: readonly CountDim[],
+): RangeTotals {
+  into.sessions += day.sessions;
+  into.endedSessions += day.endedSessions;
+  into.durationMsSum += day.durationMsSum;
+  into.bounces += day.bounces;
+  into.errorSessions += day.errorSessions;
+  into.actions += day.actions;
+  into.toolCalls += day.toolCalls;
+  for (const dim of dims ?? (Object.keys(day.counts ?? {}) as CountDim[])) {
+    const from = day.counts?.[dim];
+    if (!from) continue;
+    for (const [k, n] of Object.entries(from)) bump(into.counts, dim, k, n);
+  }
+  return into;
+}
+
+const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
+/** Seconds with one decimal. */
+const seconds = (ms: number): number => Math.round(ms / 100) / 10;
+
+export interface Summary {
+  sessions: number;
+  uniqueUsers: number;
+  endedSessions: number;
+  avgDurationSeconds: number;
+  bounceRate: number;
+  errorRate: number;
+  actions: number;
+  toolCalls: number;
+}
+
+export function summaryOf(t: DayTotals, uniqueUsers: number): Summary {
+  return {
+    sessions: t.sessions,
+    uniqueUsers,
+    endedSessions: t.endedSessions,
+    avgDurationSeconds: seconds(ratio(t.durationMsSum, t.endedSessions)),
+    bounceRate: ratio(t.bounces, t.endedSessions),
+    errorRate: ratio(t.errorSessions, t.sessions),
+    actions: t.actions,
+    toolCalls: t.toolCalls,
+  };
+}
+
+/** The most frequent non-null value; ties go to the alphabetically first. */
+export function mostCommon(counts: Counts | undefined): string | null {
+  let best: string | null = null;
+  let bestN = 0;
+  for (const [k, n] of Object.entries(counts ?? {})) {
+    if (k === NONE || n <= 0) continue;
+    if (n > bestN || (n === bestN && best !== null && k < best)) {
+      best = k;
+      bestN = n;
+    }
+  }
+  return best;
+}
+
+export interface DailyStats extends Omit<Summary, 'endedSessions'> {
+  date: string;
+  endedSessions: number;
+  mostCommonEntry: string | null;
+  mostCommonExit: string | null;
+  /** country code → sessions (sessions without a country under "unknown"). */
+  countries: Counts;
+}
+
+export function dailyOf(
+  day: DayTotals & { date: string; uniqueUsers: number; counts: RangeTotals['counts'] },
+): DailyStats {
+  const countries: Counts = {};
+  for (const [k, n] of Object.entries(day.counts.country ?? {})) countries[k === NONE ? 'unknown' : k] = n;
+  return {
+    date: day.date,
+    ...summaryOf(day, day.uniqueUsers),
+    mostCommonEntry: mostCommon(day.counts.entryPage),
+    mostCommonExit: mostCommon(day.counts.exitPage),
+    countries,
+  };
+}
+
+export interface BreakdownRow {
+  value: string | null;
+  sessions: number;
+  share: number;
+  /** by=region: the region's country. */
+  country?: string | null;
+  /** by=tool: tool_call events (sessions counts the sessions that called it). */
+  calls?: number;
+}
+
+/**
+ * One breakdown, most sessions first (ties alphabetically). `share` is over all sessions of the
+ * range, or over the ended ones for exitPage, exitReason and exitAction.
+ */
+export function breakdownOf(t: RangeTotals, by: BreakdownDim, limit: number): BreakdownRow[] {
+  const total = EXIT_DIMS.has(by) ? t.endedSessions : t.sessions;
+  const rows = Object.entries(t.counts[by] ?? {})
+    .filter(([, n]) => n > 0)
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, limit);
+  return rows.map(([k, n]) => {
+    if (by === 'region') {
+      const [country = NONE, region = NONE] = k.split('\t');
+      return {
+        value: region === NONE ? null : region,
+        country: country === NONE ? null : country,
+        sessions: n,
+        share: ratio(n, total),
+      };
+    }
+    const row: BreakdownRow = { value: k === NONE ? null : k, sessions: n, share: ratio(n, total) };
+    if (by === 'tool') row.calls = t.counts.toolCall?.[k] ?? 0;
+    return row;
+  });
+}
+
+export interface WorkflowStats {
+  workflowId: string;
+  started: number;
+  completed: number;
+  failed: number;
+  abandoned: number;
+  /** abandoned / started. */
+  abandonRate: number;
+}
+
+/** Per workflow id, most abandoned first. */
+export function workflowsOf(t: RangeTotals): WorkflowStats[] {
+  const ids = new Set<string>();
+  for (const dim of ['wfStarted', 'wfCompleted', 'wfFailed', 'wfAbandoned'] as const) {
+    for (const k of Object.keys(t.counts[dim] ?? {})) ids.add(k);
+  }
+  return [...ids]
+    .map((workflowId) => {
+      const started = t.counts.wfStarted?.[workflowId] ?? 0;
+      const abandoned = t.counts.wfAbandoned?.[workflowId] ?? 0;
+      return {
+        workflowId,
+        started,
+        completed: t.counts.wfCompleted?.[workflowId] ?? 0,
+        failed: t.counts.wfFailed?.[workflowId] ?? 0,
+        abandoned,
+        abandonRate: ratio(abandoned, started),
+      };
+    })
+    .sort((a, b) => b.abandoned - a.abandoned || b.started - a.started || (a.workflowId < b.workflowId ? -1 : 1));
+}
+
+/** The weekday × hour heatmap: all 168 cells, Monday 00:00 first. */
+export function activityOf(t: RangeTotals): { weekday: number; hour: number; sessions: number }[] {
+  const cells: { weekday: number; hour: number; sessions: number }[] = [];
+  for (let weekday = 0; weekday < 7; weekday++) {
+    for (let hour = 0; hour < 24; hour++)
+      cells.push({ weekday, hour, sessions: t.counts.cell?.[`${weekday}:${hour}`] ?? 0 });
+  }
+  return cells;
+}
+
+export interface TogetherRow {
+  a: string;
+  b: string;
+  sessions: number;
+  /** P(a and b) / (P(a) · P(b)) over all sessions of the range: above 1, used together more than by chance. */
+  lift: number;
+}
+
+export function togetherOf(t: RangeTotals, limit: number): TogetherRow[] {
+  const used = t.counts.action ?? {};
+  return Object.entries(t.counts.pair ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => {
+      const [a = '', b = ''] = k.split('\t');
+      const lift = ratio(n * t.sessions, (used[a] ?? 0) * (used[b] ?? 0));
+      return { a, b, sessions: n, lift: Math.round(lift * 1000) / 1000 };
+    })
+    .sort((x, y) => y.sessions - x.sessions || y.lift - x.lift || (x.a + x.b < y.a + y.b ? -1 : 1))
+    .slice(0, limit);
+}
+
+/** Ended sessions per duration bucket, in bucket order (empty buckets included). */
+export function durationsOf(t: RangeTotals): { bucket: string; sessions: number; share: number }[] {
+  return DURATION_BUCKETS.map((b) => {
+    const n = t.counts.duration?.[b.label] ?? 0;
+    return { bucket: b.label, sessions: n, share: ratio(n, t.endedSessions) };
+  });
+}
+
+/** Exit analysis: where ended sessions left, why, and the last action before leaving. */
+export function exitsOf(t: RangeTotals, limit: number) {
+  return {
+    endedSessions: t.endedSessions,
+    pages: breakdownOf(t, 'exitPage', limit),
+    reasons: breakdownOf(t, 'exitReason', limit),
+    lastActions: breakdownOf(t, 'exitAction', limit),
+  };
+}

@@ -1,0 +1,221 @@
+import { buildSession, continentOf, type EventInput, normalizeEvent, type StartSessionInput } from '@sessiontrack/core';
+import { rollupAll, type WriteOp } from '@sessiontrack/store';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestApp, json, type TestApp } from './app.testkit.js';
+
+// The analytics routes through the real app on a real SQLite store: hand-built traffic with known
+// answers, the same answers before and after the rollup job, validation, export and erase.
+
+const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
+const T0 = Date.parse('2025-06-01T10:00:00Z');
+let clock = T0;
+let t: TestApp;
+
+beforeEach(async () => {
+  clock = T0;
+  t = await createTestApp({ now: () => clock });
+});
+afterEach(async () => {
+  await t.close();
+});
+
+// Traffic is written with explicit clocks through the store's commit (the write buffer stamps
+// batches with the real clock); reads go through the app with `now` = `clock`.
+async function session(over: Partial<StartSessionInput>, country: string | null, region: string | null = null) {
+  const project = t.projects.byId('default');
+  if (!project) throw new Error('no default project');
+  const s = buildSession(
+    { kind: 'web', ...over },
+    { project, now: clock, origin: null, userAgent: null, geo: { country, region, continent: continentOf(country) } },
+  );
+  const [r] = await t.store.commit([{ op: 'start', session: s }], clock);
+  expect(r?.ok).toBe(true);
+  return s.id;
+}
+const events = async (id: string, list: EventInput[]) => {
+  const ops: WriteOp[] = [
+    { op: 'events', projectId: 'default', sessionId: id, events: list.map((e) => normalizeEvent(e, clock)) },
+  ];
+  const [r] = await t.store.commit(ops, clock);
+  expect(r?.ok).toBe(true);
+};
+const end = (id: string) =>
+  t.store.commit(
+    [{ op: 'end', projectId: 'default', sessionId: id, reason: 'logout', page: null, lastAction: null }],
+    clock,
+  );
+
+/** Three sessions on 2025-06-01 (UTC, the default project's zone). */
+async function traffic() {
+  const a = await session({ userId: 'u1', transport: 'streamable-http', kind: 'mcp' }, 'DE', 'BE');
+  const b = await session({ userId: 'u1', entry: { page: '/pricing' } }, 'DE', 'BY');
+  const c = await session({ anonymousId: 'anon-1', entry: { page: '/pricing' } }, 'FR');
+  await events(a, [
+    { type: 'tool_call', name: 'search' },
+    { type: 'tool_call', name: 'search' },
+    { type: 'workflow_start', name: 'wf', details: { workflowId: 'checkout' } },
+  ]);
+  await events(b, [
+    { type: 'action', name: 'export' },
+    { type: 'action', name: 'filter' },
+    { type: 'error', name: 'boom' },
+    { type: 'workflow_start', name: 'wf', details: { workflowId: 'checkout' } },
+    { type: 'workflow_complete', name: 'wf', details: { workflowId: 'checkout' } },
+  ]);
+  clock += 2 * MIN;
+  await events(c, [{ type: 'action', name: 'export' }]);
+  await end(a);
+  await end(b);
+  // c: live at T0 + 2 min, then idle: it times out at its last activity, T0 + 2 min
+  return { a, b, c };
+}
+
+describe('stats routes', () => {
+  it('answer the hand-built day, and the same after the rollup job and on the next day', async () => {
+    const { a } = await traffic();
+    const q = '?from=2025-06-01&to=2025-06-01';
+    const read = async (path: string) => {
+      const res = await t.read(path);
+      expect(res.status, path).toBe(200);
+      return json(res);
+    };
+    const all = async () => ({
+      summary: await read(`/api/v1/stats/summary${q}`),
+      daily: await read(`/api/v1/stats/daily${q}`),
+      country: await read(`/api/v1/stats/breakdown${q}&by=country`),
+      region: await read(`/api/v1/stats/breakdown${q}&by=region`),
+      tool: await read(`/api/v1/stats/breakdown${q}&by=tool`),
+      transport: await read(`/api/v1/stats/breakdown${q}&by=transport`),
+      workflows: await read(`/api/v1/stats/workflows/abandoned${q}`),
+      activity: await read(`/api/v1/stats/activity${q}`),
+      together: await read(`/api/v1/stats/together${q}`),
+      exits: await read(`/api/v1/stats/exits${q}`),
+      durations: await read(`/api/v1/stats/durations${q}`),
+      countries: await read(`/api/v1/stats/countries${q}`),
+    });
+    const live = await all();
+    expect(live.summary).toMatchObject({
+      sessions: 3,
+      uniqueUsers: 2,
+      endedSessions: 2,
+      avgDurationSeconds: 120,
+      bounceRate: 0,
+      errorRate: 1 / 3,
+      actions: 3,
+      toolCalls: 2,
+    });
+    expect(live.daily).toEqual([
+      expect.objectContaining({
+        date: '2025-06-01',
+        sessions: 3,
+        mostCommonEntry: '/pricing',
+        countries: { DE: 2, FR: 1 },
+      }),
+    ]);
+    expect(live.country).toEqual([
+      { value: 'DE', sessions: 2, share: 2 / 3 },
+      { value: 'FR', sessions: 1, share: 1 / 3 },
+    ]);
+    expect(live.tool).toEqual([{ value: 'search', sessions: 1, share: 1 / 3, calls: 2 }]);
+    expect(live.transport[0]).toEqual({ value: null, sessions: 2, share: 2 / 3 });
+    expect(live.workflows).toEqual([
+      { workflowId: 'checkout', started: 2, completed: 1, failed: 0, abandoned: 1, abandonRate: 0.5 },
+    ]);
+    expect(live.activity.cells).toHaveLength(168);
+    // 2025-06-01 is a Sunday (weekday 6), 10:00 UTC
+    expect(live.activity.cells.find((x: { sessions: number }) => x.sessions > 0)).toEqual({
+      weekday: 6,
+      hour: 10,
+      sessions: 3,
+    });
+    expect(live.together).toEqual([{ a: 'export', b: 'filter', sessions: 1, lift: 1.5 }]);
+    expect(live.exits.reasons).toEqual([{ value: 'logout', sessions: 2, share: 1 }]);
+    expect(live.durations.buckets.find((b: { bucket: string }) => b.bucket === '1-5m').sessions).toBe(2);
+    expect(live.countries).toMatchObject({ sessions: 3, countries: 2, unknownCountrySessions: 0 });
+    expect(live.countries.top[0]).toMatchObject({ country: 'DE', continent: 'EU', sessions: 2 });
+    expect(live.countries.top[0].regions.map((r: { region: string }) => r.region)).toEqual(['BE', 'BY']);
+
+    // The abandoned workflow shows on its session.
+    const one = await read(`/api/v1/sessions/${a}`);
+    expect(one.abandonedWorkflows).toEqual(['checkout']);
+
+    // Next day: the day is closed; before and after the rollup job the answers are the same
+    // (the live session c has timed out by now: one more ended session, 2 min long).
+    clock = T0 + DAY;
+    const closed = await all();
+    expect(closed.summary).toMatchObject({ sessions: 3, endedSessions: 3, avgDurationSeconds: 120, bounceRate: 0 });
+    const runs = await rollupAll(t.store, clock, { marginMs: 0 });
+    expect(runs.find((r) => r.project === 'default')?.days).toEqual(['2025-06-01']);
+    expect(await all()).toEqual(closed);
+    // idempotent: nothing changed, nothing recomputed
+    expect((await rollupAll(t.store, clock, { marginMs: 0 })).flatMap((r) => r.days)).toEqual([]);
+  });
+
+  it('validate their queries with the API error shape', async () => {
+    for (const path of [
+      '/api/v1/stats/breakdown?by=nope',
+      '/api/v1/stats/summary?from=2025-06-02&to=2025-06-01',
+      '/api/v1/stats/daily?from=2025-13-01',
+      '/api/v1/stats/summary?from=2020-01-01&to=2025-01-01',
+      '/api/v1/stats/together?limit=0',
+    ]) {
+      const res = await t.read(path);
+      expect(res.status, path).toBe(400);
+      expect((await json(res)).error.code).toBe('validation_failed');
+    }
+    expect((await t.read('/api/v1/stats/summary?project=nope')).status).toBe(404);
+  });
+
+  it('an empty range answers zeros, not errors', async () => {
+    expect(await json(await t.read('/api/v1/stats/summary'))).toMatchObject({
+      sessions: 0,
+      uniqueUsers: 0,
+      avgDurationSeconds: 0,
+      bounceRate: 0,
+      errorRate: 0,
+    });
+    expect(await json(await t.read('/api/v1/stats/daily'))).toHaveLength(30);
+  });
+});
+
+describe('users', () => {
+  it('patterns: new_user without sessions; struggling_user after a session with over 5 errors', async () => {
+    expect(await json(await t.read('/api/v1/sessions/patterns/nobody'))).toMatchObject({
+      userId: 'nobody',
+      pattern: 'new_user',
+      confidence: 0,
+      stats: { sessions: 0 },
+    });
+    const id = await session({ userId: 'u9' }, null);
+    await events(
+      id,
+      Array.from({ length: 6 }, (_, i) => ({ type: 'error', name: `e${i}` })),
+    );
+    const p = await json(await t.read('/api/v1/sessions/patterns/u9'));
+    expect(p).toMatchObject({ pattern: 'struggling_user', type: 'confused' });
+    expect(p.indicators).toContain('errors');
+  });
+
+  it('export returns everything about a user; erase removes it and keeps rollup counts', async () => {
+    await traffic();
+    const exported = await json(await t.read('/api/v1/users/u1/export'));
+    expect(exported.sessions).toHaveLength(2);
+    expect(exported.sessions.flatMap((s: { events: unknown[] }) => s.events)).toHaveLength(8);
+
+    clock = T0 + DAY;
+    await rollupAll(t.store, clock, { marginMs: 0 });
+    const before = await json(await t.read('/api/v1/stats/summary?from=2025-06-01&to=2025-06-01'));
+
+    const res = await t.app.request('/api/v1/users/u1', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${(await import('./app.testkit.js')).ADMIN_TOKEN}` },
+    });
+    expect(await json(res)).toEqual({ deletedSessions: 2, deletedEvents: 8 });
+    expect((await json(await t.read('/api/v1/users/u1/export'))).sessions).toEqual([]);
+    expect((await json(await t.read('/api/v1/sessions?userId=u1&from=2025-06-01'))).sessions).toEqual([]);
+    // The closed day's counts stay; the erased user is no longer among the range's distinct users.
+    const after = await json(await t.read('/api/v1/stats/summary?from=2025-06-01&to=2025-06-01'));
+    expect(after).toEqual({ ...before, uniqueUsers: before.uniqueUsers - 1 });
+  });
+});

@@ -1,0 +1,193 @@
+import {
+  activityOf,
+  addDays,
+  breakdownOf,
+  breakdownQuery,
+  type CountDim,
+  continentOf,
+  dailyOf,
+  dateRange,
+  durationsOf,
+  eventsToWire,
+  exitsOf,
+  localDate,
+  NONE,
+  PATTERN_SESSIONS,
+  type Project,
+  type Session,
+  sessionToWire,
+  statsQuery,
+  summaryOf,
+  togetherOf,
+  userPattern,
+  workflowsOf,
+} from '@sessiontrack/core';
+import { loadRange, type RangeQuery, type Store } from '@sessiontrack/store';
+import type { Context, Hono } from 'hono';
+import type { AppDeps, AppEnv } from './app.js';
+import { ApiError } from './errors.js';
+import { parse } from './ingest-routes.js';
+import { DEFAULT_PROJECT_ID } from './projects.js';
+
+// The analytics routes of API.md (admin token): stats over a date range, user patterns, export
+// and erase. The numbers come from store/analytics.ts (rollups for closed days, live for the
+// rest) and the definitions from core/analytics.ts; docs/metrics.md says what each one means.
+
+/** The longest range a stats route answers (days computed live cost a query over raw rows each). */
+const MAX_RANGE_DAYS = 400;
+
+export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+  const projectOf = (c: Context<AppEnv>): Project => {
+    const id = c.req.query('project') ?? DEFAULT_PROJECT_ID;
+    const p = deps.projects.byId(id);
+    if (!p) throw new ApiError('not_found', `unknown project ${id}`);
+    return p;
+  };
+  const range = async (
+    c: Context<AppEnv>,
+    q: { from?: string | undefined; to?: string | undefined },
+    want: Omit<RangeQuery, 'fromDate' | 'toDate'>,
+  ) => {
+    const project = projectOf(c);
+    const t = now();
+    const dates = rangeDates(q, project, t);
+    return { project, t, dates, r: await loadRange(store, project, { ...dates, ...want }, t) };
+  };
+
+  app.get('/api/v1/stats/summary', async (c) => {
+    const q = parse(statsQuery, c.req.query());
+    const { dates, r } = await range(c, q, { users: true });
+    return c.json({ ...dates, ...summaryOf(r.totals, r.uniqueUsers) });
+  });
+
+  app.get('/api/v1/stats/daily', async (c) => {
+    const q = parse(statsQuery, c.req.query());
+    const { r } = await range(c, q, { dayDims: ['country', 'entryPage', 'exitPage'] });
+    return c.json(r.days.map(dailyOf));
+  });
+
+  app.get('/api/v1/stats/breakdown', async (c) => {
+    const q = parse(breakdownQuery, c.req.query());
+    const dims: CountDim[] = q.by === 'tool' ? ['tool', 'toolCall'] : [q.by];
+    const { r } = await range(c, q, { dims });
+    return c.json(breakdownOf(r.totals, q.by, q.limit));
+  });
+
+  app.get('/api/v1/stats/workflows/abandoned', async (c) => {
+    const q = parse(statsQuery, c.req.query());
+    const { r } = await range(c, q, { dims: ['wfStarted', 'wfCompleted', 'wfFailed', 'wfAbandoned'] });
+    return c.json(workflowsOf(r.totals).slice(0, q.limit));
+  });
+
+  app.get('/api/v1/stats/activity', async (c) => {
+    const q = parse(statsQuery, c.req.query());
+    const { project, r } = await range(c, q, { dims: ['cell'] });
+    return c.json({ timeZone: project.timeZone, cells: activityOf(r.totals) });
+  });
+
+  app.get('/api/v1/stats/together', async (c) => {
+    const q = parse(statsQuery, c.req.query());
+    const { r } = await range(c, q, { dims: ['action', 'pair'] });
+    return c.json(togetherOf(r.totals, q.limit));
+  });
+
+  app.get('/api/v1/stats/exits', async (c) => {
+    const q = parse(statsQuery, c.req.query());
+    const { r } = await range(c, q, { dims: ['exitPage', 'exitReason', 'exitAction'] });
+    return c.json(exitsOf(r.totals, q.limit));
+  });
+
+  app.get('/api/v1/stats/durations', async (c) => {
+    const q = parse(statsQuery, c.req.query());
+    const { r } = await range(c, q, { dims: ['duration'] });
+    return c.json({ endedSessions: r.totals.endedSessions, buckets: durationsOf(r.totals) });
+  });
+
+  app.get('/api/v1/stats/countries', async (c) => {
+    const q = parse(statsQuery.extend({ limit: statsQuery.shape.limit.default(10) }), c.req.query());
+    const { dates, r } = await range(c, q, { dims: ['country', 'region'], dayDims: ['country'] });
+    const byCountry = r.totals.counts.country ?? {};
+    const regions = r.totals.counts.region ?? {};
+    const known = Object.entries(byCountry).filter(([k]) => k !== NONE);
+    const top = known
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+      .slice(0, q.limit)
+      .map(([country, n]) => ({
+        country,
+        continent: continentOf(country),
+        sessions: n,
+        share: r.totals.sessions === 0 ? 0 : n / r.totals.sessions,
+        regions: Object.entries(regions)
+          .filter(([k]) => k.startsWith(`${country}\t`))
+          .map(([k, m]) => ({ region: k.slice(country.length + 1) || null, sessions: m, share: m / n }))
+          .sort((a, b) => b.sessions - a.sessions || ((a.region ?? '') < (b.region ?? '') ? -1 : 1)),
+      }));
+    return c.json({
+      ...dates,
+      sessions: r.totals.sessions,
+      countries: known.length,
+      unknownCountrySessions: byCountry[NONE] ?? 0,
+      top,
+      daily: r.days.map((d) => ({ date: d.date, sessions: d.sessions, countries: dailyOf(d).countries })),
+    });
+  });
+
+  app.get('/api/v1/sessions/patterns/:userId', async (c) => {
+    const project = projectOf(c);
+    const t = now();
+    const userId = c.req.param('userId');
+    const page = await store.listSessions({ projectId: project.id, userId, limit: PATTERN_SESSIONS }, t);
+    const list = await Promise.all(
+      page.sessions.map(async (session) => ({ session, events: await store.getEvents(session.id) })),
+    );
+    return c.json({ userId, ...userPattern(list, t) });
+  });
+
+  app.get('/api/v1/users/:userId/export', async (c) => {
+    const project = projectOf(c);
+    const t = now();
+    const userId = c.req.param('userId');
+    const sessions = await userSessions(store, project.id, userId, t);
+    const out = [];
+    for (const s of sessions) out.push({ ...sessionToWire(s, t), events: eventsToWire(await store.getEvents(s.id)) });
+    return c.json({ projectId: project.id, userId, exportedAt: new Date(t).toISOString(), sessions: out });
+  });
+
+  app.delete('/api/v1/users/:userId', async (c) => {
+    const project = projectOf(c);
+    return c.json(await store.eraseUser(project.id, c.req.param('userId')));
+  });
+}
+
+/** Every session of a user in a project, newest first (pages of 500). */
+async function userSessions(store: Store, projectId: string, userId: string, now: number): Promise<Session[]> {
+  const out: Session[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listSessions({ projectId, userId, limit: 500, cursor }, now);
+    out.push(...page.sessions);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
+/** Inclusive dates of a stats query: API.md's range rules (default: the last 30 days, today included). */
+export function rangeDates(
+  q: { from?: string | undefined; to?: string | undefined },
+  project: Project,
+  now: number,
+): { fromDate: string; toDate: string } {
+  try {
+    dateRange(q, project.timeZone, now); // validates both dates and their order
+  } catch (err) {
+    throw new ApiError('validation_failed', (err as Error).message);
+  }
+  const toDate = q.to ?? localDate(now, project.timeZone);
+  const fromDate = q.from ?? addDays(toDate, -29);
+  if (addDays(fromDate, MAX_RANGE_DAYS - 1) < toDate) {
+    throw new ApiError('validation_failed', `the range is longer than ${MAX_RANGE_DAYS} days`);
+  }
+  return { fromDate, toDate };
+}

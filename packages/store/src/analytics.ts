@@ -1,0 +1,183 @@
+import {
+  type AnalyticsOptions,
+  addDays,
+  addTotals,
+  type CountDim,
+  computeDays,
+  type DayRollup,
+  DEFAULT_BOUNCE,
+  dayStart,
+  EVENT_DIMS,
+  emptyTotals,
+  localDate,
+  localDatesOfUtcDay,
+  type Project,
+  type RangeTotals,
+} from '@sessiontrack/core';
+import type { Store } from './store.js';
+
+// The read path and the rollup job of the stats routes, written once over the Store interface.
+//
+// Read path: closed days (before today in the project's time zone) that have a stored rollup are
+// read from it; every other day of the range (today, and days not rolled up yet) is computed live
+// from the raw rows with the same core function the rollup job uses. So an answer is the same
+// whether or not, and whenever, the rollup job ran — the property test in store.case.ts checks it.
+//
+// Rollup job: per project, the days whose dirty mark is newer than their rollup (minus a margin
+// for marks skipped by a process's one-minute cache and transactions in flight on other
+// instances) are recomputed from raw rows and replaced; today is not rolled up (it is live).
+
+export function analyticsOptions(project: Project): AnalyticsOptions {
+  return {
+    timeZone: project.timeZone,
+    bounceSeconds: project.bounceSeconds ?? DEFAULT_BOUNCE.bounceSeconds,
+    bounceMaxActions: project.bounceMaxActions ?? DEFAULT_BOUNCE.bounceMaxActions,
+  };
+}
+
+export interface RangeQuery {
+  /** Inclusive calendar dates in the project's time zone. */
+  fromDate: string;
+  toDate: string;
+  /** Count dimensions summed over the range. */
+  dims?: readonly CountDim[];
+  /** Count dimensions wanted per day (in `days`). */
+  dayDims?: readonly CountDim[];
+  /** Count distinct users over the range (costs one query over the rollups' user lists). */
+  users?: boolean;
+}
+
+export interface RangeResult {
+  /** Every date of the range, oldest first; `users` is empty for days read from rollups. */
+  days: DayRollup[];
+  totals: RangeTotals;
+  uniqueUsers: number;
+  /** How many days came from stored rollups (the rest were computed live). */
+  rolledDays: number;
+}
+
+export async function loadRange(store: Store, project: Project, q: RangeQuery, now: number): Promise<RangeResult> {
+  const opts = analyticsOptions(project);
+  const dims = q.dims ?? [];
+  const dayDims = q.dayDims ?? [];
+  const today = localDate(now, project.timeZone);
+  const closedTo = q.toDate < today ? q.toDate : addDays(today, -1);
+  const stored = q.fromDate <= closedTo ? await store.readRollups(project.id, q.fromDate, closedTo, dayDims) : [];
+  const rolled = new Map(stored.map((r) => [r.rollup.date, r.rollup]));
+
+  // Live days, in runs of consecutive dates: one query per run.
+  const withEvents = [...dims, ...dayDims].some((d) => EVENT_DIMS.has(d));
+  const live: DayRollup[] = [];
+  let runStart: string | null = null;
+  const flush = async (runEnd: string) => {
+    if (runStart === null) return;
+    const from = dayStart(runStart, project.timeZone);
+    const to = dayStart(addDays(runEnd, 1), project.timeZone);
+    const rows = await store.analyticsRows(project.id, from, to, withEvents);
+    live.push(...computeDays(rows.sessions, rows.events, runStart, runEnd, opts, now));
+    runStart = null;
+  };
+  let prev: string | null = null;
+  for (let d = q.fromDate; d <= q.toDate; d = addDays(d, 1)) {
+    if (rolled.has(d)) {
+      if (prev !== null) await flush(prev);
+    } else if (runStart === null) runStart = d;
+    prev = d;
+  }
+  if (prev !== null) await flush(prev);
+
+  const totals = emptyTotals();
+  const liveUsers = new Set<string>();
+  for (const day of live) {
+    addTotals(totals, day, dims);
+    for (const u of day.users) liveUsers.add(u);
+  }
+  const rolledDates = [...rolled.keys()];
+  for (const r of rolled.values()) addTotals(totals, { ...r, counts: {} });
+  for (const dim of dims) {
+    const counts = await store.sumRollupCounts(project.id, rolledDates, dim);
+    addTotals(totals, { ...emptyTotals(), counts: { [dim]: counts } }, [dim]);
+  }
+  let uniqueUsers = 0;
+  if (q.users) {
+    uniqueUsers =
+      rolledDates.length === 0 ? liveUsers.size : await store.countRollupUsers(project.id, rolledDates, [...liveUsers]);
+  }
+  const days = [...rolled.values(), ...live].sort((a, b) => (a.date < b.date ? -1 : 1));
+  return { days, totals, uniqueUsers, rolledDays: rolled.size };
+}
+
+export interface RollupRun {
+  project: string;
+  /** Days recomputed and stored. */
+  days: string[];
+  ms: number;
+}
+
+/** Marks older than a rollup by less than this are treated as possibly unseen by it. */
+export const DEFAULT_ROLLUP_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Recomputes and stores the rollups of a project's closed days that changed since their last
+ * rollup. Idempotent; run it under `store.runExclusive('rollup', …)` so one instance does it.
+ */
+export async function rollupProject(
+  store: Store,
+  project: Project,
+  now: number,
+  options: { marginMs?: number; onDay?: (date: string, ms: number) => void } = {},
+): Promise<RollupRun> {
+  const started = performance.now();
+  const margin = options.marginMs ?? DEFAULT_ROLLUP_MARGIN_MS;
+  const opts = analyticsOptions(project);
+  const today = localDate(now, project.timeZone);
+  const marks = await store.rollupDirty(project.id);
+  // The latest mark per local date.
+  const markedAt = new Map<string, number>();
+  for (const m of marks) {
+    for (const d of localDatesOfUtcDay(m.utcDay, project.timeZone)) {
+      if (d < today) markedAt.set(d, Math.max(markedAt.get(d) ?? 0, m.markedAt));
+    }
+  }
+  const dates = [...markedAt.keys()].sort();
+  const done: string[] = [];
+  if (dates.length === 0) return { project: project.id, days: done, ms: performance.now() - started };
+  const existing = new Map(
+    (await store.readRollups(project.id, dates[0] as string, dates[dates.length - 1] as string, [])).map((r) => [
+      r.rollup.date,
+      r.computedAt,
+    ]),
+  );
+  // Raw rows of days past retention may be partly deleted: their stored rollup is final.
+  const frozenBefore = localDate(now - project.retentionDays * 86_400_000, project.timeZone);
+  for (const date of dates) {
+    const computedAt = existing.get(date);
+    const mark = markedAt.get(date) ?? 0;
+    if (computedAt !== undefined && (mark < computedAt - margin || date < frozenBefore)) continue;
+    const t = performance.now();
+    // Taken before the rows are read: a write committed after the read has a later mark.
+    const wall = Date.now();
+    const rows = await store.analyticsRows(
+      project.id,
+      dayStart(date, project.timeZone),
+      dayStart(addDays(date, 1), project.timeZone),
+      true,
+    );
+    const [day] = computeDays(rows.sessions, rows.events, date, date, opts, now);
+    if (day) await store.writeRollup(project.id, day, wall);
+    done.push(date);
+    options.onDay?.(date, performance.now() - t);
+  }
+  return { project: project.id, days: done, ms: performance.now() - started };
+}
+
+/** `rollupProject` for every project. */
+export async function rollupAll(
+  store: Store,
+  now: number,
+  options: { marginMs?: number; onDay?: (date: string, ms: number) => void } = {},
+): Promise<RollupRun[]> {
+  const out: RollupRun[] = [];
+  for (const p of await store.listProjects()) out.push(await rollupProject(store, p, now, options));
+  return out;
+}
