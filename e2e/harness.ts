@@ -28,7 +28,7 @@ export const skipReason: string | null = existsSync(CHROMIUM_PATH)
 export const DESKTOP_UA =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 
-const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 
 /** One request the proxy passed to the server, with the server's answer. */
 export interface Recorded {

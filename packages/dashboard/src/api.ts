@@ -1,4 +1,4 @@
-import type { WireEvent, WireSession } from '@sessiontrack/core';
+import type { WireEvent, WireSession, WorkflowOutcome } from '@sessiontrack/core';
 
 // The read API of the server (docs/api.md), as the dashboard uses it. The admin token is kept in
 // sessionStorage: it survives a reload of the tab, not the closing of the browser.
@@ -57,7 +57,29 @@ export interface Pattern {
   stats: Record<string, unknown>;
 }
 
-export type SessionDetail = WireSession & { events: WireEvent[]; abandonedWorkflows?: unknown };
+/** GET /sessions/{id}: the session, its events, and its workflows with their outcome. */
+export type SessionDetail = WireSession & {
+  events: WireEvent[];
+  workflows: WorkflowOutcome[];
+  abandonedWorkflows: string[];
+};
+
+export interface Countries {
+  sessions: number;
+  top: {
+    country: string;
+    sessions: number;
+    share: number;
+    regions: { region: string | null; sessions: number; share: number }[];
+  }[];
+}
+
+export interface Exits {
+  endedSessions: number;
+  pages: BreakdownRow[];
+  reasons: BreakdownRow[];
+  lastActions: BreakdownRow[];
+}
 
 const TOKEN_KEY = 'sessiontrack.adminToken';
 

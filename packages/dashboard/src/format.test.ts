@@ -15,7 +15,6 @@ import {
   todayIn,
 } from './format.js';
 import { DEFAULT_ROUTE, formatHash, parseHash, withRoute } from './route.js';
-import { workflowRuns } from './timeline.js';
 
 describe('formatting', () => {
   it('numbers, rates and durations', () => {
@@ -95,30 +94,5 @@ describe('route in the URL hash', () => {
       project: 'p_2',
       user: 'u 1',
     });
-  });
-});
-
-describe('workflow runs of a timeline', () => {
-  const e = (type: string, name: string, timestamp: string, workflowId?: string) => ({
-    type,
-    name,
-    timestamp,
-    details: workflowId ? { workflowId } : null,
-  });
-
-  it('pairs starts with their outcome; an unfinished one is abandoned once the session ended', () => {
-    const events = [
-      e('workflow_start', 'checkout', '1'),
-      e('workflow_start', 'start', '2', 'export'),
-      e('workflow_complete', 'checkout', '3'),
-      e('workflow_start', 'checkout', '4'),
-      e('workflow_fail', 'done', '5', 'export'),
-    ];
-    expect(workflowRuns(events, true).map((r) => `${r.workflowId}:${r.outcome}`)).toEqual([
-      'checkout:completed',
-      'export:failed',
-      'checkout:abandoned',
-    ]);
-    expect(workflowRuns(events, false).at(-1)?.outcome).toBe('in progress');
   });
 });

@@ -1,8 +1,8 @@
-import type { BreakdownRow, WorkflowStats } from '../api.js';
+import type { BreakdownRow, Exits, WorkflowStats } from '../api.js';
 import { useView } from '../app.js';
 import { Async, Section, TopList } from '../components.js';
 import { fmtInt, fmtPct } from '../format.js';
-import { useApi } from '../hooks.js';
+import { type Loaded, useApi } from '../hooks.js';
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
@@ -16,10 +16,11 @@ export function Insights() {
   const { project, range } = useView();
   const p = { project: project.id, ...range };
   const activity = useApi<{ cells: Cell[] }>('/stats/activity', p);
-  const durations = useApi<
-    | { bucket: string; sessions: number; share: number }[]
-    | { buckets: { bucket: string; sessions: number; share: number }[] }
-  >('/stats/durations', p);
+  const durations = useApi<{ endedSessions: number; buckets: { bucket: string; sessions: number; share: number }[] }>(
+    '/stats/durations',
+    p,
+  );
+  const exits = useApi<Exits>('/stats/exits', { ...p, limit: 8 });
   const together = useApi<{ a: string; b: string; sessions: number; lift: number }[]>('/stats/together', {
     ...p,
     limit: 10,
@@ -36,20 +37,17 @@ export function Insights() {
       <div className="grid">
         <Section title="How long they stay" id="s-durations">
           <Async state={durations}>
-            {(d) => {
-              const rows = Array.isArray(d) ? d : d.buckets;
-              return (
-                <TopList
-                  rows={rows.map((b) => ({ value: b.bucket, sessions: b.sessions, share: b.share }))}
-                  testId="list-durations"
-                />
-              );
-            }}
+            {(d) => (
+              <TopList
+                rows={d.buckets.map((b) => ({ value: b.bucket, sessions: b.sessions, share: b.share }))}
+                testId="list-durations"
+              />
+            )}
           </Async>
         </Section>
-        <Exit by="exitPage" title="Where they leave" />
-        <Exit by="exitReason" title="Why sessions end" />
-        <Exit by="exitAction" title="Last action before leaving" />
+        <Exit state={exits} pick={(e) => e.pages} id="exitPage" title="Where they leave" />
+        <Exit state={exits} pick={(e) => e.reasons} id="exitReason" title="Why sessions end" />
+        <Exit state={exits} pick={(e) => e.lastActions} id="exitAction" title="Last action before leaving" />
         <Section title="Features used together" id="s-together">
           <Async state={together}>
             {(rows) =>
@@ -90,12 +88,11 @@ export function Insights() {
   );
 }
 
-function Exit(props: { by: string; title: string }) {
-  const { project, range } = useView();
-  const rows = useApi<BreakdownRow[]>('/stats/breakdown', { project: project.id, ...range, by: props.by, limit: 8 });
+/** One part of the exit analysis (one request answers all three). */
+function Exit(props: { state: Loaded<Exits>; pick: (e: Exits) => BreakdownRow[]; id: string; title: string }) {
   return (
-    <Section title={props.title} id={`s-${props.by}`}>
-      <Async state={rows}>{(r) => <TopList rows={r} testId={`list-${props.by}`} />}</Async>
+    <Section title={props.title} id={`s-${props.id}`}>
+      <Async state={props.state}>{(e) => <TopList rows={props.pick(e)} testId={`list-${props.id}`} />}</Async>
     </Section>
   );
 }

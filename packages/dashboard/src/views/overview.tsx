@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import type { BreakdownRow, Daily, Summary } from '../api.js';
+import type { BreakdownRow, Countries as CountriesData, Daily, Summary } from '../api.js';
 import { useView } from '../app.js';
 import { DailyChart } from '../chart.js';
 import { Async, Card, Section, TopList } from '../components.js';
@@ -136,43 +136,38 @@ function Breakdown(props: { by: string; title: string }) {
   );
 }
 
-/** Countries with their regions underneath (by=region rows carry their country). */
+/** Countries with their top regions underneath. */
 export function Countries(props: { title?: string }) {
   const { project, range } = useView();
-  const p = { project: project.id, ...range };
-  const countries = useApi<BreakdownRow[]>('/stats/breakdown', { ...p, by: 'country', limit: 10 });
-  const regions = useApi<BreakdownRow[]>('/stats/breakdown', { ...p, by: 'region', limit: 100 });
+  const countries = useApi<CountriesData>('/stats/countries', { project: project.id, ...range, limit: 10 });
   return (
     <Section title={props.title ?? 'Countries and regions'} id="s-country">
       <Async state={countries}>
-        {(rows) => (
+        {(c) => (
           <TopList
-            rows={rows}
+            rows={c.top.map((r) => ({ value: r.country, sessions: r.sessions, share: r.share }))}
             testId="list-country"
-            label={(r) => (
-              <>
-                <span aria-hidden="true">{flag(r.value)} </span>
-                {countryName(r.value)}
-                <RegionsOf country={r.value} regions={regions.data ?? []} />
-              </>
-            )}
+            label={(r) => {
+              const regions = c.top.find((x) => x.country === r.value)?.regions.filter((x) => x.region) ?? [];
+              return (
+                <>
+                  <span aria-hidden="true">{flag(r.value)} </span>
+                  {countryName(r.value)}
+                  {regions.length > 0 && (
+                    <span className="regions">
+                      {regions.slice(0, 4).map((x) => (
+                        <span key={x.region} className="chip" title={`${fmtInt(x.sessions)} sessions`}>
+                          {x.region} {fmtPct(x.share)}
+                        </span>
+                      ))}
+                    </span>
+                  )}
+                </>
+              );
+            }}
           />
         )}
       </Async>
     </Section>
-  );
-}
-
-function RegionsOf(props: { country: string | null; regions: BreakdownRow[] }) {
-  const mine = props.regions.filter((r) => r.country === props.country && r.value).slice(0, 4);
-  if (mine.length === 0) return null;
-  return (
-    <span className="regions">
-      {mine.map((r) => (
-        <span key={r.value} className="chip" title={`${fmtInt(r.sessions)} sessions`}>
-          {r.value} {fmtInt(r.sessions)}
-        </span>
-      ))}
-    </span>
   );
 }

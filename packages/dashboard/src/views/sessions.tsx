@@ -4,7 +4,6 @@ import { useView } from '../app.js';
 import { Async, ErrorNote, Facts, Section } from '../components.js';
 import { countryName, flag, fmtDuration, fmtGap } from '../format.js';
 import { useApi } from '../hooks.js';
-import { workflowRuns } from '../timeline.js';
 
 const PAGE = 100;
 
@@ -221,7 +220,6 @@ function Timeline(props: { id: string }) {
 function TimelineOf(props: { s: SessionDetail }) {
   const { s } = props;
   const { go } = useView();
-  const runs = workflowRuns(s.events, s.status === 'ended');
   const client = s.metadata?.clientName
     ? `${String(s.metadata.clientName)} ${String(s.metadata.clientVersion ?? '')}`
     : null;
@@ -278,20 +276,27 @@ function TimelineOf(props: { s: SessionDetail }) {
           />
         </Section>
         <Section title="Workflows">
-          {runs.length === 0 ? (
+          {s.workflows.length === 0 ? (
             <p className="muted">No workflows in this session.</p>
           ) : (
             <ul className="plain" data-testid="workflows">
-              {runs.map((r) => (
-                <li key={`${r.workflowId}-${r.startedAt}`}>
-                  <strong>{r.workflowId}</strong>{' '}
-                  <span
-                    className={`badge ${r.outcome === 'completed' ? 'good' : r.outcome === 'in progress' ? '' : 'bad'}`}
-                  >
-                    {r.outcome}
-                  </span>
-                </li>
-              ))}
+              {s.workflows.map((w) => {
+                const outcome = w.completed
+                  ? 'completed'
+                  : w.failed
+                    ? 'failed'
+                    : w.abandoned
+                      ? 'abandoned'
+                      : 'in progress';
+                return (
+                  <li key={w.workflowId}>
+                    <strong>{w.workflowId}</strong>{' '}
+                    <span className={`badge ${w.completed ? 'good' : w.failed || w.abandoned ? 'bad' : ''}`}>
+                      {outcome}
+                    </span>
+                  </li>
+                );
+              })}
             </ul>
           )}
         </Section>
