@@ -15,7 +15,9 @@ const BUILT = join(ROOT, 'packages/dashboard/dist/app/index.html');
 const ARTIFACTS = join(ROOT, 'e2e/artifacts');
 const reason =
   skipReason ??
-  (existsSync(BUILT) ? null : 'e2e: dashboard skipped, not built (npm test builds it: npm run build -w @sessiontrack/dashboard)');
+  (existsSync(BUILT)
+    ? null
+    : 'e2e: dashboard skipped, not built (npm test builds it: npm run build -w @sessiontrack/dashboard)');
 if (reason) console.warn(reason);
 
 interface Summary {
@@ -94,7 +96,9 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     await page.locator('[data-testid="chart-sessions"] canvas').waitFor();
     const daily = await h.api<{ date: string; sessions: number }[]>('/api/v1/stats/daily');
     const total = daily.reduce((n, d) => n + d.sessions, 0);
-    const cells = await page.locator('[data-testid="chart-sessions"] table.sr-only tbody td:nth-child(2)').allTextContents();
+    const cells = await page
+      .locator('[data-testid="chart-sessions"] table.sr-only tbody td:nth-child(2)')
+      .allTextContents();
     expect(cells.reduce((n, c) => n + Number(c), 0)).toBe(total);
     // top lists, countries with regions
     await page.getByTestId('list-entryPage').waitFor();

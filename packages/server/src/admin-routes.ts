@@ -1,5 +1,6 @@
 import { cleanupSchema, createProjectSchema, type Project } from '@sessiontrack/core';
 import type { Hono } from 'hono';
+import { runRollup } from './analytics-jobs.js';
 import type { AppDeps, AppEnv } from './app.js';
 import { readJsonBody } from './body.js';
 import { ApiError } from './errors.js';
@@ -24,8 +25,14 @@ export function registerAdminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const input = parse(cleanupSchema, (await body(c.req.raw)) ?? {});
     const projectId = c.req.query('project') ?? null;
     if (projectId && !deps.projects.byId(projectId)) throw new ApiError('not_found', `unknown project ${projectId}`);
-    const before = (deps.now ?? Date.now)() - input.daysInactive * DAY_MS;
-    return c.json(await deps.store.cleanup(projectId, before));
+    const now = (deps.now ?? Date.now)();
+    // Roll up first: the raw rows about to go are then counted in the rollups, which stay.
+    await runRollup(
+      deps.store,
+      projectId ? deps.projects.list().filter((p) => p.id === projectId) : deps.projects.list(),
+      now,
+    );
+    return c.json(await deps.store.cleanup(projectId, now - input.daysInactive * DAY_MS));
   });
 }
 

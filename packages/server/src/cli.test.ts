@@ -193,6 +193,7 @@ describe('sessiontrack commands', () => {
       ['migrate', '--help'],
       ['project', '--help'],
       ['cleanup', '--help'],
+      ['rollup', '--help'],
     ]) {
       const r = cli(args);
       expect(r.code, args.join(' ')).toBe(0);
@@ -235,5 +236,9 @@ describe('sessiontrack commands', () => {
       deletedSessions: 1,
       deletedEvents: 1,
     });
+    // today is live, so there is nothing closed to roll up; an unknown project is a usage error
+    expect(cli(['rollup', '--data-dir', dir]).out).toContain('default\tnothing changed');
+    expect(cli(['rollup', '--project', 'nope', '--data-dir', dir]).code).toBe(2);
+    expect(cli(['serve', '--retention-at', '25:00', '--data-dir', dir]).code).toBe(2);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProjectSchema, formatIssues } from '@sessiontrack/core';
+import { msUntilUtc, runRollup } from './analytics-jobs.js';
 import { dashboardDir } from './dashboard-route.js';
 import { DemoError, runDemo } from './demo.js';
 import { openStore, type RunningServer, StartupError, startServer } from './node-server.js';
@@ -27,6 +28,7 @@ Commands:
   project list     list projects
   cleanup          delete sessions (and their events) inactive for N days
   demo             fill a running server with realistic demo traffic (web and MCP)
+  rollup           compute the daily rollups of the days that changed
 
 Run 'sessiontrack <command> --help' for a command's options.`,
   serve: `Usage: sessiontrack serve [options]
@@ -41,6 +43,9 @@ Options:
   --trust-proxy         believe X-Forwarded-For, CF-IPCountry, CF-Region (only behind a proxy that sets them)
   --ip-rate-limit <n>   requests per minute per client address, 0 = off (env SESSIONTRACK_IP_RATE_LIMIT, default 12000)
   --sweep-interval <ms> how often expired sessions are written as ended (env SESSIONTRACK_SWEEP_INTERVAL_MS, default 30000)
+  --rollup-interval <ms> how often changed days are rolled up, 0 = never (env SESSIONTRACK_ROLLUP_INTERVAL_MS, default 600000)
+  --retention-at <HH:MM> daily retention run, UTC (env SESSIONTRACK_RETENTION_AT, default 02:30): raw sessions and
+                        events older than each project's retentionDays are deleted; rollups stay
   --geo-city-db <file>  a GeoLite2-City .mmdb for regions (env SESSIONTRACK_GEO_CITY_DB)
   --sync <mode>         SQLite durability: normal (survives a crash of the process) or full (fsync every commit)
   --log-level <level>   trace, debug, info, warn, error (env LOG_LEVEL, default info)
@@ -61,9 +66,16 @@ Options of 'create':
   --absolute-timeout-ms <n>  absolute cap (default: web 24 h, mcp 30 days)
   --rate-limit <n>           ingest requests per minute for the project, 0 = unlimited
   --data-dir <dir>, --database-url <url>  as for serve`,
-  cleanup: `Usage: sessiontrack cleanup [--days-inactive 30] [--project <id>] [--data-dir <dir>]
+  cleanup: `Usage: sessiontrack cleanup [--days-inactive 30] [--project <id>] [--data-dir <dir>] [--database-url <url>]
 
-Deletes sessions whose last activity is older than N days, with their events.`,
+Rolls up the changed days first, then deletes sessions whose last activity is older than N days,
+with their events (in chunks). Daily rollups are kept.`,
+  rollup: `Usage: sessiontrack rollup [--project <id>] [--data-dir <dir>] [--database-url <url>]
+
+Computes and stores the daily rollups of every closed day (before today, in the project's time zone)
+that changed since its last rollup, and prints what it did. Idempotent; the server also runs it
+every 10 minutes (--rollup-interval). Only one instance runs it at a time: on a shared PostgreSQL a
+run that finds another one in progress says so and exits 0.`,
   demo: `Usage: sessiontrack demo [options]
 
 Sends realistic web and MCP traffic over past days to a running server, through the admin-only
@@ -119,6 +131,8 @@ async function run(argv: string[]): Promise<number> {
       return cleanup(rest);
     case 'demo':
       return demo(rest);
+    case 'rollup':
+      return rollup(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -153,6 +167,8 @@ async function serve(argv: string[]): Promise<number> {
       'trust-proxy': { type: 'boolean' },
       'ip-rate-limit': { type: 'string' },
       'sweep-interval': { type: 'string' },
+      'rollup-interval': { type: 'string' },
+      'retention-at': { type: 'string' },
       'geo-city-db': { type: 'string' },
       sync: { type: 'string' },
       'log-level': { type: 'string' },
@@ -167,6 +183,12 @@ async function serve(argv: string[]): Promise<number> {
   const port = int('port', values.port ?? env.PORT, 3000);
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const dir = dataDir(values['data-dir']);
+  const retentionAt = values['retention-at'] ?? env.SESSIONTRACK_RETENTION_AT ?? '02:30';
+  try {
+    msUntilUtc(retentionAt, Date.now());
+  } catch (err) {
+    throw new UsageError(`--retention-at: ${(err as Error).message}`);
+  }
   const server = await startServer({
     port,
     host: values.host ?? env.HOST ?? '127.0.0.1',
@@ -178,6 +200,8 @@ async function serve(argv: string[]): Promise<number> {
       100,
       int('sweep-interval', values['sweep-interval'] ?? env.SESSIONTRACK_SWEEP_INTERVAL_MS, 30_000),
     ),
+    rollupIntervalMs: int('rollup-interval', values['rollup-interval'] ?? env.SESSIONTRACK_ROLLUP_INTERVAL_MS, 600_000),
+    retentionAt,
     geoCityDb: values['geo-city-db'] ?? env.SESSIONTRACK_GEO_CITY_DB,
     sqliteSynchronous: sync,
     adminToken: env.SESSIONTRACK_ADMIN_TOKEN,
@@ -311,7 +335,10 @@ async function cleanup(argv: string[]): Promise<number> {
     databaseUrl: values['database-url'] ?? env.DATABASE_URL,
   });
   try {
-    const r = await store.cleanup(values.project ?? null, Date.now() - days * DAY_MS);
+    const now = Date.now();
+    const all = await store.listProjects();
+    await runRollup(store, values.project ? all.filter((p) => p.id === values.project) : all, now);
+    const r = await store.cleanup(values.project ?? null, now - days * DAY_MS);
     console.log(JSON.stringify(r));
     return 0;
   } finally {
@@ -366,4 +393,29 @@ async function demo(argv: string[]): Promise<number> {
   );
   console.log(`open ${url.replace(/\/+$/, '')}/ and sign in with the admin token to see them`);
   return 0;
+}
+
+async function rollup(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...storageOptions, project: { type: 'string' } } });
+  if (values.help) {
+    console.log(HELP.rollup);
+    return 0;
+  }
+  const store = await openStore({
+    dataDir: dataDir(values['data-dir']),
+    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
+  });
+  try {
+    const all = await store.listProjects();
+    const projects = values.project ? all.filter((p) => p.id === values.project) : all;
+    if (values.project && projects.length === 0) throw new UsageError(`unknown project '${values.project}'`);
+    const runs = await runRollup(store, projects, Date.now(), (run) => {
+      const days = run.days.length === 0 ? 'nothing changed' : `${run.days.length} day(s): ${run.days.join(', ')}`;
+      console.log(`${run.project}\t${days}\t(${Math.round(run.ms)} ms)`);
+    });
+    if (runs === null) console.log('another instance is rolling up right now; nothing to do');
+    return 0;
+  } finally {
+    await store.close();
+  }
 }

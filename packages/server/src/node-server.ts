@@ -6,6 +6,7 @@ import { newAdminToken, type Project } from '@sessiontrack/core';
 import { PgPoolDriver, PostgresStore, SqliteStore, type Store } from '@sessiontrack/store';
 import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
+import { msUntilUtc, retainProject, runRollup } from './analytics-jobs.js';
 import { type AppConfig, type AppDeps, type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
 import { openGeoLookup } from './geo.js';
 import { Metrics } from './metrics.js';
@@ -27,8 +28,12 @@ export interface ServeOptions {
   adminToken?: string | undefined;
   logLevel: string;
   sweepIntervalMs: number;
-  /** How often raw events past their project's retention are deleted (default 1 h). */
+  /** Daily retention run at this UTC time, HH:MM (default 02:30). */
+  retentionAt?: string | undefined;
+  /** Instead of daily: run retention every this many ms (tests). */
   retentionIntervalMs?: number;
+  /** How often changed closed days are rolled up (default 10 min; 0 = never). */
+  rollupIntervalMs?: number | undefined;
   /** Optional GeoLite2-City database for regions. */
   geoCityDb?: string | undefined;
   sqliteSynchronous?: 'normal' | 'full';
@@ -49,9 +54,6 @@ export interface RunningServer {
   adminTokenGenerated: boolean;
   close(): Promise<void>;
 }
-
-const HOUR_MS = 60 * 60 * 1000;
-const DAY_MS = 24 * HOUR_MS;
 
 /** A problem the operator must fix (taken port, unopenable database): one clear line, exit 1. */
 export class StartupError extends Error {}
@@ -192,18 +194,38 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
       })
       .catch((err) => logger.warn({ err: (err as Error).message }, 'sweeper failed; will retry'));
   }, opts.sweepIntervalMs);
-  // Retention: raw events older than each project's retentionDays, deleted in bulk; sessions stay.
-  const retention = setInterval(() => {
-    void store
+  // Retention (daily, 02:30 UTC by default): per project, roll up, then delete raw sessions and
+  // events older than its retentionDays, in chunks; rollups stay (analytics-jobs.ts).
+  const retain = () =>
+    store
       .runExclusive('retention', async () => {
         for (const p of projects.list()) {
-          const n = await store.deleteEventsBefore(Date.now() - p.retentionDays * DAY_MS, p.id);
-          if (n > 0) logger.info({ project: p.id, deleted: n }, 'retention deleted old events');
+          const r = await retainProject(store, p, Date.now(), p.retentionDays);
+          if (r.deletedSessions + r.deletedEvents + r.deletedOldEvents > 0)
+            logger.info(r, 'retention deleted raw data');
         }
       })
       .catch((err) => logger.warn({ err: (err as Error).message }, 'retention failed; will retry'));
-  }, opts.retentionIntervalMs ?? HOUR_MS);
-  retention.unref();
+  let retention: NodeJS.Timeout;
+  const scheduleRetention = () => {
+    const wait = opts.retentionIntervalMs ?? msUntilUtc(opts.retentionAt ?? '02:30', Date.now());
+    retention = setTimeout(() => void retain().finally(scheduleRetention), wait);
+    retention.unref();
+  };
+  scheduleRetention();
+  // Rollups of closed days that changed (today is always computed live).
+  const rollupEvery = opts.rollupIntervalMs ?? 10 * 60_000;
+  const rollup =
+    rollupEvery > 0
+      ? setInterval(() => {
+          void runRollup(store, projects.list(), Date.now(), (run) => {
+            if (run.days.length > 0) {
+              logger.info({ project: run.project, days: run.days.length, ms: Math.round(run.ms) }, 'rolled up');
+            }
+          }).catch((err) => logger.warn({ err: (err as Error).message }, 'rollup failed; will retry'));
+        }, rollupEvery)
+      : undefined;
+  rollup?.unref();
   const prune = setInterval(() => {
     limiter.prune(Date.now(), (key) =>
       key.startsWith('ip:')
@@ -218,7 +240,8 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweep);
-      clearInterval(retention);
+      clearTimeout(retention);
+      clearInterval(rollup);
       clearInterval(prune);
       // Stop accepting. Requests already read wait for their commit below; keep-alive
       // connections are closed as soon as they fall idle, and any still open after the drain

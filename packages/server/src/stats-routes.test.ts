@@ -1,6 +1,7 @@
 import { buildSession, continentOf, type EventInput, normalizeEvent, type StartSessionInput } from '@sessiontrack/core';
 import { rollupAll, type WriteOp } from '@sessiontrack/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { msUntilUtc, retainProject } from './analytics-jobs.js';
 import { createTestApp, json, type TestApp } from './app.testkit.js';
 
 // The analytics routes through the real app on a real SQLite store: hand-built traffic with known
@@ -217,5 +218,29 @@ describe('users', () => {
     // The closed day's counts stay; the erased user is no longer among the range's distinct users.
     const after = await json(await t.read('/api/v1/stats/summary?from=2025-06-01&to=2025-06-01'));
     expect(after).toEqual({ ...before, uniqueUsers: before.uniqueUsers - 1 });
+  });
+});
+
+describe('jobs', () => {
+  it('retention rolls up first, then deletes raw rows past retention; the stats stay', async () => {
+    await traffic();
+    clock = T0 + 40 * DAY;
+    const q = '/api/v1/stats/summary?from=2025-06-01&to=2025-06-01';
+    const before = await json(await t.read(q));
+    const project = t.projects.byId('default');
+    if (!project) throw new Error('no default project');
+    const r = await retainProject(t.store, project, clock, 30);
+    expect(r).toEqual({ project: 'default', deletedSessions: 3, deletedEvents: 9, deletedOldEvents: 0 });
+    expect((await json(await t.read('/api/v1/sessions?from=2025-06-01&to=2025-06-01'))).sessions).toEqual([]);
+    expect(await json(await t.read(q))).toEqual(before);
+  });
+
+  it('the daily retention time is the next HH:MM UTC', () => {
+    const at = Date.parse('2025-06-01T02:00:00Z');
+    expect(msUntilUtc('02:30', at)).toBe(30 * MIN);
+    expect(msUntilUtc('02:00', at)).toBe(DAY);
+    expect(msUntilUtc('00:15', at)).toBe(DAY - 105 * MIN);
+    expect(() => msUntilUtc('2:30', at)).toThrow(RangeError);
+    expect(() => msUntilUtc('24:00', at)).toThrow(RangeError);
   });
 });
