@@ -106,6 +106,10 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     expect(await page.getByTestId('list-entryPage').locator('li .name').first().textContent()).toBe(entry[0]?.value);
     await expect.poll(() => page.getByTestId('list-country').locator('.chip').count()).toBeGreaterThan(0);
     await shot(page, 'overview');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(15, 18, 22)');
+    await shot(page, 'overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
     if (process.env.SESSIONTRACK_UPDATE_DOCS_SCREENSHOT === '1') {
       await page.setViewportSize({ width: 1400, height: 900 });
       await page.screenshot({ path: join(ROOT, 'docs/dashboard-overview.png'), fullPage: true });

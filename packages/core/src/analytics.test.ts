@@ -170,7 +170,7 @@ describe('breakdowns', () => {
     expect(breakdownOf(t, 'transport', 1)).toEqual([{ value: null, sessions: 3, share: 0.75 }]);
   });
 
-  it('tool: sessions that called a tool, and its calls', () => {
+  it('tool: sessions that called a tool, its calls and failed calls', () => {
     const a = ended();
     const b = ended();
     const t = addTotals(
@@ -179,15 +179,15 @@ describe('breakdowns', () => {
         [a, b],
         [
           ev(a.id, 'tool_call', 'search'),
-          ev(a.id, 'tool_call', 'search'),
-          ev(b.id, 'tool_call', 'search'),
+          ev(a.id, 'tool_call', 'search', { isError: true, durationMs: 12 }),
+          ev(b.id, 'tool_call', 'search', { isError: false }),
           ev(b.id, 'tool_call', 'echo'),
         ],
       ),
     );
     expect(breakdownOf(t, 'tool', 10)).toEqual([
-      { value: 'search', sessions: 2, share: 1, calls: 3 },
-      { value: 'echo', sessions: 1, share: 0.5, calls: 1 },
+      { value: 'search', sessions: 2, share: 1, calls: 3, errors: 1, errorRate: 1 / 3 },
+      { value: 'echo', sessions: 1, share: 0.5, calls: 1, errors: 0, errorRate: 0 },
     ]);
   });
 

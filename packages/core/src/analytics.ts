@@ -44,6 +44,8 @@ export const COUNT_DIMS = [
   ...BREAKDOWN_DIMS,
   /** tool name → tool_call events (the breakdown counts sessions). */
   'toolCall',
+  /** tool name → failed tool_call events (details.isError or details.error true), for error rates. */
+  'toolError',
   /** `weekday:hour` of the session start → sessions. */
   'cell',
   /** action name → sessions that used it. */
@@ -66,6 +68,7 @@ const EXIT_DIMS: ReadonlySet<CountDim> = new Set(['exitPage', 'exitReason', 'exi
 export const EVENT_DIMS: ReadonlySet<CountDim> = new Set([
   'tool',
   'toolCall',
+  'toolError',
   'action',
   'pair',
   'wfStarted',
@@ -299,6 +302,7 @@ export function computeDays(
       if (e.type === 'tool_call' && e.name !== null) {
         tools.add(e.name);
         bump(c, 'toolCall', e.name);
+        if (e.details?.isError === true || e.details?.error === true) bump(c, 'toolError', e.name);
       } else if (e.type === 'action' && e.name !== null) actions.add(e.name);
     }
     for (const t of tools) bump(c, 'tool', t);
@@ -452,6 +456,9 @@ export interface BreakdownRow {
   country?: string | null;
   /** by=tool: tool_call events (sessions counts the sessions that called it). */
   calls?: number;
+  /** by=tool: failed tool_call events, and their share of the calls. */
+  errors?: number;
+  errorRate?: number;
 }
 
 /**
@@ -475,7 +482,11 @@ export function breakdownOf(t: RangeTotals, by: BreakdownDim, limit: number): Br
       };
     }
     const row: BreakdownRow = { value: k === NONE ? null : k, sessions: n, share: ratio(n, total) };
-    if (by === 'tool') row.calls = t.counts.toolCall?.[k] ?? 0;
+    if (by === 'tool') {
+      row.calls = t.counts.toolCall?.[k] ?? 0;
+      row.errors = t.counts.toolError?.[k] ?? 0;
+      row.errorRate = ratio(row.errors, row.calls);
+    }
     return row;
   });
 }

@@ -126,12 +126,6 @@ export function datesOf(r: DateRange): string[] {
 
 // ---- places
 
-/** 'DE' → '🇩🇪' (regional indicator symbols); anything else → ''. */
-export function flag(country: string | null | undefined): string {
-  if (!country || !/^[A-Z]{2}$/.test(country)) return '';
-  return String.fromCodePoint(...[...country].map((c) => 0x1f1e6 + c.charCodeAt(0) - 65));
-}
-
 let regionNames: Intl.DisplayNames | null = null;
 /** 'DE' → 'Germany', falling back to the code. */
 export function countryName(code: string | null | undefined): string {

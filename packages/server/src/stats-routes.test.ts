@@ -118,7 +118,7 @@ describe('stats routes', () => {
       { value: 'DE', sessions: 2, share: 2 / 3 },
       { value: 'FR', sessions: 1, share: 1 / 3 },
     ]);
-    expect(live.tool).toEqual([{ value: 'search', sessions: 1, share: 1 / 3, calls: 2 }]);
+    expect(live.tool).toEqual([{ value: 'search', sessions: 1, share: 1 / 3, calls: 2, errors: 0, errorRate: 0 }]);
     expect(live.transport[0]).toEqual({ value: null, sessions: 2, share: 2 / 3 });
     expect(live.workflows).toEqual([
       { workflowId: 'checkout', started: 2, completed: 1, failed: 0, abandoned: 1, abandonRate: 0.5 },

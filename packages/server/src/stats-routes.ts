@@ -70,7 +70,7 @@ export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   app.get('/api/v1/stats/breakdown', async (c) => {
     const q = parse(breakdownQuery, c.req.query());
-    const dims: CountDim[] = q.by === 'tool' ? ['tool', 'toolCall'] : [q.by];
+    const dims: CountDim[] = q.by === 'tool' ? ['tool', 'toolCall', 'toolError'] : [q.by];
     const { r } = await range(c, q, { dims });
     return c.json(breakdownOf(r.totals, q.by, q.limit));
   });

@@ -3,7 +3,7 @@ import type { BreakdownRow, Daily, WireSession } from '../api.js';
 import { useView } from '../app.js';
 import { DailyChart } from '../chart.js';
 import { Async, Section, TopList } from '../components.js';
-import { countryName, datesOf, flag, fmtDuration, fmtInt, fmtPct } from '../format.js';
+import { countryName, datesOf, fmtDuration, fmtInt, fmtPct } from '../format.js';
 import { useApi } from '../hooks.js';
 
 const SAMPLE = 500;
@@ -32,28 +32,10 @@ export function Mcp() {
       </Section>
       <div className="grid">
         <Section title="Top tools" id="s-tools">
-          <Async state={tools}>
-            {(rows) => (
-              <TopList
-                rows={rows}
-                testId="list-tool"
-                extra={(r) => (
-                  <span className="calls">
-                    {r.calls !== undefined && <span title="tool calls">{fmtInt(r.calls)} calls</span>}
-                    {r.errorRate !== undefined && (
-                      <span className={r.errorRate > 0.05 ? 'badge bad' : 'muted'} title="failed calls">
-                        {' '}
-                        {fmtPct(r.errorRate)} errors
-                      </span>
-                    )}
-                  </span>
-                )}
-              />
-            )}
-          </Async>
+          <Async state={tools}>{(rows) => <ToolTable rows={rows} />}</Async>
         </Section>
         <Section title="Transports" id="s-transport">
-          <Async state={transports}>{(rows) => <TopList rows={rows} testId="list-transport" />}</Async>
+          <Async state={transports}>{(rows) => <TopList rows={ofMcp(rows)} testId="list-transport" />}</Async>
         </Section>
         <Section title="Clients" id="s-clients">
           <Async state={sample}>
@@ -66,7 +48,7 @@ export function Mcp() {
               <SampleList
                 sessions={s.sessions}
                 of={(x) => x.geo.country}
-                label={(v) => `${flag(v)} ${countryName(v)}`}
+                label={(v) => countryName(v)}
                 testId="list-mcp-countries"
               />
             )}
@@ -148,4 +130,45 @@ function ToolChart(props: { days: Daily[] }) {
     };
   }, [props.days, range]);
   return <DailyChart dates={dates} series={series} label="Tool calls per day" testId="chart-tools" />;
+}
+
+/** Transports are set by MCP sessions only: drop the web sessions' null and share among the rest. */
+function ofMcp(rows: BreakdownRow[]): BreakdownRow[] {
+  const known = rows.filter((r) => r.value !== null);
+  const total = known.reduce((n, r) => n + r.sessions, 0) || 1;
+  return known.map((r) => ({ ...r, share: r.sessions / total }));
+}
+
+function ToolTable(props: { rows: BreakdownRow[] }) {
+  if (props.rows.length === 0) return <p className="muted">No tool calls in this period.</p>;
+  return (
+    <table className="table compact" data-testid="list-tool">
+      <thead>
+        <tr>
+          <th scope="col">Tool</th>
+          <th scope="col">Calls</th>
+          <th scope="col">Sessions</th>
+          <th scope="col">Errors</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((r) => (
+          <tr key={r.value ?? ''}>
+            <td>{r.value}</td>
+            <td>{fmtInt(r.calls ?? 0)}</td>
+            <td>{fmtInt(r.sessions)}</td>
+            <td>
+              {r.errorRate === undefined ? (
+                '—'
+              ) : (
+                <span className={r.errorRate >= 0.05 ? 'badge bad' : 'muted'}>
+                  {fmtPct(r.errorRate)} ({fmtInt(r.errors ?? 0)})
+                </span>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }

@@ -3,7 +3,7 @@ import type { BreakdownRow, Countries as CountriesData, Daily, Summary } from '.
 import { useView } from '../app.js';
 import { DailyChart } from '../chart.js';
 import { Async, Card, Section, TopList } from '../components.js';
-import { change, countryName, datesOf, flag, fmtDuration, fmtInt, fmtPct } from '../format.js';
+import { change, countryName, datesOf, fmtDuration, fmtInt, fmtPct } from '../format.js';
 import { useApi } from '../hooks.js';
 import { EmptyProject } from './empty.js';
 
@@ -151,8 +151,7 @@ export function Countries(props: { title?: string }) {
               const regions = c.top.find((x) => x.country === r.value)?.regions.filter((x) => x.region) ?? [];
               return (
                 <>
-                  <span aria-hidden="true">{flag(r.value)} </span>
-                  {countryName(r.value)}
+                  {countryName(r.value)} <span className="muted small">{r.value}</span>
                   {regions.length > 0 && (
                     <span className="regions">
                       {regions.slice(0, 4).map((x) => (

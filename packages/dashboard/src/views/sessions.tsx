@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { get, type SessionDetail, type WireSession } from '../api.js';
 import { useView } from '../app.js';
 import { Async, ErrorNote, Facts, Section } from '../components.js';
-import { countryName, flag, fmtDuration, fmtGap } from '../format.js';
+import { countryName, fmtDuration, fmtGap } from '../format.js';
 import { useApi } from '../hooks.js';
 
 const PAGE = 100;
@@ -117,7 +117,7 @@ function SessionList() {
                         : `${s.entry.page ?? '—'} → ${s.exit.page ?? '—'}`}
                     </td>
                     <td>
-                      {flag(s.geo.country)} {s.geo.country ?? '—'}
+                      {s.geo.country ?? '—'}
                       {s.geo.region ? `-${s.geo.region}` : ''}
                     </td>
                     <td>{s.device.type ?? (s.kind === 'mcp' ? String(s.metadata?.clientName ?? '—') : '—')}</td>
@@ -255,7 +255,7 @@ function TimelineOf(props: { s: SessionDetail }) {
               [
                 'Geo',
                 s.geo.country
-                  ? `${flag(s.geo.country)} ${countryName(s.geo.country)}${s.geo.region ? `, ${s.geo.region}` : ''} (${s.geo.continent ?? '?'})`
+                  ? `${countryName(s.geo.country)}${s.geo.region ? `, ${s.geo.region}` : ''} (${s.geo.continent ?? '?'})`
                   : '—',
               ],
             ]}
