@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { localDate } from '@sessiontrack/core';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestApp, json, type TestApp } from './app.testkit.js';
 
 const DAY = 24 * 3600_000;
@@ -74,5 +75,19 @@ describe('POST /api/v1/import', () => {
     expect((await json(await t.read('/api/v1/sessions/import_test_session_7'))).projectId).toBe(p.id);
     const missing = await t.admin('/api/v1/import?project=nope', { sessions: [session('import_test_session_8', 0)] });
     expect(missing.status).toBe(404);
+  });
+
+  it('rolls up the past days an import wrote, shortly after the last import request', async () => {
+    const started = Date.now() - 3 * DAY;
+    await t.admin('/api/v1/import', { sessions: [session('import_test_session_9', started)] });
+    const date = localDate(started, 'UTC');
+    expect(await t.store.readRollups('default', date, date, [])).toEqual([]);
+    await vi.waitFor(
+      async () => {
+        const [day] = await t.store.readRollups('default', date, date, []);
+        expect(day?.rollup.sessions).toBe(1);
+      },
+      { timeout: 6_000, interval: 200 },
+    );
   });
 });

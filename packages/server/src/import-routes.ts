@@ -1,5 +1,6 @@
 import { importBodySchema, importedSession } from '@sessiontrack/core';
 import type { Hono } from 'hono';
+import { runRollup } from './analytics-jobs.js';
 import type { AppDeps, AppEnv } from './app.js';
 import { readJsonBody } from './body.js';
 import { ApiError } from './errors.js';
@@ -13,7 +14,30 @@ import { DEFAULT_PROJECT_ID } from './projects.js';
 /** Imports carry many sessions per request; the admin token makes a larger body acceptable. */
 const IMPORT_BODY_LIMIT = 4 * 1024 * 1024;
 
+/**
+ * An import writes past days, which the stats routes then compute from raw rows until the rollup
+ * job has run (every 10 min). So the rollup of an imported project runs this long after its last
+ * import request: a demo of many batches is rolled up once, seconds after it finished.
+ */
+export const IMPORT_ROLLUP_DELAY_MS = 2_000;
+
 export function registerImportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const pending = new Map<string, ReturnType<typeof setTimeout>>();
+  const rollupSoon = (projectId: string) => {
+    clearTimeout(pending.get(projectId));
+    const timer = setTimeout(() => {
+      pending.delete(projectId);
+      const project = deps.projects.byId(projectId);
+      if (!project) return;
+      runRollup(deps.store, [project], Date.now()).then(
+        (runs) => deps.logger.info({ project: projectId, days: runs?.[0]?.days.length }, 'rolled up after an import'),
+        (err) => deps.logger.warn({ err: (err as Error).message }, 'rollup after an import failed; the job retries'),
+      );
+    }, IMPORT_ROLLUP_DELAY_MS);
+    timer.unref();
+    pending.set(projectId, timer);
+  };
+
   app.post('/api/v1/import', async (c) => {
     const id = c.req.query('project') ?? DEFAULT_PROJECT_ID;
     const project = deps.projects.byId(id);
@@ -31,6 +55,8 @@ export function registerImportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         throw new ApiError('validation_failed', `sessions[${i}].${(err as Error).message}`);
       }
     });
-    return c.json(await deps.store.importSessions(items));
+    const result = await deps.store.importSessions(items);
+    if (result.sessions > 0) rollupSoon(project.id);
+    return c.json(result);
   });
 }
