@@ -1,5 +1,5 @@
 import { effectiveSession } from './lifecycle.js';
-import { addDays, dayStart, localDate, localWeekdayHour } from './time.js';
+import { addDays, dayStart, localDate, zoneClock } from './time.js';
 import type { EventType, Session } from './types.js';
 
 // The analytics definitions of docs/metrics.md, written once. Everything the stats routes answer is
@@ -258,8 +258,10 @@ export function computeDays(
     list.push(e);
   }
 
+  const clock = zoneClock(opts.timeZone);
   for (const stored of sessions) {
-    const day = days.get(localDate(stored.startedAt, opts.timeZone));
+    const local = clock(stored.startedAt);
+    const day = days.get(local.date);
     if (!day) continue;
     const s = effectiveSession(stored, now);
     const ended = s.status === 'ended';
@@ -282,8 +284,7 @@ export function computeDays(
     bump(c, 'referrer', key(s.entry.referrer));
     bump(c, 'campaign', key(s.entry.campaign));
     bump(c, 'transport', key(s.transport));
-    const { weekday, hour } = localWeekdayHour(s.startedAt, opts.timeZone);
-    bump(c, 'cell', `${weekday}:${hour}`);
+    bump(c, 'cell', `${local.weekday}:${local.hour}`);
     if (ended) {
       const ms = durationMs(s);
       day.endedSessions++;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, dateRange, dayStart, localDate } from './time.js';
+import { addDays, dateRange, dayStart, localDate, localWeekdayHour, zoneClock } from './time.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -167,5 +167,30 @@ describe('dateRange', () => {
     expect(() => dateRange({ from: '2025-06-20' }, 'UTC', now)).toThrow(RangeError);
     expect(() => dateRange({ from: 'yesterday' }, 'UTC', now)).toThrow(RangeError);
     expect(() => dateRange({ to: '2025-02-30' }, 'UTC', now)).toThrow(RangeError);
+  });
+});
+
+describe('zoneClock', () => {
+  it('agrees with localDate and localWeekdayHour, across daylight-saving changes', () => {
+    for (const zone of [
+      'UTC',
+      'Europe/Berlin',
+      'America/New_York',
+      'Asia/Kolkata',
+      'Australia/Lord_Howe',
+      'America/Santiago',
+    ]) {
+      const clock = zoneClock(zone);
+      // every 7 minutes 13 seconds over a year: hits every transition's neighbourhood
+      for (let t = Date.parse('2025-01-01T00:00:00Z'); t < Date.parse('2026-01-01T00:00:00Z'); t += 433_000) {
+        const fast = clock(t);
+        const wh = localWeekdayHour(t, zone);
+        if (fast.date !== localDate(t, zone) || fast.weekday !== wh.weekday || fast.hour !== wh.hour) {
+          throw new Error(
+            `${zone} ${new Date(t).toISOString()}: ${JSON.stringify(fast)} vs ${localDate(t, zone)} ${JSON.stringify(wh)}`,
+          );
+        }
+      }
+    }
   });
 });

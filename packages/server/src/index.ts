@@ -1,7 +1,14 @@
 export { type AppConfig, type AppDeps, type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
 export { ApiError, type ErrorCode } from './errors.js';
 export { Metrics } from './metrics.js';
-export { openStore, type RunningServer, type ServeOptions, StartupError, startServer } from './node-server.js';
+export {
+  assemble,
+  openStore,
+  type RunningServer,
+  type ServeOptions,
+  StartupError,
+  startServer,
+} from './node-server.js';
 export { DEFAULT_PROJECT_ID, Projects } from './projects.js';
 export { RateLimiter } from './rate-limit.js';
 export { WriteBuffer } from './write-buffer.js';

@@ -14,6 +14,7 @@ import {
   type Project,
   type RangeTotals,
 } from '@sessiontrack/core';
+import { SQL_DIMS } from './live-sql.js';
 import type { Store } from './store.js';
 
 // The read path and the rollup job of the stats routes, written once over the Store interface.
@@ -65,26 +66,33 @@ export async function loadRange(store: Store, project: Project, q: RangeQuery, n
   const stored = q.fromDate <= closedTo ? await store.readRollups(project.id, q.fromDate, closedTo, dayDims) : [];
   const rolled = new Map(stored.map((r) => [r.rollup.date, r.rollup]));
 
-  // Live days, in runs of consecutive dates: one query per run.
-  const withEvents = [...dims, ...dayDims].some((d) => EVENT_DIMS.has(d));
+  // Live days: the session-level numbers in SQL (live-sql.ts), per day; the dimensions that need
+  // per-session logic (heatmap cell, action pairs, workflows) from raw rows through core.
+  const wanted = [...new Set([...dims, ...dayDims])];
+  const sqlDims = wanted.filter((d) => SQL_DIMS.has(d));
+  const jsDims = wanted.filter((d) => !SQL_DIMS.has(d));
+  const withEvents = jsDims.some((d) => EVENT_DIMS.has(d));
   const live: DayRollup[] = [];
-  let runStart: string | null = null;
-  const flush = async (runEnd: string) => {
-    if (runStart === null) return;
-    const from = dayStart(runStart, project.timeZone);
-    const to = dayStart(addDays(runEnd, 1), project.timeZone);
-    const rows = await store.analyticsRows(project.id, from, to, withEvents);
-    live.push(...computeDays(rows.sessions, rows.events, runStart, runEnd, opts, now));
-    runStart = null;
-  };
-  let prev: string | null = null;
   for (let d = q.fromDate; d <= q.toDate; d = addDays(d, 1)) {
-    if (rolled.has(d)) {
-      if (prev !== null) await flush(prev);
-    } else if (runStart === null) runStart = d;
-    prev = d;
+    if (rolled.has(d)) continue;
+    const from = dayStart(d, project.timeZone);
+    const to = dayStart(addDays(d, 1), project.timeZone);
+    const day = await store.liveDay({
+      projectId: project.id,
+      from,
+      to,
+      now,
+      bounceMs: opts.bounceSeconds * 1000,
+      bounceMaxActions: opts.bounceMaxActions,
+      dims: sqlDims,
+    });
+    if (jsDims.length > 0 && day.sessions > 0) {
+      const rows = await store.analyticsRows(project.id, from, to, withEvents);
+      const [js] = computeDays(rows.sessions, rows.events, d, d, opts, now);
+      for (const dim of jsDims) if (js?.counts[dim]) day.counts[dim] = js.counts[dim];
+    }
+    live.push({ ...day, date: d, uniqueUsers: day.users.length });
   }
-  if (prev !== null) await flush(prev);
 
   const totals = emptyTotals();
   const liveUsers = new Set<string>();

@@ -12,6 +12,7 @@ import type {
   SessionStatus,
   StoredEvent,
 } from '@sessiontrack/core';
+import type { LiveDay, LiveDayQuery } from './live-sql.js';
 
 // The one interface every backend implements. Writes arrive as batches of operations (the
 // server's group commit); each batch is one transaction and every operation gets its own result.
@@ -135,6 +136,8 @@ export interface Store {
     to: number,
     withEvents: boolean,
   ): Promise<{ sessions: Session[]; events: AnalyticsEvent[] }>;
+  /** A day (or any span) without a rollup, aggregated in SQL: see live-sql.ts. */
+  liveDay(q: LiveDayQuery): Promise<LiveDay>;
   /**
    * Marks the start days of these sessions for the rollup job. `commit` and `sweepExpired` do it
    * themselves; anything else that writes sessions (an import of past data) must call it.

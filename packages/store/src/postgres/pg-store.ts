@@ -10,6 +10,7 @@ import {
   type StoredEvent,
 } from '@sessiontrack/core';
 import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { type LiveDay, type LiveDayQuery, liveDay, namedPg } from '../live-sql.js';
 import { RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
@@ -244,6 +245,10 @@ export class PostgresStore implements Store {
       [sessions.map((s) => s.id), ANALYTICS_EVENT_TYPES],
     );
     return { sessions, events: events.map(rowToAnalyticsEvent) };
+  }
+
+  async liveDay(q: LiveDayQuery): Promise<LiveDay> {
+    return liveDay(q, async (sql, params) => (await this.#db.query<Row>(sql, params)).rows, namedPg, 'chr(9)');
   }
 
   async markRollupDirty(marks: readonly RollupMark[]): Promise<void> {

@@ -13,6 +13,7 @@ import {
 } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { type BatchOutcome, type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { type LiveDay, type LiveDayQuery, liveDay, namedSqlite } from '../live-sql.js';
 import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
@@ -351,6 +352,10 @@ export class SqliteStore implements Store {
       )
       .all(projectId, from, to, JSON.stringify(ANALYTICS_EVENT_TYPES)) as Row[];
     return { sessions, events: rows.map(rowToAnalyticsEvent) };
+  }
+
+  async liveDay(q: LiveDayQuery): Promise<LiveDay> {
+    return liveDay(q, async (sql, params) => this.#db.prepare(sql).all(...params) as Row[], namedSqlite, 'char(9)');
   }
 
   async markRollupDirty(marks: readonly RollupMark[]): Promise<void> {

@@ -1,0 +1,196 @@
+import { type CountDim, type Counts, type DayTotals, DURATION_BUCKETS } from '@sessiontrack/core';
+
+// Today's numbers (and any day without a rollup) straight from SQL, so a live day costs a few
+// aggregate queries instead of loading every session into JavaScript. The same definitions as
+// core's computeDays, written as SQL over the sessions table; the analytics property test in
+// store.case.ts checks that this path, the rollups and core over raw rows give equal answers.
+// Dimensions that need per-session logic over events (heatmap cell in the project's zone, action
+// pairs, workflows) stay in JavaScript (store/analytics.ts).
+
+/** Dimensions this module answers in SQL. */
+export const SQL_DIMS: ReadonlySet<CountDim> = new Set<CountDim>([
+  'country',
+  'region',
+  'continent',
+  'deviceType',
+  'browser',
+  'os',
+  'entryPage',
+  'exitPage',
+  'source',
+  'referrer',
+  'campaign',
+  'exitReason',
+  'exitAction',
+  'transport',
+  'duration',
+  'tool',
+  'toolCall',
+]);
+
+export interface LiveDayQuery {
+  projectId: string;
+  from: number;
+  to: number;
+  now: number;
+  bounceMs: number;
+  bounceMaxActions: number;
+  dims: readonly CountDim[];
+}
+
+export interface LiveDay extends DayTotals {
+  users: string[];
+  counts: Partial<Record<CountDim, Counts>>;
+}
+
+/** One backend's way to run a query: `?` placeholders are numbered by the caller's dialect. */
+export type RunSql = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+
+const ENDED = `(status = 'ended' OR expires_at <= @now)`;
+const DURATION = `(CASE WHEN status = 'ended' THEN coalesce(ended_at, last_activity_at) ELSE last_activity_at END - started_at)`;
+const DUR = `(CASE WHEN ${DURATION} < 0 THEN 0 ELSE ${DURATION} END)`;
+
+function dimExpr(dim: CountDim, tab: string): { expr: string; endedOnly: boolean } | null {
+  const c = (col: string) => `coalesce(${col}, '')`;
+  switch (dim) {
+    case 'country':
+      return { expr: c('country'), endedOnly: false };
+    case 'region':
+      return { expr: `${c('country')} || ${tab} || ${c('region')}`, endedOnly: false };
+    case 'continent':
+      return { expr: c('continent'), endedOnly: false };
+    case 'deviceType':
+      return { expr: c('device_type'), endedOnly: false };
+    case 'browser':
+      return { expr: c('browser'), endedOnly: false };
+    case 'os':
+      return { expr: c('os'), endedOnly: false };
+    case 'entryPage':
+      return { expr: c('entry_page'), endedOnly: false };
+    case 'source':
+      return { expr: c('entry_source'), endedOnly: false };
+    case 'referrer':
+      return { expr: c('entry_referrer'), endedOnly: false };
+    case 'campaign':
+      return { expr: c('entry_campaign'), endedOnly: false };
+    case 'transport':
+      return { expr: c('transport'), endedOnly: false };
+    case 'exitPage':
+      return { expr: c('exit_page'), endedOnly: true };
+    // An expired session not yet swept has ended with reason timeout (core's effectiveSession).
+    case 'exitReason':
+      return { expr: `CASE WHEN status = 'ended' THEN ${c('exit_reason')} ELSE 'timeout' END`, endedOnly: true };
+    case 'exitAction':
+      return { expr: c('last_action'), endedOnly: true };
+    case 'duration': {
+      const cases = DURATION_BUCKETS.filter((b) => Number.isFinite(b.underSeconds))
+        .map((b) => `WHEN ${DUR} < ${b.underSeconds * 1000} THEN '${b.label}'`)
+        .join(' ');
+      return {
+        expr: `CASE ${cases} ELSE '${DURATION_BUCKETS[DURATION_BUCKETS.length - 1]?.label}' END`,
+        endedOnly: true,
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Runs the live-day aggregates. `named` turns `@name` parameters into the dialect's placeholders
+ * and returns the parameter list; `tab` is the dialect's tab character expression.
+ */
+export async function liveDay(
+  q: LiveDayQuery,
+  run: RunSql,
+  named: (sql: string, params: Record<string, unknown>) => [string, unknown[]],
+  tab: string,
+): Promise<LiveDay> {
+  const p = {
+    projectId: q.projectId,
+    from: q.from,
+    to: q.to,
+    now: q.now,
+    bounceMs: q.bounceMs,
+    bounceActions: q.bounceMaxActions,
+  };
+  const scope = 'project_id = @projectId AND started_at >= @from AND started_at < @to';
+  const go = (sql: string) => run(...named(sql, p));
+  const [totals] = await go(
+    `SELECT count(*) AS sessions,
+       sum(CASE WHEN ${ENDED} THEN 1 ELSE 0 END) AS ended_sessions,
+       sum(CASE WHEN ${ENDED} THEN ${DUR} ELSE 0 END) AS duration_ms_sum,
+       sum(CASE WHEN ${ENDED} AND ${DUR} < @bounceMs AND actions <= @bounceActions THEN 1 ELSE 0 END) AS bounces,
+       sum(CASE WHEN errors > 0 THEN 1 ELSE 0 END) AS error_sessions,
+       sum(actions) AS actions, sum(tool_calls) AS tool_calls
+     FROM sessions WHERE ${scope}`,
+  );
+  const users = await go(
+    `SELECT DISTINCT CASE WHEN user_id IS NOT NULL THEN 'u:' || user_id ELSE 'a:' || anonymous_id END AS k
+     FROM sessions WHERE ${scope} AND (user_id IS NOT NULL OR anonymous_id IS NOT NULL)`,
+  );
+  const counts: LiveDay['counts'] = {};
+  for (const dim of q.dims) {
+    const d = dimExpr(dim, tab);
+    if (!d) continue;
+    const rows = await go(
+      `SELECT ${d.expr} AS v, count(*) AS n FROM sessions WHERE ${scope}${d.endedOnly ? ` AND ${ENDED}` : ''} GROUP BY 1`,
+    );
+    const out: Counts = {};
+    for (const r of rows) out[String(r.v)] = Number(r.n);
+    counts[dim] = out;
+  }
+  if (q.dims.includes('tool') || q.dims.includes('toolCall')) {
+    const rows = await go(
+      `SELECT name, count(*) AS calls, count(DISTINCT session_id) AS sessions FROM events
+       WHERE session_id IN (SELECT id FROM sessions WHERE ${scope}) AND type = 'tool_call' AND name IS NOT NULL
+       GROUP BY name`,
+    );
+    const tool: Counts = {};
+    const toolCall: Counts = {};
+    for (const r of rows) {
+      tool[String(r.name)] = Number(r.sessions);
+      toolCall[String(r.name)] = Number(r.calls);
+    }
+    if (q.dims.includes('tool')) counts.tool = tool;
+    if (q.dims.includes('toolCall')) counts.toolCall = toolCall;
+  }
+  const n = (k: string) => Number(totals?.[k] ?? 0);
+  return {
+    sessions: n('sessions'),
+    endedSessions: n('ended_sessions'),
+    durationMsSum: n('duration_ms_sum'),
+    bounces: n('bounces'),
+    errorSessions: n('error_sessions'),
+    actions: n('actions'),
+    toolCalls: n('tool_calls'),
+    users: users.map((r) => String(r.k)).sort(),
+    counts,
+  };
+}
+
+/** `@name` → `?` (SQLite, positional). */
+export function namedSqlite(sql: string, params: Record<string, unknown>): [string, unknown[]] {
+  const list: unknown[] = [];
+  const text = sql.replace(/@(\w+)/g, (_, k: string) => {
+    list.push(params[k]);
+    return '?';
+  });
+  return [text, list];
+}
+
+/** `@name` → `$n` (PostgreSQL; each name once). */
+export function namedPg(sql: string, params: Record<string, unknown>): [string, unknown[]] {
+  const index = new Map<string, number>();
+  const list: unknown[] = [];
+  const text = sql.replace(/@(\w+)/g, (_, k: string) => {
+    let i = index.get(k);
+    if (i === undefined) {
+      list.push(params[k]);
+      i = list.length;
+      index.set(k, i);
+    }
+    return `$${i}`;
+  });
+  return [text, list];
+}
