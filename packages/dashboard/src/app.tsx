@@ -154,9 +154,10 @@ function Shell(props: { onSignOut: () => void }) {
 
   return (
     <div className="shell">
-      <a className="skip" href="#main">
+      {/* Not a #main link: the hash holds the view (route.ts), so focus the content instead. */}
+      <button type="button" className="skip" onClick={() => document.getElementById('main')?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header className="top">
         <div className="brand">sessiontrack</div>
         <nav aria-label="Views">
