@@ -177,6 +177,24 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     await shot(page, 'empty');
   });
 
+  it('works from the keyboard alone: sign in, then move between views', async () => {
+    const page = await h.page(await h.context());
+    await page.goto(`${h.serverUrl}/`);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('token');
+    await page.keyboard.type(ADMIN_TOKEN);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('overview').waitFor();
+    // Tab through the header until the Insights link has focus, then follow it.
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate(() => document.activeElement?.textContent)) === 'Insights') break;
+    }
+    await page.keyboard.press('Enter');
+    await page.getByTestId('heatmap').waitFor();
+    expect(page.url()).toContain('#/insights');
+  });
+
   it('a token the server refuses later goes back to sign-in', async () => {
     const page = await signedIn();
     await page.getByTestId('overview').waitFor();
