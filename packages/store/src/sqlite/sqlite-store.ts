@@ -121,9 +121,9 @@ export class SqliteStore implements Store {
       ),
       insertProject: db.prepare(
         `INSERT INTO projects (id, name, write_key, allowed_origins, time_zone, idle_timeout_ms, absolute_timeout_ms,
-           retention_days, rate_limit_per_minute, created_at)
+           retention_days, rate_limit_per_minute, created_at, bounce_seconds, bounce_max_actions)
          VALUES (@id, @name, @write_key, @allowed_origins, @time_zone, @idle_timeout_ms, @absolute_timeout_ms,
-           @retention_days, @rate_limit_per_minute, @created_at)`,
+           @retention_days, @rate_limit_per_minute, @created_at, @bounce_seconds, @bounce_max_actions)`,
       ),
       listProjects: db.prepare('SELECT * FROM projects ORDER BY created_at, id'),
       ping: db.prepare('SELECT 1'),
