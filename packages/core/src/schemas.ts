@@ -162,6 +162,8 @@ export const createProjectSchema = z.object({
   absoluteTimeoutMs: z.number().int().min(1000).max(31_536_000_000).optional(),
   retentionDays: z.number().int().min(1).max(3650).optional(),
   rateLimitPerMinute: z.number().int().min(0).optional(),
+  bounceSeconds: z.number().int().min(1).max(3600).optional(),
+  bounceMaxActions: z.number().int().min(0).max(1000).optional(),
 });
 export type CreateProjectInput = z.infer<typeof createProjectSchema>;
 

@@ -57,6 +57,8 @@ export class Projects {
       retentionDays: input.retentionDays ?? 30,
       rateLimitPerMinute: input.rateLimitPerMinute ?? 0,
       createdAt: Date.now(),
+      ...(input.bounceSeconds === undefined ? {} : { bounceSeconds: input.bounceSeconds }),
+      ...(input.bounceMaxActions === undefined ? {} : { bounceMaxActions: input.bounceMaxActions }),
     };
     await this.#store.createProject(project);
     this.#byKey.set(project.writeKey, project);

@@ -98,12 +98,13 @@ export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     if (!s || (wanted !== undefined && wanted !== s.projectId)) throw new ApiError('not_found', 'unknown session');
     const events = await store.getEvents(s.id);
     // Workflows of this session; abandoned = started, neither completed nor failed, session ended.
-    const workflows = sessionWorkflows(events, effectiveStatus(s, t) === 'ended');
+    // (`workflows` is the session's counter, so the list has its own name.)
+    const outcomes = sessionWorkflows(events, effectiveStatus(s, t) === 'ended');
     return c.json({
       ...sessionToWire(s, t),
       events: eventsToWire(events),
-      workflows,
-      abandonedWorkflows: workflows.filter((w) => w.abandoned).map((w) => w.workflowId),
+      workflowOutcomes: outcomes,
+      abandonedWorkflows: outcomes.filter((w) => w.abandoned).map((w) => w.workflowId),
     });
   });
 }

@@ -23,8 +23,13 @@ afterEach(async () => {
 
 // Traffic is written with explicit clocks through the store's commit (the write buffer stamps
 // batches with the real clock); reads go through the app with `now` = `clock`.
-async function session(over: Partial<StartSessionInput>, country: string | null, region: string | null = null) {
-  const project = t.projects.byId('default');
+async function session(
+  over: Partial<StartSessionInput>,
+  country: string | null,
+  region: string | null = null,
+  projectId = 'default',
+) {
+  const project = t.projects.byId(projectId);
   if (!project) throw new Error('no default project');
   const s = buildSession(
     { kind: 'web', ...over },
@@ -140,6 +145,10 @@ describe('stats routes', () => {
     // The abandoned workflow shows on its session.
     const one = await read(`/api/v1/sessions/${a}`);
     expect(one.abandonedWorkflows).toEqual(['checkout']);
+    expect(one.workflows).toBe(1); // the session's counter is untouched
+    expect(one.workflowOutcomes).toEqual([
+      { workflowId: 'checkout', started: true, completed: false, failed: false, abandoned: true },
+    ]);
 
     // Next day: the day is closed; before and after the rollup job the answers are the same
     // (the live session c has timed out by now: one more ended session, 2 min long).
@@ -177,6 +186,29 @@ describe('stats routes', () => {
       errorRate: 0,
     });
     expect(await json(await t.read('/api/v1/stats/daily'))).toHaveLength(30);
+  });
+});
+
+describe('projects', () => {
+  it('bounce thresholds are a per-project setting', async () => {
+    const p = await t.project({ name: 'Patient', bounceSeconds: 300, bounceMaxActions: 0 });
+    expect(p).toMatchObject({ bounceSeconds: 300, bounceMaxActions: 0 });
+    const id = await session({ userId: 'u1' }, null, null, p.id);
+    clock += 2 * MIN;
+    await t.store.commit(
+      [{ op: 'end', projectId: p.id, sessionId: id, reason: 'logout', page: null, lastAction: null }],
+      clock,
+    );
+    const q = `?project=${p.id}&from=2025-06-01&to=2025-06-01`;
+    expect((await json(await t.read(`/api/v1/stats/summary${q}`))).bounceRate).toBe(1);
+    // the default project keeps 30 s: the same session is no bounce there
+    const d = await session({ userId: 'u1' }, null);
+    clock += 2 * MIN;
+    await end(d);
+    expect((await json(await t.read('/api/v1/stats/summary?from=2025-06-01&to=2025-06-01'))).bounceRate).toBe(0);
+    // and the setting survives a reload from the store
+    await t.projects.load();
+    expect(t.projects.byId(p.id)).toMatchObject({ bounceSeconds: 300, bounceMaxActions: 0 });
   });
 });
 

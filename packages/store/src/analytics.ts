@@ -2,6 +2,7 @@ import {
   type AnalyticsOptions,
   addDays,
   addTotals,
+  COUNT_DIMS,
   type CountDim,
   computeDays,
   type DayRollup,
@@ -58,7 +59,6 @@ export interface RangeResult {
 }
 
 export async function loadRange(store: Store, project: Project, q: RangeQuery, now: number): Promise<RangeResult> {
-  const opts = analyticsOptions(project);
   const dims = q.dims ?? [];
   const dayDims = q.dayDims ?? [];
   const today = localDate(now, project.timeZone);
@@ -69,29 +69,9 @@ export async function loadRange(store: Store, project: Project, q: RangeQuery, n
   // Live days: the session-level numbers in SQL (live-sql.ts), per day; the dimensions that need
   // per-session logic (heatmap cell, action pairs, workflows) from raw rows through core.
   const wanted = [...new Set([...dims, ...dayDims])];
-  const sqlDims = wanted.filter((d) => SQL_DIMS.has(d));
-  const jsDims = wanted.filter((d) => !SQL_DIMS.has(d));
-  const withEvents = jsDims.some((d) => EVENT_DIMS.has(d));
   const live: DayRollup[] = [];
   for (let d = q.fromDate; d <= q.toDate; d = addDays(d, 1)) {
-    if (rolled.has(d)) continue;
-    const from = dayStart(d, project.timeZone);
-    const to = dayStart(addDays(d, 1), project.timeZone);
-    const day = await store.liveDay({
-      projectId: project.id,
-      from,
-      to,
-      now,
-      bounceMs: opts.bounceSeconds * 1000,
-      bounceMaxActions: opts.bounceMaxActions,
-      dims: sqlDims,
-    });
-    if (jsDims.length > 0 && day.sessions > 0) {
-      const rows = await store.analyticsRows(project.id, from, to, withEvents);
-      const [js] = computeDays(rows.sessions, rows.events, d, d, opts, now);
-      for (const dim of jsDims) if (js?.counts[dim]) day.counts[dim] = js.counts[dim];
-    }
-    live.push({ ...day, date: d, uniqueUsers: day.users.length });
+    if (!rolled.has(d)) live.push(await computeDay(store, project, d, now, wanted));
   }
 
   const totals = emptyTotals();
@@ -108,11 +88,54 @@ export async function loadRange(store: Store, project: Project, q: RangeQuery, n
   }
   let uniqueUsers = 0;
   if (q.users) {
+    // The rolled days' distinct users change only with their rollups: the newest computedAt
+    // versions the store's cache of that count.
+    const version = Math.max(0, ...stored.map((r) => r.computedAt));
     uniqueUsers =
-      rolledDates.length === 0 ? liveUsers.size : await store.countRollupUsers(project.id, rolledDates, [...liveUsers]);
+      rolledDates.length === 0
+        ? liveUsers.size
+        : await store.countRollupUsers(project.id, rolledDates, [...liveUsers], version);
   }
   const days = [...rolled.values(), ...live].sort((a, b) => (a.date < b.date ? -1 : 1));
   return { days, totals, uniqueUsers, rolledDays: rolled.size };
+}
+
+/**
+ * One day from raw rows, the way both the read path (days without a rollup) and the rollup job
+ * compute it: the session-level numbers in SQL (live-sql.ts), the dimensions that need per-session
+ * logic (heatmap cell, action pairs, workflows) through core's computeDays.
+ */
+export async function computeDay(
+  store: Store,
+  project: Project,
+  date: string,
+  now: number,
+  dims: readonly CountDim[],
+): Promise<DayRollup> {
+  const opts = analyticsOptions(project);
+  const from = dayStart(date, project.timeZone);
+  const to = dayStart(addDays(date, 1), project.timeZone);
+  const day = await store.liveDay({
+    projectId: project.id,
+    from,
+    to,
+    now,
+    bounceMs: opts.bounceSeconds * 1000,
+    bounceMaxActions: opts.bounceMaxActions,
+    dims: dims.filter((d) => SQL_DIMS.has(d)),
+  });
+  const jsDims = dims.filter((d) => !SQL_DIMS.has(d));
+  if (jsDims.length > 0 && day.sessions > 0) {
+    const rows = await store.analyticsRows(
+      project.id,
+      from,
+      to,
+      jsDims.some((d) => EVENT_DIMS.has(d)),
+    );
+    const [js] = computeDays(rows.sessions, rows.events, date, date, opts, now);
+    for (const dim of jsDims) if (js?.counts[dim]) day.counts[dim] = js.counts[dim];
+  }
+  return { ...day, date, uniqueUsers: day.users.length };
 }
 
 export interface RollupRun {
@@ -137,7 +160,6 @@ export async function rollupProject(
 ): Promise<RollupRun> {
   const started = performance.now();
   const margin = options.marginMs ?? DEFAULT_ROLLUP_MARGIN_MS;
-  const opts = analyticsOptions(project);
   const today = localDate(now, project.timeZone);
   const marks = await store.rollupDirty(project.id);
   // The latest mark per local date.
@@ -165,14 +187,7 @@ export async function rollupProject(
     const t = performance.now();
     // Taken before the rows are read: a write committed after the read has a later mark.
     const wall = Date.now();
-    const rows = await store.analyticsRows(
-      project.id,
-      dayStart(date, project.timeZone),
-      dayStart(addDays(date, 1), project.timeZone),
-      true,
-    );
-    const [day] = computeDays(rows.sessions, rows.events, date, date, opts, now);
-    if (day) await store.writeRollup(project.id, day, wall);
+    await store.writeRollup(project.id, await computeDay(store, project, date, now, COUNT_DIMS), wall);
     done.push(date);
     options.onDay?.(date, performance.now() - t);
   }

@@ -194,3 +194,31 @@ export function namedPg(sql: string, params: Record<string, unknown>): [string, 
   });
   return [text, list];
 }
+
+/**
+ * Distinct users of a set of rolled days, cached: counting them means a DISTINCT over every user
+ * key of those days (hundreds of thousands on a busy project), while the answer changes only when
+ * one of the days is rolled up again (a new `version`, the newest computedAt) or a user is erased
+ * (`clear`). Entries also expire after a minute, for erasures on other instances.
+ */
+export class RolledUserCounts {
+  readonly #entries = new Map<string, { n: number; at: number }>();
+
+  get(key: string, now = Date.now()): number | undefined {
+    const e = this.#entries.get(key);
+    if (!e || now - e.at > 60_000) return undefined;
+    return e.n;
+  }
+
+  set(key: string, n: number, now = Date.now()): void {
+    if (this.#entries.size >= 200) this.#entries.clear();
+    this.#entries.set(key, { n, at: now });
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+export const rolledUsersKey = (projectId: string, dates: readonly string[], version: number) =>
+  `${projectId}\u0000${version}\u0000${dates.join(',')}`;

@@ -185,6 +185,8 @@ export function projectToRow(p: Project): Record<string, string | number | null>
     retention_days: p.retentionDays,
     rate_limit_per_minute: p.rateLimitPerMinute,
     created_at: p.createdAt,
+    bounce_seconds: p.bounceSeconds ?? null,
+    bounce_max_actions: p.bounceMaxActions ?? null,
   };
 }
 
@@ -200,6 +202,11 @@ export function rowToProject(r: Record<string, unknown>): Project {
     retentionDays: num(r.retention_days),
     rateLimitPerMinute: num(r.rate_limit_per_minute),
     createdAt: num(r.created_at),
+    // Absent when unset (the default applies), so projects without them read back unchanged.
+    ...(r.bounce_seconds === null || r.bounce_seconds === undefined ? {} : { bounceSeconds: num(r.bounce_seconds) }),
+    ...(r.bounce_max_actions === null || r.bounce_max_actions === undefined
+      ? {}
+      : { bounceMaxActions: num(r.bounce_max_actions) }),
   };
 }
 

@@ -149,8 +149,16 @@ export interface Store {
   readRollups(projectId: string, fromDate: string, toDate: string, dims: readonly CountDim[]): Promise<StoredRollup[]>;
   /** One dimension's counts summed over the stored rollups of `dates`. */
   sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts>;
-  /** Distinct user keys of the stored rollups of `dates` together with `extra`. */
-  countRollupUsers(projectId: string, dates: readonly string[], extra: readonly string[]): Promise<number>;
+  /**
+   * Distinct user keys of the stored rollups of `dates` together with `extra` (distinct keys).
+   * `version` (the newest computedAt of those rollups) lets the store cache the rolled part.
+   */
+  countRollupUsers(
+    projectId: string,
+    dates: readonly string[],
+    extra: readonly string[],
+    version: number,
+  ): Promise<number>;
   /** Replaces one day's rollup (idempotent). */
   writeRollup(projectId: string, rollup: DayRollup, computedAt: number): Promise<void>;
   /**

@@ -77,6 +77,9 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'analytics rollups',
     sql: `
+      -- Per-project bounce thresholds (NULL: 30 s and 1 action).
+      ALTER TABLE projects ADD COLUMN bounce_seconds integer, ADD COLUMN bounce_max_actions integer;
+
       -- (project, UTC day of session start) pairs written since; marked_at is wall-clock ms.
       CREATE TABLE rollup_dirty (
         project_id text NOT NULL,

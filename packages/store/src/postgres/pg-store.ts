@@ -10,7 +10,7 @@ import {
   type StoredEvent,
 } from '@sessiontrack/core';
 import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
-import { type LiveDay, type LiveDayQuery, liveDay, namedPg } from '../live-sql.js';
+import { type LiveDay, type LiveDayQuery, liveDay, namedPg, RolledUserCounts, rolledUsersKey } from '../live-sql.js';
 import { RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
@@ -62,6 +62,7 @@ export class PostgresStore implements Store {
   readonly concurrentWriters = 4;
   readonly #db: PgDriver;
   readonly #marks = new RecentMarks();
+  readonly #rolledUsers = new RolledUserCounts();
 
   private constructor(db: PgDriver, backend: string) {
     this.#db = db;
@@ -224,6 +225,7 @@ export class PostgresStore implements Store {
       projectId,
       `u:${userId}`,
     ]);
+    this.#rolledUsers.clear();
     return r;
   }
 
@@ -315,14 +317,30 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async countRollupUsers(projectId: string, dates: readonly string[], extra: readonly string[]): Promise<number> {
+  async countRollupUsers(
+    projectId: string,
+    dates: readonly string[],
+    extra: readonly string[],
+    version: number,
+  ): Promise<number> {
+    const key = rolledUsersKey(projectId, dates, version);
+    let base = this.#rolledUsers.get(key);
+    if (base === undefined) {
+      const { rows } = await this.#db.query<{ n: string }>(
+        'SELECT count(DISTINCT user_key) AS n FROM rollup_users WHERE project_id = $1 AND day = ANY($2::text[])',
+        [projectId, dates],
+      );
+      base = Number(rows[0]?.n ?? 0);
+      this.#rolledUsers.set(key, base);
+    }
+    if (extra.length === 0) return base;
+    // Live users not among the rolled days' users (one index probe each).
     const { rows } = await this.#db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM (
-         SELECT user_key FROM rollup_users WHERE project_id = $1 AND day = ANY($2::text[])
-         UNION SELECT unnest($3::text[])) u`,
-      [projectId, dates, extra],
+      `SELECT count(*) AS n FROM unnest($2::text[]) AS k(v) WHERE NOT EXISTS (
+         SELECT 1 FROM rollup_users r WHERE r.project_id = $1 AND r.user_key = k.v AND r.day = ANY($3::text[]))`,
+      [projectId, extra, dates],
     );
-    return Number(rows[0]?.n ?? 0);
+    return base + Number(rows[0]?.n ?? 0);
   }
 
   async writeRollup(projectId: string, r: DayRollup, computedAt: number): Promise<void> {

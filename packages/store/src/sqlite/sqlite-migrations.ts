@@ -80,6 +80,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'analytics rollups',
     sql: `
+      -- Per-project bounce thresholds (NULL: 30 s and 1 action).
+      ALTER TABLE projects ADD COLUMN bounce_seconds INTEGER;
+      ALTER TABLE projects ADD COLUMN bounce_max_actions INTEGER;
+
       -- (project, UTC day of session start) pairs written since; marked_at is wall-clock ms.
       CREATE TABLE rollup_dirty (
         project_id TEXT NOT NULL,

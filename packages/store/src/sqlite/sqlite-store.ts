@@ -13,7 +13,14 @@ import {
 } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { type BatchOutcome, type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
-import { type LiveDay, type LiveDayQuery, liveDay, namedSqlite } from '../live-sql.js';
+import {
+  type LiveDay,
+  type LiveDayQuery,
+  liveDay,
+  namedSqlite,
+  RolledUserCounts,
+  rolledUsersKey,
+} from '../live-sql.js';
 import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
@@ -72,6 +79,7 @@ export class SqliteStore implements Store {
   readonly #commitTx: (ops: readonly WriteOp[], now: number) => BatchOutcome & { marks: DirtyMark[]; wall: number };
   #dataVersion = -1;
   readonly #marks = new RecentMarks();
+  readonly #rolledUsers = new RolledUserCounts();
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
@@ -124,9 +132,9 @@ export class SqliteStore implements Store {
       ),
       insertProject: db.prepare(
         `INSERT INTO projects (id, name, write_key, allowed_origins, time_zone, idle_timeout_ms, absolute_timeout_ms,
-           retention_days, rate_limit_per_minute, created_at)
+           retention_days, rate_limit_per_minute, created_at, bounce_seconds, bounce_max_actions)
          VALUES (@id, @name, @write_key, @allowed_origins, @time_zone, @idle_timeout_ms, @absolute_timeout_ms,
-           @retention_days, @rate_limit_per_minute, @created_at)`,
+           @retention_days, @rate_limit_per_minute, @created_at, @bounce_seconds, @bounce_max_actions)`,
       ),
       listProjects: db.prepare('SELECT * FROM projects ORDER BY created_at, id'),
       ping: db.prepare('SELECT 1'),
@@ -328,6 +336,7 @@ export class SqliteStore implements Store {
     );
     // TODO(merge, issue #5): also delete the agent state of the erased sessions (agent_state table).
     this.#db.prepare('DELETE FROM rollup_users WHERE project_id = ? AND user_key = ?').run(projectId, `u:${userId}`);
+    this.#rolledUsers.clear();
     return r;
   }
 
@@ -421,15 +430,35 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async countRollupUsers(projectId: string, dates: readonly string[], extra: readonly string[]): Promise<number> {
+  async countRollupUsers(
+    projectId: string,
+    dates: readonly string[],
+    extra: readonly string[],
+    version: number,
+  ): Promise<number> {
+    const key = rolledUsersKey(projectId, dates, version);
+    let base = this.#rolledUsers.get(key);
+    if (base === undefined) {
+      base = (
+        this.#db
+          .prepare(
+            `SELECT count(DISTINCT user_key) AS n FROM rollup_users
+             WHERE project_id = ? AND day IN (SELECT value FROM json_each(?))`,
+          )
+          .get(projectId, JSON.stringify(dates)) as { n: number }
+      ).n;
+      this.#rolledUsers.set(key, base);
+    }
+    if (extra.length === 0) return base;
+    // Live users not among the rolled days' users (one index probe each).
     const r = this.#db
       .prepare(
-        `SELECT count(*) AS n FROM (
-           SELECT user_key FROM rollup_users WHERE project_id = ? AND day IN (SELECT value FROM json_each(?))
-           UNION SELECT value FROM json_each(?))`,
+        `SELECT count(*) AS n FROM json_each(?) k WHERE NOT EXISTS (
+           SELECT 1 FROM rollup_users r WHERE r.project_id = ? AND r.user_key = k.value
+             AND r.day IN (SELECT value FROM json_each(?)))`,
       )
-      .get(projectId, JSON.stringify(dates), JSON.stringify(extra)) as { n: number };
-    return r.n;
+      .get(JSON.stringify(extra), projectId, JSON.stringify(dates)) as { n: number };
+    return base + r.n;
   }
 
   async writeRollup(projectId: string, r: DayRollup, computedAt: number): Promise<void> {
