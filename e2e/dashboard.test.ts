@@ -135,6 +135,28 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     await again.getByTestId('events').waitFor();
   });
 
+  it("a session's timeline shows its workflows, abandoned ones included", async () => {
+    const { sessions } = await h.api<{ sessions: { id: string; workflows: number }[] }>(
+      '/api/v1/sessions?status=ended&limit=500',
+    );
+    let abandoned: { id: string; outcomes: number } | null = null;
+    for (const s of sessions.filter((x) => x.workflows > 0)) {
+      const detail = await h.api<{ abandonedWorkflows: string[]; workflowOutcomes: unknown[] }>(
+        `/api/v1/sessions/${s.id}`,
+      );
+      if (detail.abandonedWorkflows.length > 0) {
+        abandoned = { id: s.id, outcomes: detail.workflowOutcomes.length };
+        break;
+      }
+    }
+    expect(abandoned, 'the demo has sessions with abandoned workflows').not.toBeNull();
+    const page = await signedIn(`#/sessions?session=${abandoned?.id}`);
+    const list = page.getByTestId('workflows');
+    await list.waitFor();
+    expect(await list.locator('li').count()).toBe(abandoned?.outcomes);
+    expect(await list.textContent()).toContain('abandoned');
+  });
+
   it("a user's history and pattern with its indicators", async () => {
     const page = await signedIn('#/users');
     await page.getByTestId('recent-users').locator('button').first().click();

@@ -60,7 +60,7 @@ export interface Pattern {
 /** GET /sessions/{id}: the session, its events, and its workflows with their outcome. */
 export type SessionDetail = WireSession & {
   events: WireEvent[];
-  workflows: WorkflowOutcome[];
+  workflowOutcomes: WorkflowOutcome[];
   abandonedWorkflows: string[];
 };
 

@@ -276,11 +276,11 @@ function TimelineOf(props: { s: SessionDetail }) {
           />
         </Section>
         <Section title="Workflows">
-          {s.workflows.length === 0 ? (
+          {s.workflowOutcomes.length === 0 ? (
             <p className="muted">No workflows in this session.</p>
           ) : (
             <ul className="plain" data-testid="workflows">
-              {s.workflows.map((w) => {
+              {s.workflowOutcomes.map((w) => {
                 const outcome = w.completed
                   ? 'completed'
                   : w.failed
