@@ -202,11 +202,13 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
   it('works from the keyboard alone: sign in, then move between views', async () => {
     const page = await h.page(await h.context());
     await page.goto(`${h.serverUrl}/`);
+    await page.getByLabel('Admin token').waitFor();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('token');
     await page.keyboard.type(ADMIN_TOKEN);
     await page.keyboard.press('Enter');
     await page.getByTestId('overview').waitFor();
+    await page.getByRole('link', { name: 'Insights' }).waitFor();
     // Tab through the header until the Insights link has focus, then follow it.
     for (let i = 0; i < 12; i++) {
       await page.keyboard.press('Tab');

@@ -51,6 +51,8 @@ function useRoute(): [Route, (patch: Partial<Route>) => void] {
 
 export function App() {
   const [token, setToken] = useState(storedToken);
+  // The project list the sign-in check fetched: the shell starts with it instead of asking again.
+  const [projects, setProjects] = useState<{ projects: Project[] } | undefined>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
     setUnauthorizedHandler(() => {
@@ -63,9 +65,10 @@ export function App() {
     return (
       <SignIn
         notice={notice}
-        onSignedIn={(t) => {
+        onSignedIn={(t, list) => {
           storeToken(t);
           setNotice(null);
+          setProjects(list);
           setToken(t);
         }}
       />
@@ -73,6 +76,7 @@ export function App() {
   }
   return (
     <Shell
+      initialProjects={projects}
       onSignOut={() => {
         storeToken(null);
         setToken(null);
@@ -81,7 +85,10 @@ export function App() {
   );
 }
 
-function SignIn(props: { notice: string | null; onSignedIn: (token: string) => void }) {
+function SignIn(props: {
+  notice: string | null;
+  onSignedIn: (token: string, projects: { projects: Project[] }) => void;
+}) {
   const [value, setValue] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -92,8 +99,7 @@ function SignIn(props: { notice: string | null; onSignedIn: (token: string) => v
     setBusy(true);
     setError(null);
     try {
-      await get('/projects', {}, t);
-      props.onSignedIn(t);
+      props.onSignedIn(t, await get<{ projects: Project[] }>('/projects', {}, t));
     } catch (err) {
       setError(err instanceof Unauthorized ? 'That token was refused.' : (err as Error).message);
     } finally {
@@ -137,9 +143,9 @@ function SignIn(props: { notice: string | null; onSignedIn: (token: string) => v
   );
 }
 
-function Shell(props: { onSignOut: () => void }) {
+function Shell(props: { onSignOut: () => void; initialProjects: { projects: Project[] } | undefined }) {
   const [route, go] = useRoute();
-  const projects = useApi<{ projects: Project[] }>('/projects');
+  const projects = useApi<{ projects: Project[] }>('/projects', {}, undefined, props.initialProjects);
   const list = projects.data?.projects ?? [];
   const project = list.find((p) => p.id === route.project) ?? null;
   const today = todayIn(project?.timeZone ?? 'UTC');
