@@ -361,15 +361,22 @@ export async function generateDataset({
     db.close();
   } else if (databaseUrl) {
     const client = new pg.Client({ connectionString: databaseUrl, application_name: 'sessiontrack-bench-data' });
+    // A second connection: the two COPY streams run at the same time, and one connection runs one
+    // statement at a time.
+    const client2 = new pg.Client({ connectionString: databaseUrl, application_name: 'sessiontrack-bench-data' });
     await client.connect();
+    await client2.connect();
     try {
       // Indexes are built once after the load: much faster than maintaining them row by row.
       await client.query('ALTER TABLE events DROP CONSTRAINT events_pkey');
       await client.query('DROP INDEX events_received');
-      const copy = (sql) => client.query(copyFrom(sql));
-      const sessionStream = copy(`COPY sessions (project_id, ${SESSION_FIELDS.join(', ')}) FROM STDIN`);
-      const eventStream = copy(
-        'COPY events (project_id, session_id, event_id, type, name, ts, received_at, page, resource_id, details) FROM STDIN',
+      const sessionStream = client.query(
+        copyFrom(`COPY sessions (project_id, ${SESSION_FIELDS.join(', ')}) FROM STDIN`),
+      );
+      const eventStream = client2.query(
+        copyFrom(
+          'COPY events (project_id, session_id, event_id, type, name, ts, received_at, page, resource_id, details) FROM STDIN',
+        ),
       );
       const cell = (v) => (v === null || v === undefined ? '\\N' : String(v));
       const write = (stream, text) => (stream.write(text) ? undefined : new Promise((ok) => stream.once('drain', ok)));
@@ -397,13 +404,14 @@ export async function generateDataset({
       await client.query('CREATE INDEX events_received ON events (received_at)');
       await client.query(
         `INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
-         SELECT DISTINCT project_id, started_at / 86400000, $1 FROM sessions WHERE project_id = 'default'
+         SELECT DISTINCT project_id, started_at / 86400000, $1::bigint FROM sessions WHERE project_id = 'default'
          ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at`,
         [Date.now()],
       );
       await client.query('ANALYZE');
     } finally {
       await client.end();
+      await client2.end();
     }
   } else throw new Error('generateDataset: give sqliteFile or databaseUrl');
   return { sessions: sessionCount, events: eventCount, ms: performance.now() - started };
