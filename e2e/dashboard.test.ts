@@ -182,6 +182,16 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     await page.getByRole('link', { name: 'MCP' }).click();
     await page.locator('[data-testid="chart-tools"] canvas').waitFor();
     await page.getByTestId('list-tool').waitFor();
+    // top tools with their error rates, as the API counts them (demo tools fail now and then)
+    const tools = await h.api<{ value: string; calls: number; errors: number; errorRate: number }[]>(
+      '/api/v1/stats/breakdown?by=tool&limit=12',
+    );
+    expect(tools.reduce((n, t) => n + t.errors, 0)).toBeGreaterThan(0);
+    const first = page.getByTestId('list-tool').locator('tbody tr').first();
+    expect(await first.locator('td').first().textContent()).toBe(tools[0]?.value);
+    expect(await first.locator('td').nth(3).textContent()).toBe(
+      `${fmtPct(tools[0]?.errorRate ?? 0)} (${fmtInt(tools[0]?.errors ?? 0)})`,
+    );
     await page.getByTestId('list-clients').waitFor();
     await page.getByTestId('list-transport').waitFor();
     await shot(page, 'mcp');
