@@ -61,7 +61,8 @@ async function main() {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('SESSIONTRACK_')),
   );
-  const server = await startChild(
+  // Stopped by cleanup() (processes.mjs keeps every child it started).
+  await startChild(
     'sessiontrack server',
     args,
     { ...env, SESSIONTRACK_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' },
