@@ -212,7 +212,11 @@ interface User {
   device: number;
 }
 
-export function generateDemo(opts: DemoOptions): DemoSession[] {
+/** All demo sessions at once (tests; small demos). */
+export const generateDemo = (opts: DemoOptions): DemoSession[] => [...demoSessions(opts)];
+
+/** The demo sessions one by one, so a demo of millions never holds them all in memory. */
+export function* demoSessions(opts: DemoOptions): Generator<DemoSession> {
   const r = rng(opts.seed);
   const pick = <T>(list: Weighted<T>): T => {
     let total = 0;
@@ -256,7 +260,6 @@ export function generateDemo(opts: DemoOptions): DemoSession[] {
   });
   const hours: Weighted<number> = HOURS.map((w, h) => [h, w] as const);
 
-  const out: DemoSession[] = [];
   const liveCount = Math.max(1, Math.round(opts.sessions * 0.004));
   for (let i = 0; i < opts.sessions; i++) {
     const id = `demo-${opts.prefix}-${opts.seed}-${String(i).padStart(8, '0')}`;
@@ -280,9 +283,8 @@ export function generateDemo(opts: DemoOptions): DemoSession[] {
       s.events = s.events.filter((e) => e.timestamp <= cut);
       s.lastActivityAt = Math.max(cut - Math.floor(r() * MIN), startedAt);
     }
-    out.push(s);
+    yield s;
   }
-  return out;
 
   function base(id: string, startedAt: number, user: User | null, kind: 'web' | 'mcp'): DemoSession {
     const [code, region] = user && chance(0.9) ? user.country : country();

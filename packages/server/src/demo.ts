@@ -1,4 +1,4 @@
-import { type DemoSession, generateDemo } from './demo-data.js';
+import { type DemoSession, demoSessions } from './demo-data.js';
 
 // `sessiontrack demo`: generates demo traffic and sends it to a running server through the
 // admin-only import route (POST /api/v1/import), in batches, with a progress bar on stderr.
@@ -42,22 +42,17 @@ export async function runDemo(opts: DemoRun): Promise<DemoResult> {
     throw new DemoError(`no project '${opts.project}' on ${base} (projects: ${list.map((p) => p.id).join(', ')})`);
   }
 
-  const sessions = generateDemo({
-    days: opts.days,
-    sessions: opts.sessions,
-    now: Date.now(),
-    seed: opts.seed,
-    prefix: opts.project,
-  });
-  const batches = batch(sessions);
+  // Generated lazily, batch by batch, as the requests go out.
+  const batches = batch(
+    demoSessions({ days: opts.days, sessions: opts.sessions, now: Date.now(), seed: opts.seed, prefix: opts.project }),
+  );
   const result: DemoResult = { sessions: 0, skippedSessions: 0, events: 0, requests: 0, ms: 0 };
   let done = 0;
-  const bar = progressBar(opts.progress, sessions.length);
-  let next = 0;
+  const bar = progressBar(opts.progress, opts.sessions);
   const worker = async () => {
     for (;;) {
-      const b = batches[next++];
-      if (!b) return;
+      const { value: b, done: finished } = batches.next();
+      if (finished) return;
       const r = (await call(`${base}/api/v1/import?project=${encodeURIComponent(opts.project)}`, {
         method: 'POST',
         headers,
@@ -72,39 +67,34 @@ export async function runDemo(opts: DemoRun): Promise<DemoResult> {
     }
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));
-  bar(sessions.length, true);
+  bar(opts.sessions, true);
   result.ms = Date.now() - started;
   return result;
 }
 
-/** Sessions into request bodies under the route's limits. */
-export function batch(sessions: readonly DemoSession[]): { body: string; count: number }[] {
-  const out: { body: string; count: number }[] = [];
+/** Sessions into request bodies under the route's limits, one body at a time. */
+export function* batch(sessions: Iterable<DemoSession>): Generator<{ body: string; count: number }> {
   let parts: string[] = [];
   let bytes = 0;
   let events = 0;
-  const flush = () => {
-    if (parts.length === 0) return;
-    out.push({ body: `{"sessions":[${parts.join(',')}]}`, count: parts.length });
-    parts = [];
-    bytes = 0;
-    events = 0;
-  };
   for (const s of sessions) {
     const json = JSON.stringify(s);
     if (
-      bytes + json.length > MAX_BATCH_BYTES ||
-      parts.length >= MAX_BATCH_SESSIONS ||
-      events + s.events.length > MAX_BATCH_EVENTS
+      parts.length > 0 &&
+      (bytes + json.length > MAX_BATCH_BYTES ||
+        parts.length >= MAX_BATCH_SESSIONS ||
+        events + s.events.length > MAX_BATCH_EVENTS)
     ) {
-      flush();
+      yield { body: `{"sessions":[${parts.join(',')}]}`, count: parts.length };
+      parts = [];
+      bytes = 0;
+      events = 0;
     }
     parts.push(json);
     bytes += json.length + 1;
     events += s.events.length;
   }
-  flush();
-  return out;
+  if (parts.length > 0) yield { body: `{"sessions":[${parts.join(',')}]}`, count: parts.length };
 }
 
 async function call(url: string, init: RequestInit): Promise<unknown> {
