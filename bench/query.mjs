@@ -61,7 +61,8 @@ async function openStoreAndData() {
     let drop = async () => {};
     const fresh = await createFreshDatabase(url, 'query');
     url = fresh.url;
-    if (!opts.keep) drop = () => fresh.drop();
+    if (opts.keep) fresh.keep();
+    else drop = () => fresh.drop();
     const store = await PostgresStore.open(new PgPoolDriver({ connectionString: url, max: 8 }));
     await store.createProject({ ...DEFAULT_PROJECT, createdAt: now - DAYS * 86_400_000 });
     log(`generating ${fmt(SESSIONS)} sessions into ${redact(url)} …`);

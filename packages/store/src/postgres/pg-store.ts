@@ -322,11 +322,16 @@ export class PostgresStore implements Store {
     version: number,
   ): Promise<number> {
     const key = rolledUsersKey(projectId, dates, version);
+    const first = dates.reduce((a, b) => (a < b ? a : b), dates[0] ?? '');
+    const last = dates.reduce((a, b) => (a > b ? a : b), dates[0] ?? '');
     let base = this.#rolledUsers.get(key);
     if (base === undefined) {
+      // A date range, not `= ANY(dates)`: user rows exist only for rolled days, and `dates` are all
+      // the rolled days between its first and last, so the range selects the same rows — as one
+      // index range scan.
       const { rows } = await this.#db.query<{ n: string }>(
-        'SELECT count(DISTINCT user_key) AS n FROM rollup_users WHERE project_id = $1 AND day = ANY($2::text[])',
-        [projectId, dates],
+        'SELECT count(DISTINCT user_key) AS n FROM rollup_users WHERE project_id = $1 AND day >= $2 AND day <= $3',
+        [projectId, first, last],
       );
       base = Number(rows[0]?.n ?? 0);
       this.#rolledUsers.set(key, base);
@@ -335,8 +340,8 @@ export class PostgresStore implements Store {
     // Live users not among the rolled days' users (one index probe each).
     const { rows } = await this.#db.query<{ n: string }>(
       `SELECT count(*) AS n FROM unnest($2::text[]) AS k(v) WHERE NOT EXISTS (
-         SELECT 1 FROM rollup_users r WHERE r.project_id = $1 AND r.user_key = k.v AND r.day = ANY($3::text[]))`,
-      [projectId, extra, dates],
+         SELECT 1 FROM rollup_users r WHERE r.project_id = $1 AND r.user_key = k.v AND r.day >= $3 AND r.day <= $4)`,
+      [projectId, extra, first, last],
     );
     return base + Number(rows[0]?.n ?? 0);
   }
