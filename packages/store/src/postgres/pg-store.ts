@@ -322,8 +322,9 @@ export class PostgresStore implements Store {
     version: number,
   ): Promise<number> {
     const key = rolledUsersKey(projectId, dates, version);
-    const first = dates.reduce((a, b) => (a < b ? a : b), dates[0] ?? '');
-    const last = dates.reduce((a, b) => (a > b ? a : b), dates[0] ?? '');
+    const sorted = [...dates].sort();
+    const first = sorted[0] ?? '';
+    const last = sorted[sorted.length - 1] ?? '';
     let base = this.#rolledUsers.get(key);
     if (base === undefined) {
       // A date range, not `= ANY(dates)`: user rows exist only for rolled days, and `dates` are all
