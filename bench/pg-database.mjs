@@ -49,6 +49,10 @@ export async function createFreshDatabase(url, label = 'run') {
   const db = {
     name,
     url: withDatabase(url, name),
+    /** Leave it on the server: no drop, not even on the error and signal paths. */
+    keep() {
+      live.delete(db);
+    },
     async drop() {
       if (dropped) return;
       dropped = true;

@@ -24,6 +24,7 @@ const USAGE = `Usage: npm run bench:query -- [options]
   --keep <dir>            SQLite: keep the generated database in <dir>/sessiontrack.db and reuse it when
                           it exists (serve it with 'sessiontrack serve --data-dir <dir>');
                           PostgreSQL: keep the database and print its URL
+  --existing              with --database-url: use that database as it is (a kept one): no generation, no drop
   --cold                  also time the routes once before any rollup (all 30 days live; slow on big sets)`;
 
 const opts = parseCli(
@@ -34,6 +35,7 @@ const opts = parseCli(
     'database-url': { type: 'string' },
     keep: { type: 'string' },
     cold: { type: 'boolean', default: false },
+    existing: { type: 'boolean', default: false },
   },
   USAGE,
 );
@@ -56,12 +58,18 @@ const log = (...a) => console.error(...a);
 
 async function openStoreAndData() {
   const now = Date.now();
+  if (opts['database-url'] && opts.existing) {
+    const url = opts['database-url'];
+    const store = await PostgresStore.open(new PgPoolDriver({ connectionString: url, max: 8 }));
+    return { store, gen: null, where: `PostgreSQL (existing ${redact(url)})`, drop: async () => {}, url };
+  }
   if (opts['database-url']) {
     let url = opts['database-url'];
     let drop = async () => {};
     const fresh = await createFreshDatabase(url, 'query');
     url = fresh.url;
-    if (!opts.keep) drop = () => fresh.drop();
+    if (opts.keep) fresh.keep();
+    else drop = () => fresh.drop();
     const store = await PostgresStore.open(new PgPoolDriver({ connectionString: url, max: 8 }));
     await store.createProject({ ...DEFAULT_PROJECT, createdAt: now - DAYS * 86_400_000 });
     log(`generating ${fmt(SESSIONS)} sessions into ${redact(url)} …`);

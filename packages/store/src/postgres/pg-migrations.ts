@@ -122,7 +122,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         user_key text NOT NULL,
         PRIMARY KEY (project_id, day, user_key)
       );
-      CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key);
+      -- Is this user among these days' users? One index-only probe.
+      CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key, day);
     `,
   },
 ];

@@ -26,6 +26,9 @@ export class PgPoolDriver implements PgDriver {
       statement_timeout: options.statementTimeoutMs ?? 10_000,
       idle_in_transaction_session_timeout: 30_000,
       application_name: 'sessiontrack',
+      // No JIT: it compiles plans whose *estimated* cost is high, and for sessiontrack's short
+      // queries the compilation (20-30 ms, measured by bench:query) costs more than it saves.
+      options: '-c jit=off',
     });
     // An idle connection that dies (PostgreSQL restarted) emits here; unhandled, it would crash
     // the process. The pool replaces it on the next query.

@@ -126,7 +126,8 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         user_key TEXT NOT NULL,
         PRIMARY KEY (project_id, day, user_key)
       ) WITHOUT ROWID;
-      CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key);
+      -- Is this user among these days' users? One index-only probe.
+      CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key, day);
     `,
   },
 ];
