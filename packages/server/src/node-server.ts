@@ -199,6 +199,13 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
         }
       })
       .catch((err) => logger.warn({ err: (err as Error).message }, 'retention failed; will retry'));
+    // MCP agent state: expired entries are invisible already; this frees their rows (and orphans').
+    void store
+      .runExclusive('agent-state', async () => {
+        const n = await store.purgeAgentState(Date.now());
+        if (n > 0) logger.info({ deleted: n }, 'purged expired agent state');
+      })
+      .catch((err) => logger.warn({ err: (err as Error).message }, 'agent state purge failed; will retry'));
   }, opts.retentionIntervalMs ?? HOUR_MS);
   retention.unref();
   const prune = setInterval(() => {

@@ -1,4 +1,5 @@
 import { expiresAt, type Project, type Session, type StoredEvent } from '@sessiontrack/core';
+import type { AgentStateEntry } from './store.js';
 
 // Row <-> model mapping shared by the SQL backends: the column names are the same in each.
 
@@ -134,6 +135,19 @@ export function rowToEvent(r: Record<string, unknown>): StoredEvent {
     page: str(r.page),
     resourceId: str(r.resource_id),
     details: json(r.details),
+  };
+}
+
+/** An agent_state row; `value` is decoded by the caller (TEXT in SQLite, jsonb in PostgreSQL). */
+export function rowToAgentState(r: Record<string, unknown>, value: unknown): AgentStateEntry {
+  return {
+    projectId: String(r.project_id),
+    sessionId: String(r.session_id),
+    agentId: String(r.agent_id),
+    key: String(r.key),
+    value,
+    expiresAt: numOrNull(r.expires_at),
+    updatedAt: num(r.updated_at),
   };
 }
 

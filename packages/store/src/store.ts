@@ -99,6 +99,30 @@ export interface Store {
   /** Throws when storage does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
+
+  // MCP agent state (issue #5): JSON values per (session, agent, key). Expired entries are
+  // invisible to reads at `now` and removed by `purgeAgentState`.
+  getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null>;
+  /** Inserts or replaces the entry of (sessionId, agentId, key). */
+  setAgentState(entry: AgentStateEntry): Promise<void>;
+  /** Deletes one key, or every key of the agent in the session when `key` is omitted; returns how many. */
+  deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number>;
+  /** Erasure: deletes all agent state of these sessions; returns how many entries. */
+  deleteAgentStateOfSessions(sessionIds: readonly string[]): Promise<number>;
+  /** Deletes entries expired at `now` and those whose session no longer exists; returns how many. */
+  purgeAgentState(now: number): Promise<number>;
+}
+
+export interface AgentStateEntry {
+  projectId: string;
+  sessionId: string;
+  agentId: string;
+  key: string;
+  /** Any JSON value. */
+  value: unknown;
+  /** Epoch ms; null = kept as long as the session. */
+  expiresAt: number | null;
+  updatedAt: number;
 }
 
 /** Keyset cursor over (startedAt, id), newest first. Opaque to clients. */

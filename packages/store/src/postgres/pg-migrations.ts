@@ -72,4 +72,22 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_received ON events (received_at);
     `,
   },
+  {
+    version: 2,
+    name: 'agent_state',
+    sql: `
+      -- MCP agent state (see the SQLite migration of the same version).
+      CREATE TABLE agent_state (
+        project_id text NOT NULL,
+        session_id text NOT NULL,
+        agent_id text NOT NULL,
+        key text NOT NULL,
+        value jsonb NOT NULL,
+        expires_at bigint,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (session_id, agent_id, key)
+      );
+      CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];

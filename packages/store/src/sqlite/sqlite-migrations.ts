@@ -75,4 +75,23 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'agent_state',
+    sql: `
+      -- MCP agent state: small JSON values per (session, agent, key). Session ids are globally
+      -- unique; project_id is kept so that state can be scoped and erased per project or user.
+      CREATE TABLE agent_state (
+        project_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (session_id, agent_id, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];
