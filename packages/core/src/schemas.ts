@@ -217,3 +217,15 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   if (missing && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) return 'required';
   return issue.message;
 }
+
+/** PUT /api/v1/sessions/{id}/state/{agentId}/{key}: an MCP agent-state value (any JSON) and its TTL. */
+export const agentStateSetSchema = z.object({
+  value: z.unknown().refine((v) => v !== undefined, 'required'),
+  ttlMs: z
+    .number()
+    .int()
+    .positive()
+    .max(365 * 24 * 60 * 60 * 1000)
+    .nullish(),
+  writeKey: z.string().optional(),
+});

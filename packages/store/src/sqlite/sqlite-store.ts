@@ -325,7 +325,8 @@ export class SqliteStore implements Store {
 
   async deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number> {
     return key === undefined
-      ? this.#db.prepare('DELETE FROM agent_state WHERE session_id = ? AND agent_id = ?').run(sessionId, agentId).changes
+      ? this.#db.prepare('DELETE FROM agent_state WHERE session_id = ? AND agent_id = ?').run(sessionId, agentId)
+          .changes
       : this.#db
           .prepare('DELETE FROM agent_state WHERE session_id = ? AND agent_id = ? AND key = ?')
           .run(sessionId, agentId, key).changes;
