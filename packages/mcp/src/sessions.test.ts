@@ -1,0 +1,304 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '@sessiontrack/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import { embeddedSink } from './embedded-sink.js';
+import { connect, demoServer, initializeBody, type Listening, listen, rawPost, text } from './mcp.testkit.js';
+import { createMcpSessions, type McpSessions, type McpSessionsOptions } from './sessions.js';
+
+// The integration end to end: the SDK's real Client over real HTTP, the real McpServer, and the
+// embedded sink on a real SQLite store.
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Rig {
+  mcp: McpSessions;
+  store: SqliteStore;
+  http: Listening;
+  sink: ReturnType<typeof embeddedSink>;
+}
+
+async function rig(
+  over: Partial<McpSessionsOptions> = {},
+  opts: { store?: SqliteStore; port?: number; keepStore?: boolean } = {},
+): Promise<Rig> {
+  const store = opts.store ?? new SqliteStore({ filename: ':memory:' });
+  const sink = embeddedSink({ store, flushIntervalMs: 5 });
+  const mcp = createMcpSessions({ sink, createServer: () => demoServer(), ...over });
+  const http = await listen((req, res) => mcp.handle(req, res), opts.port);
+  cleanups.push(async () => {
+    await http.close();
+    await mcp.shutdown();
+    if (!opts.keepStore) await store.close();
+  });
+  return { mcp, store, http, sink };
+}
+
+/**
+ * The first request after a restart may go out on a keep-alive socket the dead server closed
+ * (undici reports "fetch failed"): a real client retries a network error, so does this.
+ */
+async function retried<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof TypeError && /fetch failed/.test(err.message))) throw err;
+    return call();
+  }
+}
+
+const until = async (cond: () => boolean | Promise<boolean>, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('session lifecycle through the SDK client', () => {
+  it('registers the session with client info, counts tool calls (one error), and ends it on DELETE with logout', async () => {
+    const { mcp, store, http, sink } = await rig();
+    const { client, transport } = await connect(http.url, { name: 'inspector' });
+    const id = transport.sessionId as string;
+    expect(id).toMatch(/^mcp_[0-9A-Za-z]{32}$/);
+    expect(mcp.activeCount()).toBe(1);
+    expect(mcp.list()[0]).toMatchObject({ id, clientName: 'inspector', clientVersion: '2.3.4', principal: null });
+
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('hi');
+    expect(text(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } }))).toBe('5');
+    const failed = await client.callTool({ name: 'fail', arguments: {} });
+    expect(failed.isError).toBe(true);
+    await client.listTools(); // not a tool call
+    expect(mcp.get(id)?.toolCalls).toBe(3);
+
+    await transport.terminateSession();
+    expect(mcp.activeCount()).toBe(0);
+    expect(mcp.tombstone(id)?.reason).toBe('logout');
+    await sink.flush();
+
+    const s = await store.getSession(id);
+    expect(s).toMatchObject({
+      kind: 'mcp',
+      transport: 'streamable-http',
+      status: 'ended',
+      toolCalls: 3,
+      exit: { reason: 'logout' },
+      metadata: { clientName: 'inspector', clientVersion: '2.3.4', protocolVersion: expect.any(String) },
+    });
+    const events = await store.getEvents(id);
+    expect(events.map((e) => [e.type, e.name, e.details?.isError])).toEqual([
+      ['tool_call', 'echo', false],
+      ['tool_call', 'add', false],
+      ['tool_call', 'fail', true],
+    ]);
+    expect(typeof events[0]?.details?.durationMs).toBe('number');
+    // After DELETE the id answers 404, as the spec requires.
+    const after = await rawPost(http.url, { jsonrpc: '2.0', id: 9, method: 'tools/list' }, { 'mcp-session-id': id });
+    expect(after.status).toBe(404);
+    await client.close();
+  });
+
+  it('answers 404 for an unknown id and 400 for a non-initialize request without one', async () => {
+    const { http, store } = await rig();
+    const unknown = await rawPost(
+      http.url,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      {
+        'mcp-session-id': 'mcp_never_seen_anywhere_0000000000',
+      },
+    );
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe(-32001);
+    const missing = await rawPost(http.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    expect(missing.status).toBe(400);
+    const get = await fetch(http.url, { headers: { accept: 'text/event-stream' } });
+    expect(get.status).toBe(400);
+    // nothing was stored for either
+    expect((await store.listSessions({ projectId: 'default', limit: 10 }, Date.now())).sessions).toEqual([]);
+  });
+
+  it('closes the transport of an idle session, calls onExpired, answers 404 after, and ends it with timeout', async () => {
+    const expired: string[] = [];
+    const { mcp, http, store, sink } = await rig({ idleTimeoutMs: 150, onExpired: (id) => expired.push(id) });
+    const { client, transport } = await connect(http.url);
+    const id = transport.sessionId as string;
+    await until(() => expired.includes(id));
+    expect(mcp.get(id)).toBeUndefined();
+    expect(mcp.activeCount()).toBe(0);
+    expect(mcp.tombstone(id)?.reason).toBe('expired');
+    await expect(client.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/404|not found/i);
+    await sink.flush();
+    expect(await store.getSession(id)).toMatchObject({ status: 'ended', exit: { reason: 'timeout' } });
+    await client.close();
+  });
+
+  it('does not expire a session with a request in flight', async () => {
+    const expired: string[] = [];
+    const { http } = await rig({ idleTimeoutMs: 100, sweepIntervalMs: 20, onExpired: (id) => expired.push(id) });
+    const { client, transport } = await connect(http.url);
+    const id = transport.sessionId as string;
+    // 400 ms of tool work: four idle timeouts long, yet the session must answer it.
+    expect(text(await client.callTool({ name: 'slow', arguments: { ms: 400 } }))).toBe('done');
+    expect(expired).not.toContain(id);
+    await until(() => expired.includes(id));
+    await client.close();
+  });
+
+  it('answers 503 to a new session past maxSessions, and serves again once one ends', async () => {
+    const { http } = await rig({ maxSessions: 2 });
+    const a = await connect(http.url);
+    await connect(http.url);
+    const refused = await rawPost(http.url, initializeBody());
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    await a.transport.terminateSession();
+    expect((await rawPost(http.url, initializeBody())).status).toBe(200);
+  });
+
+  it('binds a session to its principal: the same id from another principal is 404', async () => {
+    const { http, store, sink } = await rig({
+      principal: (req) =>
+        'headers' in req && !(req.headers instanceof Headers) ? (req.headers['x-user'] as string) : null,
+    });
+    const alice = await connect(http.url, { headers: { 'x-user': 'alice' } });
+    const id = alice.transport.sessionId as string;
+    const asBob = await rawPost(
+      http.url,
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      {
+        'mcp-session-id': id,
+        'x-user': 'bob',
+      },
+    );
+    expect(asBob.status).toBe(404);
+    const anonymous = await rawPost(
+      http.url,
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { 'mcp-session-id': id },
+    );
+    expect(anonymous.status).toBe(404);
+    expect(text(await alice.client.callTool({ name: 'echo', arguments: { text: 'still mine' } }))).toBe('still mine');
+    await sink.flush();
+    expect((await store.getSession(id))?.userId).toBe('alice');
+  });
+});
+
+describe('recovery after a restart', () => {
+  it('serves the old session id inside the grace period (client info restored), until maxRecoveryAttempts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));
+    const store = new SqliteStore({ filename: join(dir, 'st.db') });
+    cleanups.push(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const opts = { maxRecoveryAttempts: 2 };
+    let r = await rig(opts, { store, keepStore: true });
+    const port = r.http.port;
+    const { client, transport } = await connect(r.http.url, { name: 'claude-ish' });
+    const id = transport.sessionId as string;
+    await client.callTool({ name: 'echo', arguments: { text: 'before' } });
+
+    // 1: the process dies (no shutdown: the store still says active) and a new one starts.
+    await r.sink.flush();
+    await r.http.close();
+    r = await rig(opts, { store, port, keepStore: true });
+    const who = JSON.parse(text(await retried(() => client.callTool({ name: 'whoami', arguments: {} }))));
+    expect(who).toMatchObject({
+      sessionId: id,
+      client: { name: 'claude-ish', version: '2.3.4' },
+      capabilities: { roots: {} },
+    });
+    expect(r.mcp.get(id)).toMatchObject({ recoveryAttempts: 1, clientName: 'claude-ish' });
+
+    // 2: a graceful restart (clearAll marks it disconnected)
+    await r.mcp.clearAll();
+    await r.sink.flush();
+    expect((await store.getSession(id))?.status).toBe('disconnected');
+    await r.http.close();
+    r = await rig(opts, { store, port, keepStore: true });
+    expect(text(await retried(() => client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })))).toBe('2');
+    expect(r.mcp.get(id)?.recoveryAttempts).toBe(2);
+
+    // 3: attempts exhausted: 404
+    await r.sink.flush();
+    await r.http.close();
+    r = await rig(opts, { store, port, keepStore: true });
+    await expect(retried(() => client.callTool({ name: 'echo', arguments: { text: 'x' } }))).rejects.toThrow(
+      /404|not found/i,
+    );
+    expect(r.mcp.tombstone(id)?.reason).toBe('unrecoverable');
+    await r.sink.flush();
+    const s = await store.getSession(id);
+    expect(s?.recoveryAttempts).toBe(2);
+    // every tool call of the three processes is on the one session
+    expect((await store.getEvents(id)).map((e) => e.name)).toEqual(['echo', 'whoami', 'add']);
+  });
+
+  it('refuses recovery past the grace period and to another principal', async () => {
+    let clock = Date.now();
+    const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));
+    const store = new SqliteStore({ filename: join(dir, 'st.db') });
+    cleanups.push(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const principal = (req: import('./sessions.js').McpRequest) =>
+      'headers' in req && !(req.headers instanceof Headers) ? ((req.headers['x-user'] as string) ?? null) : null;
+    const opts = { graceMs: 60_000, principal, now: () => clock };
+    let r = await rig(opts, { store, keepStore: true });
+    const port = r.http.port;
+    const a = await connect(r.http.url, { headers: { 'x-user': 'alice' } });
+    const b = await connect(r.http.url, { headers: { 'x-user': 'alice' } });
+    await r.sink.flush();
+    await r.http.close();
+    r = await rig(opts, { store, port, keepStore: true });
+    // bob presenting alice's id: 404, and it costs alice nothing
+    const asBob = await rawPost(
+      r.http.url,
+      { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+      {
+        'mcp-session-id': a.transport.sessionId as string,
+        'x-user': 'bob',
+      },
+    );
+    expect(asBob.status).toBe(404);
+    expect(text(await retried(() => a.client.callTool({ name: 'echo', arguments: { text: 'ok' } })))).toBe('ok');
+    // b comes back after the grace period
+    clock += 61_000;
+    await expect(retried(() => b.client.callTool({ name: 'echo', arguments: { text: 'late' } }))).rejects.toThrow(
+      /404|not found/i,
+    );
+    expect(r.mcp.tombstone(b.transport.sessionId as string)?.reason).toBe('unrecoverable');
+  });
+});
+
+describe('agent state', () => {
+  it('keeps values per agent and session, hides them after their TTL, and deletes them', async () => {
+    let clock = Date.now();
+    const store = new SqliteStore({ filename: ':memory:' });
+    const sink = embeddedSink({ store, now: () => clock });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer(), now: () => clock });
+    cleanups.push(async () => {
+      await mcp.shutdown();
+      await store.close();
+    });
+    await mcp.state.set('planner', 'sess-1', 'plan', { steps: ['a', 'b'] });
+    await mcp.state.set('planner', 'sess-1', 'scratch', 'tmp', { ttlMs: 1000 });
+    await mcp.state.set('critic', 'sess-1', 'plan', 'other agent');
+    expect(await mcp.state.get('planner', 'sess-1', 'plan')).toEqual({ steps: ['a', 'b'] });
+    expect(await mcp.state.get('critic', 'sess-1', 'plan')).toBe('other agent');
+    expect(await mcp.state.get('planner', 'sess-2', 'plan')).toBeUndefined();
+    expect(await mcp.state.get('planner', 'sess-1', 'scratch')).toBe('tmp');
+    clock += 1000;
+    expect(await mcp.state.get('planner', 'sess-1', 'scratch')).toBeUndefined();
+    await mcp.state.delete('planner', 'sess-1', 'plan');
+    expect(await mcp.state.get('planner', 'sess-1', 'plan')).toBeUndefined();
+    await expect(mcp.state.set('planner', 'sess-1', 'big', 'x'.repeat(9000))).rejects.toThrow(RangeError);
+    await expect(mcp.state.set('planner', 'sess-1', 'fn', () => 1)).rejects.toThrow(TypeError);
+    await expect(mcp.state.set('', 'sess-1', 'k', 1)).rejects.toThrow(RangeError);
+  });
+});
