@@ -1,0 +1,126 @@
+// MCP tool-call round trips through the SDK, without and with @sessiontrack/mcp, same run, same
+// machine. Each target is its own process (bench/mcp-target.mjs); the load is real SDK Clients
+// over StreamableHTTPClientTransport, each calling a tool in a loop. Rounds alternate between the
+// targets so that background noise hits both alike; the medians are compared.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { cleanup, parseCli, startChild, usageError } from './processes.mjs';
+
+const USAGE = `usage: node bench/mcp.mjs [--duration <s>] [--rounds <n>] [--clients <n>] [--warmup <s>]
+
+  --duration <s>   seconds per measured round (default 5)
+  --rounds <n>     measured rounds per target (default 3)
+  --clients <n>    concurrent SDK clients, one session each (default 8)
+  --warmup <s>     unmeasured load on each target first (default 2)`;
+
+const opts = parseCli(
+  {
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    clients: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+  },
+  USAGE,
+);
+const num = (name) => {
+  const v = Number(opts[name]);
+  if (!Number.isFinite(v) || v < 0) usageError(`--${name}: not a number`, USAGE);
+  return v;
+};
+const duration = num('duration');
+const rounds = num('rounds');
+const clients = num('clients');
+const warmup = num('warmup');
+
+async function target(mode, dataDir) {
+  const { child, match } = await startChild(
+    `mcp-${mode}`,
+    ['bench/mcp-target.mjs', mode, dataDir],
+    process.env,
+    /listening (\d+)/,
+  );
+  const port = Number(match[1]);
+  const url = new URL(`http://127.0.0.1:${port}/mcp`);
+  const sessions = [];
+  for (let i = 0; i < clients; i++) {
+    const client = new Client({ name: `bench-${i}`, version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(url));
+    sessions.push(client);
+  }
+  return { mode, child, sessions };
+}
+
+/** Every client calls `add` back to back for `seconds`; returns calls/s and latency percentiles. */
+async function load(t, seconds) {
+  const end = performance.now() + seconds * 1000;
+  const latencies = [];
+  await Promise.all(
+    t.sessions.map(async (client) => {
+      let i = 0;
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const r = await client.callTool({ name: 'add', arguments: { a: i, b: 1 } });
+        latencies.push(performance.now() - t0);
+        if (r.content[0].text !== String(i + 1)) throw new Error(`${t.mode}: wrong answer`);
+        i++;
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))];
+  return { rate: latencies.length / seconds, p50: pct(50), p99: pct(99), calls: latencies.length };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-bench-mcp-'));
+try {
+  console.log(
+    `MCP tool-call round trips: ${clients} SDK clients, ${rounds} × ${duration} s per target, alternating (node ${process.version}, ${os.cpus().length} CPUs)`,
+  );
+  const targets = [await target('plain', dataDir), await target('tracked', dataDir)];
+  if (warmup > 0) for (const t of targets) await load(t, warmup);
+  const results = { plain: [], tracked: [] };
+  for (let r = 0; r < rounds; r++) {
+    // Alternate which goes first, so neither always runs on the warmer machine.
+    const order = r % 2 ? [...targets].reverse() : targets;
+    for (const t of order) results[t.mode].push(await load(t, duration));
+  }
+  const row = (mode) => {
+    const rs = results[mode];
+    return {
+      mode,
+      rate: median(rs.map((x) => x.rate)),
+      p50: median(rs.map((x) => x.p50)),
+      p99: median(rs.map((x) => x.p99)),
+      calls: rs.reduce((a, x) => a + x.calls, 0),
+    };
+  };
+  const plain = row('plain');
+  const tracked = row('tracked');
+  const overhead = (1 - tracked.rate / plain.rate) * 100;
+  const pad = (s, n) => String(s).padStart(n);
+  console.log(
+    `\n${'target'.padEnd(40)} ${pad('calls/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('calls', 8)}`,
+  );
+  for (const [name, x] of [
+    ['SDK alone (ceiling)', plain],
+    ['SDK + @sessiontrack/mcp (embedded SQLite)', tracked],
+  ]) {
+    console.log(
+      `${name.padEnd(40)} ${pad(x.rate.toFixed(0), 9)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.calls, 8)}`,
+    );
+  }
+  console.log(`\noverhead of the integration: ${overhead.toFixed(1)}% of throughput (target: under 5%)`);
+  for (const t of targets) for (const c of t.sessions) await c.close();
+} finally {
+  await cleanup();
+  await rm(dataDir, { recursive: true, force: true });
+}
