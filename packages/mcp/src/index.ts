@@ -1,6 +1,7 @@
 export { geoFromRequest, initializeParams } from './context.js';
 export { type EmbeddedSinkOptions, embeddedSink } from './embedded-sink.js';
 export { backoffMs, readMetadata, recoveryDecision } from './policy.js';
+export { type RemoteSinkOptions, remoteSink } from './remote-sink.js';
 export { REPLAY_REQUEST_ID, replayInitialize, SdkRecoveryError } from './sdk-recovery.js';
 export {
   createMcpSessions,

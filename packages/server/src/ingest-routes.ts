@@ -223,7 +223,10 @@ export function registerIngestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.post('/api/v1/sessions/:id/disconnect', async (c) => {
     const { project } = await admit(c);
     const r = ok(await buffer.submit({ op: 'disconnect', projectId: project.id, sessionId: c.req.param('id') }));
-    return c.json(sessionToWire(r.session, now()));
+    const wire = sessionToWire(r.session, now());
+    const at = wire.status === 'disconnected' ? r.session.disconnectedAt : null;
+    // disconnectedAt: where the grace period of a recovery counts from.
+    return c.json({ ...wire, disconnectedAt: at === null ? null : new Date(at).toISOString() });
   });
 
   registerAgentStateRoutes(app, deps, admit);
@@ -291,7 +294,7 @@ function registerAgentStateRoutes(
     const { project, body, at } = await admit(c);
     const sessionId = c.req.param('id') as string;
     const agentId = c.req.param('agentId') as string;
-    const key = c.req.param('key') as string;
+    const key = c.req.param('key') ?? '';
     if (agentId.length > 256 || key.length > 256)
       throw new ApiError('validation_failed', 'agentId, key: at most 256 characters');
     const s = await store.getSession(sessionId);
@@ -326,5 +329,10 @@ function registerAgentStateRoutes(
   app.delete(AGENT_STATE_PATH, async (c) => {
     const t = await target(c);
     return c.json({ deleted: await store.deleteAgentState(t.sessionId, t.agentId, t.key) });
+  });
+  // Every key of one agent in the session.
+  app.delete('/api/v1/sessions/:id/state/:agentId', async (c) => {
+    const t = await target(c);
+    return c.json({ deleted: await store.deleteAgentState(t.sessionId, t.agentId) });
   });
 }

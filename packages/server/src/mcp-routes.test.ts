@@ -38,7 +38,9 @@ describe('POST /api/v1/sessions/{id}/disconnect and recovery by heartbeat', () =
     const id = await mcpSession();
     const d = await t.ingest(`/api/v1/sessions/${id}/disconnect`);
     expect(d.status).toBe(200);
-    expect(await json(d)).toMatchObject({ id, status: 'disconnected', recoveryAttempts: 0 });
+    const body = await json(d);
+    expect(body).toMatchObject({ id, status: 'disconnected', recoveryAttempts: 0 });
+    expect(Date.parse(body.disconnectedAt)).toBeGreaterThan(0);
     // repeated: no change
     expect((await json(await t.ingest(`/api/v1/sessions/${id}/disconnect`))).status).toBe('disconnected');
 
@@ -92,6 +94,11 @@ describe('agent state routes /api/v1/sessions/{id}/state/{agentId}/{key}', () =>
     expect(Date.parse(ttl.expiresAt)).toBeGreaterThan(Date.now());
     expect((await json(await state(id, 'planner/cart%2Fitems', 'GET'))).value).toBe('x');
     expect(await json(await state(id, 'planner/cart%2Fitems', 'DELETE'))).toEqual({ deleted: 1 });
+    await state(id, 'planner/a', 'PUT', { value: 1 });
+    await state(id, 'planner/b', 'PUT', { value: 2 });
+    await state(id, 'critic/a', 'PUT', { value: 3 });
+    expect(await json(await state(id, 'planner', 'DELETE'))).toEqual({ deleted: 2 });
+    expect((await json(await state(id, 'critic/a', 'GET'))).value).toBe(3);
     const gone = await state(id, 'planner/cart%2Fitems', 'GET');
     expect(gone.status).toBe(404);
     expect((await json(gone)).error.code).toBe('not_found');
