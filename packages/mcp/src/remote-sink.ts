@@ -181,6 +181,8 @@ class RemoteSink implements McpSink {
       return ((await r.json()) as { value: unknown }).value;
     },
     set: async (sessionId, agentId, key, value, ttlMs) => {
+      // The server checks that the session is the project's: its start must have been sent.
+      await this.flush();
       const r = await this.#request('PUT', this.#statePath(sessionId, agentId, key), { value, ttlMs });
       if (r.status !== 200) throw new Error(`sessiontrack server answered ${r.status}: ${await r.text()}`);
     },
