@@ -302,3 +302,62 @@ describe('agent state', () => {
     await expect(mcp.state.set('', 'sess-1', 'k', 1)).rejects.toThrow(RangeError);
   });
 });
+
+describe('frameworks and notifications', () => {
+  it('serves through the Web-standard handler (Hono) with a pre-parsed body as well', async () => {
+    const { Hono } = await import('hono');
+    const { getRequestListener } = await import('@hono/node-server');
+    const store = new SqliteStore({ filename: ':memory:' });
+    const sink = embeddedSink({ store, flushIntervalMs: 5 });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer() });
+    const app = new Hono();
+    app.all('/mcp', async (c) => {
+      // a framework that already parsed the body hands it over
+      const body = c.req.method === 'POST' ? await c.req.json() : undefined;
+      return mcp.handleRequest(c.req.raw, { parsedBody: body });
+    });
+    const listener = getRequestListener(app.fetch);
+    const http = await listen((req, res) => listener(req, res));
+    cleanups.push(async () => {
+      await http.close();
+      await mcp.shutdown();
+      await store.close();
+    });
+    const { client, transport } = await connect(http.url, { name: 'via-hono' });
+    expect(text(await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } }))).toBe('42');
+    await sink.flush();
+    expect(await store.getSession(transport.sessionId as string)).toMatchObject({
+      toolCalls: 1,
+      metadata: { clientName: 'via-hono' },
+    });
+    await client.close();
+  });
+
+  it('tells a client that enabled logging that its session expired, and logs lifecycle events', async () => {
+    const lines: string[] = [];
+    const logger = {
+      debug() {},
+      info: (_: Record<string, unknown>, msg: string) => lines.push(msg),
+      warn() {},
+      error() {},
+    };
+    let clock = Date.now();
+    const { http, mcp } = await rig({ idleTimeoutMs: 60_000, sweepIntervalMs: 3_600_000, logger, now: () => clock });
+    const { client, transport } = await connect(http.url);
+    const got: unknown[] = [];
+    const { LoggingMessageNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      got.push(n.params.data);
+    });
+    await client.setLoggingLevel('info');
+    // the client's GET stream must be open to receive a notification outside a request
+    await until(() => mcp.get(transport.sessionId as string) !== undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    clock += 61_000;
+    expect(await mcp.sweep()).toBe(1);
+    await until(() => got.length > 0);
+    expect(got[0]).toEqual({ event: 'session_expired', sessionId: transport.sessionId });
+    expect(lines).toEqual(expect.arrayContaining(['mcp session started', 'mcp session expired']));
+    await client.close();
+  });
+});

@@ -174,11 +174,19 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     }
   };
 
-  const notify = (l: Live, level: 'info' | 'warning', data: Record<string, unknown>) => {
+  /** To clients that enabled logging (sent logging/setLevel); best effort, never waits long. */
+  const notify = async (l: Live, level: 'info' | 'warning', data: Record<string, unknown>) => {
     if (!l.logging) return;
     const low = l.server instanceof McpServer ? l.server.server : l.server;
-    // Best effort: the client may be gone, or the server may not declare the logging capability.
-    low.sendLoggingMessage({ level, logger: 'sessiontrack', data }, l.id).catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      // The client may be gone, or the server may not declare the logging capability.
+      low.sendLoggingMessage({ level, logger: 'sessiontrack', data }, l.id).catch(() => {}),
+      new Promise((r) => {
+        timer = setTimeout(r, 100);
+      }),
+    ]);
+    clearTimeout(timer);
   };
 
   /** Counts tool calls and requests in flight from the JSON-RPC traffic: the tool code is untouched. */
@@ -427,7 +435,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       if (at - l.lastSeen >= idle || at - l.startedAt >= absolute) expired.push(l);
     }
     for (const l of expired) {
-      notify(l, 'info', { event: 'session_expired', sessionId: l.id });
+      await notify(l, 'info', { event: 'session_expired', sessionId: l.id });
       retire(l, 'expired');
       await closeSdk(l);
       try {
