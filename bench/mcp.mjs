@@ -3,6 +3,7 @@
 // over StreamableHTTPClientTransport, each calling a tool in a loop. Rounds run in pairs, back to
 // back, alternating which target goes first; the overhead is the median of the per-pair ratios,
 // which holds up on a machine whose background load drifts (a shared CI box, other test runs).
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,8 +55,23 @@ async function target(mode, dataDir) {
   return { mode, child, sessions };
 }
 
-/** Every client calls `add` back to back for `seconds`; returns calls/s and latency percentiles. */
+/**
+ * CPU time (user + system, ms) the target process has used so far, from /proc (Linux); null
+ * elsewhere. CPU per call is the steadier measure on a shared machine: throughput also moves
+ * with what the neighbours do, CPU time much less.
+ */
+function cpuMs(child) {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return null;
+  }
+}
+
+/** Every client calls `add` back to back for `seconds`; returns calls/s, latency percentiles, CPU per call. */
 async function load(t, seconds) {
+  const cpu0 = cpuMs(t.child);
   const end = performance.now() + seconds * 1000;
   const latencies = [];
   await Promise.all(
@@ -72,7 +88,9 @@ async function load(t, seconds) {
   );
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))];
-  return { rate: latencies.length / seconds, p50: pct(50), p99: pct(99), calls: latencies.length };
+  const cpu1 = cpuMs(t.child);
+  const cpuPerCall = cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) * 1000) / latencies.length;
+  return { rate: latencies.length / seconds, p50: pct(50), p99: pct(99), calls: latencies.length, cpuPerCall };
 }
 
 const median = (xs) => {
@@ -101,6 +119,7 @@ try {
       rate: median(rs.map((x) => x.rate)),
       p50: median(rs.map((x) => x.p50)),
       p99: median(rs.map((x) => x.p99)),
+      cpu: rs[0].cpuPerCall === null ? null : median(rs.map((x) => x.cpuPerCall)),
       calls: rs.reduce((a, x) => a + x.calls, 0),
     };
   };
@@ -111,20 +130,27 @@ try {
   const spread = `${((1 - Math.max(...ratios)) * 100).toFixed(1)}% … ${((1 - Math.min(...ratios)) * 100).toFixed(1)}%`;
   const pad = (s, n) => String(s).padStart(n);
   console.log(
-    `\n${'target'.padEnd(40)} ${pad('calls/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('calls', 8)}`,
+    `\n${'target'.padEnd(40)} ${pad('calls/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('CPU µs/call', 12)} ${pad('calls', 8)}`,
   );
   for (const [name, x] of [
     ['SDK alone (ceiling)', plain],
     ['SDK + @sessiontrack/mcp (embedded SQLite)', tracked],
   ]) {
     console.log(
-      `${name.padEnd(40)} ${pad(x.rate.toFixed(0), 9)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.calls, 8)}`,
+      `${name.padEnd(40)} ${pad(x.rate.toFixed(0), 9)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.cpu === null ? '–' : x.cpu.toFixed(0), 12)} ${pad(x.calls, 8)}`,
     );
   }
   console.log(
     `\noverhead of the integration: ${overhead.toFixed(1)}% of throughput, median of ${ratios.length} paired rounds` +
       ` (pairs ranged ${spread}; target: under 5%)`,
   );
+  if (plain.cpu !== null && tracked.cpu !== null) {
+    const cpuRatios = results.plain.map((p, i) => results.tracked[i].cpuPerCall / p.cpuPerCall);
+    console.log(
+      `CPU per tool call of the server process: +${((median(cpuRatios) - 1) * 100).toFixed(1)}% with the integration` +
+        ` (${(tracked.cpu - plain.cpu).toFixed(0)} µs more per call, median of paired rounds)`,
+    );
+  }
   for (const t of targets) for (const c of t.sessions) await c.close();
 } finally {
   await cleanup();

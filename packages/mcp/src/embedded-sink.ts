@@ -17,7 +17,7 @@ export interface EmbeddedSinkOptions {
   store: Store;
   /** Project the sessions belong to; default `default` (the server's default project). */
   projectId?: string;
-  /** Queued writes are committed at most this long after they were queued (default 50 ms). */
+  /** Queued writes are committed at most this long after they were queued (default 100 ms). */
   flushIntervalMs?: number;
   /** Operations per transaction (default 500). */
   maxBatch?: number;
@@ -55,7 +55,7 @@ class EmbeddedSink implements McpSink {
   constructor(o: EmbeddedSinkOptions) {
     this.#store = o.store;
     this.#projectId = o.projectId ?? 'default';
-    this.#interval = o.flushIntervalMs ?? 50;
+    this.#interval = o.flushIntervalMs ?? 100;
     this.#maxBatch = o.maxBatch ?? 500;
     this.#maxBuffered = o.maxBuffered ?? 50_000;
     this.#log = o.logger ?? silentLogger;
