@@ -15,14 +15,14 @@ const USAGE = `usage: node bench/mcp.mjs [--duration <s>] [--rounds <n>] [--clie
 
   --duration <s>   seconds per measured round (default 2)
   --rounds <n>     measured round pairs (default 10)
-  --clients <n>    concurrent SDK clients, one session each (default 8)
+  --clients <list> concurrent SDK clients (one session each) per scenario (default 1,8)
   --warmup <s>     unmeasured load on each target first (default 2)`;
 
 const opts = parseCli(
   {
     duration: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '10' },
-    clients: { type: 'string', default: '8' },
+    clients: { type: 'string', default: '1,8' },
     warmup: { type: 'string', default: '2' },
   },
   USAGE,
@@ -34,7 +34,6 @@ const num = (name) => {
 };
 const duration = num('duration');
 const rounds = num('rounds');
-const clients = num('clients');
 const warmup = num('warmup');
 
 async function target(mode, dataDir) {
@@ -44,15 +43,18 @@ async function target(mode, dataDir) {
     process.env,
     /listening (\d+)/,
   );
-  const port = Number(match[1]);
-  const url = new URL(`http://127.0.0.1:${port}/mcp`);
-  const sessions = [];
-  for (let i = 0; i < clients; i++) {
+  return { mode, child, url: new URL(`http://127.0.0.1:${match[1]}/mcp`), sessions: [] };
+}
+
+/** `n` SDK clients with a session each on target `t` (replacing the previous ones). */
+async function openSessions(t, n) {
+  for (const c of t.sessions) await c.close();
+  t.sessions = [];
+  for (let i = 0; i < n; i++) {
     const client = new Client({ name: `bench-${i}`, version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(url));
-    sessions.push(client);
+    await client.connect(new StreamableHTTPClientTransport(t.url));
+    t.sessions.push(client);
   }
-  return { mode, child, sessions };
 }
 
 /**
@@ -99,12 +101,12 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-bench-mcp-'));
-try {
-  console.log(
-    `MCP tool-call round trips: ${clients} SDK clients, ${rounds} paired rounds of ${duration} s (node ${process.version}, ${os.cpus().length} CPUs)`,
-  );
-  const targets = [await target('plain', dataDir), await target('tracked', dataDir)];
+const pad = (v, n) => String(v).padStart(n);
+const pct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+
+/** One scenario: `n` clients on each target, `rounds` paired rounds; prints its rows and overheads. */
+async function scenario(targets, n) {
+  for (const t of targets) await openSessions(t, n);
   if (warmup > 0) for (const t of targets) await load(t, warmup);
   const results = { plain: [], tracked: [] };
   for (let r = 0; r < rounds; r++) {
@@ -115,40 +117,56 @@ try {
   const row = (mode) => {
     const rs = results[mode];
     return {
-      mode,
       rate: median(rs.map((x) => x.rate)),
       p50: median(rs.map((x) => x.p50)),
       p99: median(rs.map((x) => x.p99)),
-      cpu: rs[0].cpuPerCall === null ? null : median(rs.map((x) => x.cpuPerCall)),
+      cpu: rs.some((x) => x.cpuPerCall === null) ? null : median(rs.map((x) => x.cpuPerCall)),
       calls: rs.reduce((a, x) => a + x.calls, 0),
     };
   };
+  const paired = (f) => median(results.plain.map((p, i) => f(results.tracked[i], p)));
   const plain = row('plain');
   const tracked = row('tracked');
-  const ratios = results.plain.map((p, i) => results.tracked[i].rate / p.rate);
-  const overhead = (1 - median(ratios)) * 100;
-  const spread = `${((1 - Math.max(...ratios)) * 100).toFixed(1)}% … ${((1 - Math.min(...ratios)) * 100).toFixed(1)}%`;
-  const pad = (s, n) => String(s).padStart(n);
-  console.log(
-    `\n${'target'.padEnd(40)} ${pad('calls/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('CPU µs/call', 12)} ${pad('calls', 8)}`,
-  );
+  const label = `${n} client${n === 1 ? '' : 's'}`;
   for (const [name, x] of [
-    ['SDK alone (ceiling)', plain],
-    ['SDK + @sessiontrack/mcp (embedded SQLite)', tracked],
+    [`${label}: SDK alone (ceiling)`, plain],
+    [`${label}: SDK + @sessiontrack/mcp`, tracked],
   ]) {
     console.log(
-      `${name.padEnd(40)} ${pad(x.rate.toFixed(0), 9)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.cpu === null ? '–' : x.cpu.toFixed(0), 12)} ${pad(x.calls, 8)}`,
+      `${name.padEnd(36)} ${pad(x.rate.toFixed(0), 8)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.cpu === null ? '–' : x.cpu.toFixed(0), 12)} ${pad(x.calls, 8)}`,
     );
   }
+  return {
+    clients: n,
+    plain,
+    tracked,
+    // Medians of the per-pair ratios: each pair ran back to back, under the same background load.
+    roundTrip: paired((t, p) => t.p50 / p.p50 - 1) * 100,
+    throughput: paired((t, p) => 1 - t.rate / p.rate) * 100,
+    cpu: plain.cpu === null ? null : paired((t, p) => t.cpuPerCall / p.cpuPerCall - 1) * 100,
+  };
+}
+
+const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-bench-mcp-'));
+try {
+  const counts = String(opts.clients)
+    .split(',')
+    .map((x) => Number(x));
+  if (counts.some((x) => !Number.isInteger(x) || x < 1)) usageError('--clients: a list of positive integers', USAGE);
   console.log(
-    `\noverhead of the integration: ${overhead.toFixed(1)}% of throughput, median of ${ratios.length} paired rounds` +
-      ` (pairs ranged ${spread}; target: under 5%)`,
+    `MCP tool-call round trips (tool \`add\`), ${rounds} paired rounds of ${duration} s per scenario (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)})`,
   );
-  if (plain.cpu !== null && tracked.cpu !== null) {
-    const cpuRatios = results.plain.map((p, i) => results.tracked[i].cpuPerCall / p.cpuPerCall);
+  const targets = [await target('plain', dataDir), await target('tracked', dataDir)];
+  console.log(
+    `\n${'scenario: target'.padEnd(36)} ${pad('calls/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('CPU µs/call', 12)} ${pad('calls', 8)}`,
+  );
+  const out = [];
+  for (const n of counts) out.push(await scenario(targets, n));
+  console.log('\noverhead of the integration (median of paired rounds; target: under 5%):');
+  for (const o of out) {
     console.log(
-      `CPU per tool call of the server process: +${((median(cpuRatios) - 1) * 100).toFixed(1)}% with the integration` +
-        ` (${(tracked.cpu - plain.cpu).toFixed(0)} µs more per call, median of paired rounds)`,
+      `  ${pad(o.clients, 3)} client(s): round trip (p50) ${pct(o.roundTrip)}, throughput ${pct(-o.throughput)}` +
+        (o.cpu === null ? '' : `, server CPU per call ${pct(o.cpu)}`),
     );
   }
   for (const t of targets) for (const c of t.sessions) await c.close();
