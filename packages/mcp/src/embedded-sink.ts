@@ -23,6 +23,8 @@ export interface EmbeddedSinkOptions {
   maxBatch?: number;
   /** Queued operations kept while storage is down; past it the oldest are dropped (default 50,000). */
   maxBuffered?: number;
+  /** How often expired agent state is deleted (default 1 h; 0 = never, e.g. when a sessiontrack server does it). */
+  purgeIntervalMs?: number;
   logger?: McpLogger;
   now?: () => number;
 }
@@ -47,6 +49,7 @@ class EmbeddedSink implements McpSink {
   readonly #now: () => number;
   #queue: WriteOp[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #purge: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #failures = 0;
   #closed = false;
@@ -60,6 +63,19 @@ class EmbeddedSink implements McpSink {
     this.#maxBuffered = o.maxBuffered ?? 50_000;
     this.#log = o.logger ?? silentLogger;
     this.#now = o.now ?? Date.now;
+    const purgeEvery = o.purgeIntervalMs ?? 60 * 60 * 1000;
+    if (purgeEvery > 0) {
+      // Expired entries are invisible already; this frees their rows. Several processes on one
+      // PostgreSQL take turns (runExclusive), as the sessiontrack server's own job does.
+      this.#purge = setInterval(() => {
+        this.#store
+          .runExclusive('agent-state', async () => {
+            await this.#store.purgeAgentState(this.#now());
+          })
+          .catch((err) => this.#log.warn({ err: (err as Error).message }, 'sessiontrack: agent state purge failed'));
+      }, purgeEvery);
+      this.#purge.unref();
+    }
   }
 
   start(s: McpSessionStart): void {
@@ -235,6 +251,7 @@ class EmbeddedSink implements McpSink {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#purge);
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.flush();

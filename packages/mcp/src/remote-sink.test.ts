@@ -133,4 +133,30 @@ describe('remote sink', () => {
     expect(res.status).toBe(404);
     await client.close();
   });
+
+  it('answers 503 (retry) to a recovery while the sessiontrack server is unreachable', async () => {
+    const down = await start();
+    const url = down.url;
+    await down.stop();
+    const sink = remoteSink({ url, writeKey: 'wk_irrelevant', timeoutMs: 2000 });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer() });
+    const http = await listen((req, res) => mcp.handle(req, res));
+    cleanups.push(async () => {
+      await http.close();
+      await mcp.shutdown();
+    });
+    const res = await fetch(http.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': 'mcp_some_session_of_before_000000000000',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('2');
+    // not tombstoned: once the server is back, the session may still be recovered
+    expect(mcp.tombstone('mcp_some_session_of_before_000000000000')).toBeUndefined();
+  });
 });

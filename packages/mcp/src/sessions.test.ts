@@ -276,6 +276,33 @@ describe('recovery after a restart', () => {
   });
 });
 
+describe('recovery: DELETE and an unavailable sink', () => {
+  it('ends a session with logout when its client DELETEs it after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));
+    const store = new SqliteStore({ filename: join(dir, 'st.db') });
+    cleanups.push(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    let r = await rig({}, { store, keepStore: true });
+    const port = r.http.port;
+    const { transport } = await connect(r.http.url);
+    const id = transport.sessionId as string;
+    await r.mcp.clearAll();
+    await r.sink.flush();
+    await r.http.close();
+    r = await rig({}, { store, port, keepStore: true });
+    await retried(() => transport.terminateSession());
+    expect(r.mcp.tombstone(id)?.reason).toBe('logout');
+    await r.sink.flush();
+    expect(await store.getSession(id)).toMatchObject({
+      status: 'ended',
+      exit: { reason: 'logout' },
+      recoveryAttempts: 1,
+    });
+  });
+});
+
 describe('agent state', () => {
   it('keeps values per agent and session, hides them after their TTL, and deletes them', async () => {
     let clock = Date.now();
@@ -300,6 +327,28 @@ describe('agent state', () => {
     await expect(mcp.state.set('planner', 'sess-1', 'big', 'x'.repeat(9000))).rejects.toThrow(RangeError);
     await expect(mcp.state.set('planner', 'sess-1', 'fn', () => 1)).rejects.toThrow(TypeError);
     await expect(mcp.state.set('', 'sess-1', 'k', 1)).rejects.toThrow(RangeError);
+  });
+
+  it('deletes expired rows in the background (embedded sink without a sessiontrack server)', async () => {
+    let clock = Date.now();
+    const store = new SqliteStore({ filename: ':memory:' });
+    const sink = embeddedSink({ store, now: () => clock, purgeIntervalMs: 10 });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer(), now: () => clock });
+    cleanups.push(async () => {
+      await mcp.shutdown();
+      await store.close();
+    });
+    const http = await listen((req, res) => mcp.handle(req, res));
+    cleanups.push(() => http.close());
+    const { transport } = await connect(http.url);
+    const id = transport.sessionId as string;
+    await sink.flush();
+    await mcp.state.set('a', id, 'short', 1, { ttlMs: 1000 });
+    await mcp.state.set('a', id, 'long', 2);
+    clock += 2000;
+    // read "as of long ago": a row that still exists would show
+    await until(async () => (await store.getAgentState(id, 'a', 'short', 0)) === null);
+    expect((await store.getAgentState(id, 'a', 'long', 0))?.value).toBe(2);
   });
 });
 

@@ -403,14 +403,21 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     const principal = principalOf(source);
     let l: Live | 'full' | null | undefined = live.get(id);
     if (!l) {
-      if (tombstones.has(id) || req.method === 'DELETE') return notFound();
+      // A DELETE is recovered too: the client ends its session (logout) even after a restart.
+      if (tombstones.has(id)) return notFound();
       let p = recovering.get(id);
       if (!p) {
         // One recovery per id, however many requests arrive at once.
         p = rebuild(req, id, principal).finally(() => recovering.delete(id));
         recovering.set(id, p);
       }
-      l = await p;
+      try {
+        l = await p;
+      } catch (err) {
+        // Storage (or the sessiontrack server) did not answer: the client may retry.
+        log.warn({ sessionId: id, err: (err as Error).message }, 'mcp session recovery: sink unavailable');
+        return rpcError(503, -32000, 'Session store unavailable: try again', { 'retry-after': '2' });
+      }
       if (l === 'full') return full();
     }
     if (!l || l.principal !== principal) return notFound();
