@@ -221,16 +221,20 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
           const at = now();
           l.lastSeen = at;
           if (p.tool !== null) {
+            const durationMs = Math.round((performance.now() - p.t0) * 1000) / 1000;
+            const isError = 'error' in msg || (msg.result as { isError?: unknown }).isError === true;
+            // The answer goes out first; the bookkeeping does not delay it.
+            const sent = send(msg, opts);
             l.toolCalls++;
             l.lastWritten = at;
-            const isError = 'error' in msg || (msg.result as { isError?: unknown }).isError === true;
             sink.toolCall(l.id, {
               id: nextEventId(),
               name: p.tool.slice(0, 256) || 'unknown',
               at,
-              durationMs: Math.round((performance.now() - p.t0) * 1000) / 1000,
+              durationMs,
               isError,
             });
+            return sent;
           }
         }
       }
