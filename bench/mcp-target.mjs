@@ -28,6 +28,22 @@ async function readBody(req) {
   return chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
 }
 
+function nullSink() {
+  const nothing = () => {};
+  return {
+    kind: 'null',
+    start: nothing,
+    toolCall: nothing,
+    touch: nothing,
+    end: nothing,
+    disconnect: nothing,
+    recover: async () => ({ ok: false, reason: 'not_found' }),
+    state: { get: async () => undefined, set: async () => {}, delete: async () => {} },
+    flush: async () => {},
+    close: async () => {},
+  };
+}
+
 let handler;
 let shutdown = async () => {};
 if (mode === 'plain') {
@@ -52,7 +68,10 @@ if (mode === 'plain') {
   };
 } else if (mode === 'tracked') {
   const store = new SqliteStore({ filename: path.join(dataDir, 'sessiontrack.db') });
-  const mcp = createMcpSessions({ sink: embeddedSink({ store }), createServer: mcpServer });
+  // BENCH_NULL_SINK=1: the session handler with a sink that stores nothing, to tell the handler's
+  // own cost from the cost of writing the events (`bench/mcp.mjs --null-sink`).
+  const sink = process.env.BENCH_NULL_SINK === '1' ? nullSink() : embeddedSink({ store });
+  const mcp = createMcpSessions({ sink, createServer: mcpServer });
   handler = async (req, res) => mcp.handle(req, res, req.method === 'POST' ? await readBody(req) : undefined);
   shutdown = async () => {
     await mcp.shutdown();

@@ -3,7 +3,6 @@
 // over StreamableHTTPClientTransport, each calling a tool in a loop. Rounds run in pairs, back to
 // back, alternating which target goes first; the overhead is the median of the per-pair ratios,
 // which holds up on a machine whose background load drifts (a shared CI box, other test runs).
-import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,7 +16,8 @@ const USAGE = `usage: node bench/mcp.mjs [--duration <s>] [--rounds <n>] [--clie
   --duration <s>   seconds per measured round (default 2)
   --rounds <n>     measured round pairs (default 10)
   --clients <list> concurrent SDK clients (one session each) per scenario (default 1,8)
-  --warmup <s>     unmeasured load on each target first (default 2)`;
+  --warmup <s>     unmeasured load on each target first (default 2)
+  --null-sink      the tracked server stores nothing (handler cost alone, without the SQLite writes)`;
 
 const opts = parseCli(
   {
@@ -25,6 +25,7 @@ const opts = parseCli(
     rounds: { type: 'string', default: '10' },
     clients: { type: 'string', default: '1,8' },
     warmup: { type: 'string', default: '2' },
+    'null-sink': { type: 'boolean', default: false },
   },
   USAGE,
 );
@@ -41,7 +42,7 @@ async function target(mode, dataDir) {
   const { child, match } = await startChild(
     `mcp-${mode}`,
     ['bench/mcp-target.mjs', mode, dataDir],
-    process.env,
+    { ...process.env, BENCH_NULL_SINK: opts['null-sink'] ? '1' : '0' },
     /listening (\d+)/,
   );
   return { mode, child, url: new URL(`http://127.0.0.1:${match[1]}/mcp`), sessions: [] };
@@ -131,7 +132,7 @@ async function scenario(targets, n) {
   const label = `${n} client${n === 1 ? '' : 's'}`;
   for (const [name, x] of [
     [`${label}: SDK alone (ceiling)`, plain],
-    [`${label}: SDK + @sessiontrack/mcp`, tracked],
+    [`${label}: SDK + @sessiontrack/mcp${opts['null-sink'] ? ' (null sink)' : ''}`, tracked],
   ]) {
     console.log(
       `${name.padEnd(36)} ${pad(x.rate.toFixed(0), 8)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.cpu === null ? '–' : x.cpu.toFixed(0), 12)} ${pad(x.calls, 8)}`,
@@ -148,9 +149,14 @@ async function scenario(targets, n) {
   };
 }
 
-// The SDK client's transport adds an abort listener per request to one long-lived AbortSignal;
-// past Node's warning threshold that floods the output (a client-side matter, equal for both targets).
-setMaxListeners(1_000_000);
+// The SDK client's transport adds an abort listener per request to one long-lived AbortSignal
+// (whose limit it sets itself); past it every request prints a warning. A client-side matter,
+// equal for both targets: it is kept out of the table.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = (warning, ...rest) => {
+  if (warning?.name === 'MaxListenersExceededWarning') return;
+  emitWarning(warning, ...rest);
+};
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-bench-mcp-'));
 try {
