@@ -201,6 +201,7 @@ describe('recovery after a restart', () => {
     const { client, transport } = await connect(r.http.url, { name: 'claude-ish' });
     const id = transport.sessionId as string;
     await client.callTool({ name: 'echo', arguments: { text: 'before' } });
+    await r.mcp.state.set('planner', id, 'plan', ['a', 'b']);
 
     // 1: the process dies (no shutdown: the store still says active) and a new one starts.
     await r.sink.flush();
@@ -213,6 +214,7 @@ describe('recovery after a restart', () => {
       capabilities: { roots: {} },
     });
     expect(r.mcp.get(id)).toMatchObject({ recoveryAttempts: 1, clientName: 'claude-ish' });
+    expect(await r.mcp.state.get('planner', id, 'plan')).toEqual(['a', 'b']);
 
     // 2: a graceful restart (clearAll marks it disconnected)
     await r.mcp.clearAll();
