@@ -148,6 +148,20 @@ describe('session lifecycle through the SDK client', () => {
     await client.close();
   });
 
+  it('does not let a cancelled request keep its session from expiring', async () => {
+    const expired: string[] = [];
+    const { http, mcp } = await rig({ idleTimeoutMs: 100, sweepIntervalMs: 20, onExpired: (id) => expired.push(id) });
+    const { client, transport } = await connect(http.url);
+    const id = transport.sessionId as string;
+    const ac = new AbortController();
+    const call = client.callTool({ name: 'slow', arguments: { ms: 10_000 } }, undefined, { signal: ac.signal });
+    await until(() => mcp.get(id)?.inFlight === 1);
+    ac.abort(); // the SDK client sends notifications/cancelled; the tool never answers
+    await expect(call).rejects.toThrow();
+    await until(() => expired.includes(id), 3000);
+    await client.close();
+  });
+
   it('answers 503 to a new session past maxSessions, and serves again once one ends', async () => {
     const { http } = await rig({ maxSessions: 2 });
     const a = await connect(http.url);

@@ -208,6 +208,10 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
           t0: performance.now(),
         });
         if (msg.method === 'logging/setLevel') l.logging = true;
+      } else if ('method' in msg && msg.method === 'notifications/cancelled') {
+        // A cancelled request gets no answer: it must not hold its session open for ever.
+        const requestId = (msg.params as { requestId?: string | number } | undefined)?.requestId;
+        if (requestId !== undefined && l.pending.delete(requestId)) l.inFlight--;
       }
       onmessage?.call(t, msg, extra);
     };
@@ -312,12 +316,21 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     return l;
   };
 
+  let creating = 0;
   const create = async (req: Request, source: McpRequest, body: unknown, authInfo?: AuthInfo) => {
-    if (live.size >= maxSessions) return full();
+    // Sessions being initialized count too: a burst of initializes cannot overshoot the limit.
+    if (live.size + creating >= maxSessions) return full();
     const init = initializeParams(body);
     const id = `mcp_${randomToken(32)}`;
-    const l = await build(id, principalOf(source), false);
-    const res = await l.transport.handleRequest(req, { parsedBody: body, authInfo });
+    creating++;
+    let l: Live;
+    let res: Response;
+    try {
+      l = await build(id, principalOf(source), false);
+      res = await l.transport.handleRequest(req, { parsedBody: body, authInfo });
+    } finally {
+      creating--;
+    }
     if (!live.has(id)) {
       // The initialize was refused (malformed, …): nothing to keep.
       l.retired = true;
@@ -447,9 +460,9 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     const at = now();
     const expired: Live[] = [];
     for (const l of live.values()) {
-      // A request being answered keeps its session: expiry waits for it.
-      if (l.inFlight > 0) continue;
-      if (at - l.lastSeen >= idle || at - l.startedAt >= absolute) expired.push(l);
+      // A request being answered keeps its session from idling out; the absolute age is a hard
+      // cap (so an answer that never comes cannot pin a session for ever).
+      if (at - l.startedAt >= absolute || (l.inFlight === 0 && at - l.lastSeen >= idle)) expired.push(l);
     }
     for (const l of expired) {
       await notify(l, 'info', { event: 'session_expired', sessionId: l.id });
