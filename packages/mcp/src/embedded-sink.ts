@@ -255,5 +255,10 @@ class EmbeddedSink implements McpSink {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.flush();
+    if (this.#queue.length > 0) {
+      this.#log.warn({ dropped: this.#queue.length }, 'sessiontrack: storage unavailable at shutdown, writes dropped');
+      this.dropped += this.#queue.length;
+      this.#queue = [];
+    }
   }
 }

@@ -173,6 +173,24 @@ describe('session lifecycle through the SDK client', () => {
     expect((await rawPost(http.url, initializeBody())).status).toBe(200);
   });
 
+  it("stores the author's metadata, and keeps the session metadata within 8 KiB", async () => {
+    const { http, store, sink, mcp } = await rig({
+      metadata: (req) => ({
+        tenant: 'acme',
+        big: 'headers' in req && !(req.headers instanceof Headers) && req.headers['x-big'] ? 'x'.repeat(9000) : null,
+      }),
+    });
+    const small = await connect(http.url);
+    const big = await connect(http.url, { headers: { 'x-big': '1' } });
+    await sink.flush();
+    const id = small.transport.sessionId as string;
+    expect(mcp.get(id)?.metadata).toEqual({ tenant: 'acme', big: null });
+    expect((await store.getSession(id))?.metadata).toMatchObject({ custom: { tenant: 'acme' } });
+    const bigMeta = (await store.getSession(big.transport.sessionId as string))?.metadata;
+    expect(bigMeta).toMatchObject({ custom: null, clientName: 'test-client' });
+    expect(JSON.stringify(bigMeta).length).toBeLessThan(8192);
+  });
+
   it('binds a session to its principal: the same id from another principal is 404', async () => {
     const { http, store, sink } = await rig({
       principal: (req) =>

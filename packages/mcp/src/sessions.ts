@@ -345,6 +345,13 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       clientCapabilities: init?.capabilities ?? null,
       ...(custom ? { custom } : {}),
     };
+    // Session metadata is at most 8 KiB of JSON (the server refuses more): the author's part goes
+    // first, then the capabilities (recovery then replays an empty set).
+    for (const drop of ['custom', 'clientCapabilities'] as const) {
+      if (Buffer.byteLength(JSON.stringify(l.meta)) <= MAX_METADATA_BYTES) break;
+      log.warn({ sessionId: id, dropped: drop }, 'mcp session metadata over 8 KiB: part of it not stored');
+      l.meta = { ...l.meta, [drop]: null };
+    }
     sink.start({
       id,
       principal: l.principal,
