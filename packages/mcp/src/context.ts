@@ -3,10 +3,12 @@ import { continentOf, type Geo } from '@sessiontrack/core';
 // Request context of a new MCP session, pure functions of the Web Request.
 
 /**
- * Country and region, by the server's rules: Cloudflare Workers' `request.cf` is set by the
- * platform and always believed; headers (CF-IPCountry / CF-Region-Code, Vercel's
- * X-Vercel-IP-Country / -Region) only with `trustProxy`, because a client can send them too.
- * XX (unknown) and T1 (Tor) mean no country. No IP lookup here: pass the `geo` option for that.
+ * Country and region, by the sessiontrack server's rules (packages/server/src/geo.ts): Cloudflare
+ * Workers' `request.cf` is set by the platform and always believed; headers (CF-IPCountry with
+ * CF-Region-Code / CF-Region, Vercel's X-Vercel-IP-Country / -Region) only with `trustProxy`,
+ * because a client can send them too. XX (unknown), T1 (Tor) and anything that is not a country
+ * code mean no country. Regions are ISO 3166-2 (`DE-BE`) when given as a code, else the name.
+ * No IP lookup here: pass the `geo` option for that.
  */
 export function geoFromRequest(req: Request, trustProxy: boolean): Geo {
   const cf = (req as Request & { cf?: { country?: unknown; regionCode?: unknown; region?: unknown } }).cf;
@@ -20,13 +22,20 @@ export function geoFromRequest(req: Request, trustProxy: boolean): Geo {
     return null;
   };
   const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : null);
-  const rawCountry = str(cf?.country) ?? header('cf-ipcountry', 'x-vercel-ip-country');
-  const country =
-    rawCountry && /^[A-Za-z]{2}$/.test(rawCountry) && !/^(XX|T1)$/i.test(rawCountry) ? rawCountry.toUpperCase() : null;
+  const raw = str(cf?.country) ?? header('cf-ipcountry', 'x-vercel-ip-country');
+  const country = raw && continentOf(raw) ? raw.toUpperCase() : null;
   if (!country) return { country: null, region: null, continent: null };
+  const code = (str(cf?.regionCode) ?? header('cf-region-code', 'x-vercel-ip-country-region'))?.toUpperCase();
+  const name = str(cf?.region) ?? header('cf-region');
   const region =
-    str(cf?.regionCode) ?? str(cf?.region) ?? header('cf-region-code', 'x-vercel-ip-country-region', 'cf-region');
-  return { country, region: region ? region.slice(0, 64) : null, continent: continentOf(country) };
+    code && /^[A-Z0-9]{1,3}$/.test(code)
+      ? `${country}-${code}`
+      : code && /^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(code) && code.startsWith(`${country}-`)
+        ? code
+        : name && name.length <= 100 && !/\p{Cc}/u.test(name)
+          ? name
+          : null;
+  return { country, region, continent: continentOf(country) };
 }
 
 /** The initialize request in a POST body (one message or a batch of one), or null. */

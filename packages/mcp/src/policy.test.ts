@@ -85,20 +85,23 @@ describe('geoFromRequest', () => {
   it('believes request.cf always, proxy headers only with trustProxy', () => {
     expect(geoFromRequest(req({}, { country: 'de', regionCode: 'BE' }), false)).toEqual({
       country: 'DE',
-      region: 'BE',
+      region: 'DE-BE',
       continent: 'EU',
     });
+    expect(geoFromRequest(req({}, { country: 'DE', region: 'Berlin' }), false).region).toBe('Berlin');
     const h = { 'cf-ipcountry': 'FR', 'cf-region-code': 'IDF' };
     expect(geoFromRequest(req(h), false)).toEqual({ country: null, region: null, continent: null });
-    expect(geoFromRequest(req(h), true)).toEqual({ country: 'FR', region: 'IDF', continent: 'EU' });
+    expect(geoFromRequest(req(h), true)).toEqual({ country: 'FR', region: 'FR-IDF', continent: 'EU' });
+    // a region code of another country is not believed
+    expect(geoFromRequest(req({ 'cf-ipcountry': 'FR', 'cf-region-code': 'DE-BE' }), true).region).toBeNull();
     expect(geoFromRequest(req({ 'x-vercel-ip-country': 'US', 'x-vercel-ip-country-region': 'CA' }), true)).toEqual({
       country: 'US',
-      region: 'CA',
+      region: 'US-CA',
       continent: 'NA',
     });
   });
   it('treats XX, T1 and garbage as no country', () => {
-    for (const c of ['XX', 'T1', 'Germany', '']) {
+    for (const c of ['XX', 'T1', 'Germany', 'ZZ', '']) {
       expect(geoFromRequest(req({ 'cf-ipcountry': c, 'cf-region-code': 'BE' }), true).country).toBeNull();
     }
   });

@@ -134,6 +134,39 @@ describe('remote sink', () => {
     await client.close();
   });
 
+  it('forwards where the client is to a server behind a trusted proxy: headers, or the address lookup', async () => {
+    const geoDir = mkdtempSync(join(tmpdir(), 'st-mcp-geo-'));
+    const server = await serve(['--data-dir', geoDir, '--trust-proxy'], {
+      SESSIONTRACK_ADMIN_TOKEN: ADMIN,
+      LOG_LEVEL: 'warn',
+    });
+    const sink = remoteSink({ url: server.url, writeKey: server.writeKey, flushIntervalMs: 20 });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer(), trustProxy: true });
+    const http = await listen((req, res) => mcp.handle(req, res));
+    cleanups.push(async () => {
+      await http.close();
+      await mcp.shutdown();
+      await server.stop();
+      rmSync(geoDir, { recursive: true, force: true });
+    });
+    // behind Cloudflare: the country and region headers travel on
+    const viaCf = await connect(http.url, { headers: { 'cf-ipcountry': 'DE', 'cf-region-code': 'BE' } });
+    // behind another proxy: the client's address travels on, the server looks it up (bundled database)
+    const viaXff = await connect(http.url, { headers: { 'x-forwarded-for': '8.8.8.8, 10.0.0.1' } });
+    await sink.flush();
+    expect((await read(server, viaCf.transport.sessionId as string)).body.geo).toEqual({
+      country: 'DE',
+      region: 'DE-BE',
+      continent: 'EU',
+    });
+    expect((await read(server, viaXff.transport.sessionId as string)).body.geo).toMatchObject({
+      country: 'US',
+      continent: 'NA',
+    });
+    // and the address itself is nowhere in what the server answers
+    expect(JSON.stringify((await read(server, viaXff.transport.sessionId as string)).body)).not.toContain('8.8.8.8');
+  });
+
   it('answers 503 (retry) to a recovery while the sessiontrack server is unreachable', async () => {
     const down = await start();
     const url = down.url;

@@ -30,7 +30,7 @@ export interface RemoteSinkOptions {
 }
 
 type Op =
-  | { t: 'start'; id: string; body: Record<string, unknown> }
+  | { t: 'start'; id: string; body: Record<string, unknown>; headers: Record<string, string> }
   | { t: 'events'; id: string; events: Record<string, unknown>[] }
   | { t: 'heartbeat'; id: string }
   | { t: 'end'; id: string; reason: string }
@@ -98,6 +98,13 @@ class RemoteSink implements McpSink {
         transport: s.transport,
         userAgent: s.userAgent,
         metadata: s.metadata,
+      },
+      // Where the client is, in the headers a sessiontrack server reads behind a trusted proxy
+      // (--trust-proxy); without it the server ignores them. The address is never stored there.
+      headers: {
+        ...(s.clientAddress ? { 'x-forwarded-for': s.clientAddress } : {}),
+        ...(s.geo.country ? { 'cf-ipcountry': s.geo.country } : {}),
+        ...(s.geo.country && s.geo.region && /^[A-Z]{2}-/.test(s.geo.region) ? { 'cf-region-code': s.geo.region } : {}),
       },
     });
   }
@@ -197,10 +204,14 @@ class RemoteSink implements McpSink {
     return `/api/v1/sessions/${e(sessionId)}/state/${e(agentId)}${key === undefined ? '' : `/${e(key)}`}`;
   }
 
-  #request(method: string, path: string, body?: unknown): Promise<Response> {
+  #request(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Response> {
     return this.#fetch(`${this.#base}${path}`, {
       method,
-      headers: { 'x-write-key': this.#key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        ...extra,
+        'x-write-key': this.#key,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.#timeout),
     });
@@ -284,7 +295,7 @@ class RemoteSink implements McpSink {
             : undefined;
     let res: Response;
     try {
-      res = await this.#request('POST', path, body);
+      res = await this.#request('POST', path, body, op.t === 'start' ? op.headers : undefined);
       await res.arrayBuffer();
     } catch (err) {
       this.#log.debug({ op: op.t, err: (err as Error).message }, 'sessiontrack: send failed, will retry');

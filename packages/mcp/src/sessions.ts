@@ -138,6 +138,13 @@ const EVENT_PREFIX = `mcp_${randomToken(12)}_`;
 let eventSeq = 0;
 const nextEventId = () => EVENT_PREFIX + (++eventSeq).toString(36);
 
+/** First X-Forwarded-For entry (behind a trusted proxy), else the socket's peer (Node only). */
+function addressOf(req: Request, source: McpRequest, trustProxy: boolean): string | null {
+  const forwarded = trustProxy ? req.headers.get('x-forwarded-for')?.split(',', 1)[0]?.trim() : undefined;
+  if (forwarded) return forwarded.slice(0, 64);
+  return source instanceof Request ? null : (source.socket?.remoteAddress ?? null);
+}
+
 /** The Web Request with what the Node adapter adds: the original request and its parsed body. */
 const nodeContext = new WeakMap<IncomingMessage, { body: unknown }>();
 
@@ -359,6 +366,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       transport: 'streamable-http',
       userAgent: req.headers.get('user-agent'),
       geo: o.geo?.(req) ?? geoFromRequest(req, o.trustProxy ?? false),
+      clientAddress: addressOf(req, source, o.trustProxy ?? false),
       idleTimeoutMs: idle,
       absoluteTimeoutMs: absolute,
       metadata: l.meta,

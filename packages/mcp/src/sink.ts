@@ -16,6 +16,12 @@ export interface McpSessionStart {
   /** The client's User-Agent header. */
   userAgent: string | null;
   geo: Geo;
+  /**
+   * The client's IP address (the first X-Forwarded-For entry with `trustProxy`, else the socket's).
+   * Never stored: the remote sink forwards it so that a sessiontrack server run with --trust-proxy
+   * can derive the country, as it does for its own clients.
+   */
+  clientAddress: string | null;
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
   /** Stored as the session's metadata: client info, protocol version, capabilities and the author's own. */
