@@ -323,6 +323,12 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     return l;
   };
 
+  /** The platform's or proxy's word first; the author's lookup when they say nothing. */
+  const geoOf = (req: Request): Geo => {
+    const g = geoFromRequest(req, o.trustProxy ?? false);
+    return g.country || !o.geo ? g : o.geo(req);
+  };
+
   let creating = 0;
   const create = async (req: Request, source: McpRequest, body: unknown, authInfo?: AuthInfo) => {
     // Sessions being initialized count too: a burst of initializes cannot overshoot the limit.
@@ -365,7 +371,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       startedAt: l.startedAt,
       transport: 'streamable-http',
       userAgent: req.headers.get('user-agent'),
-      geo: o.geo?.(req) ?? geoFromRequest(req, o.trustProxy ?? false),
+      geo: geoOf(req),
       clientAddress: addressOf(req, source, o.trustProxy ?? false),
       idleTimeoutMs: idle,
       absoluteTimeoutMs: absolute,
