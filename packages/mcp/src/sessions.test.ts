@@ -191,6 +191,26 @@ describe('session lifecycle through the SDK client', () => {
     expect(JSON.stringify(bigMeta).length).toBeLessThan(8192);
   });
 
+  it('stores geo from trusted proxy headers, else from the geo option', async () => {
+    const { http, store, sink } = await rig({
+      trustProxy: true,
+      geo: () => ({ country: 'JP', region: 'JP-13', continent: 'AS' }),
+    });
+    const viaCf = await connect(http.url, { headers: { 'cf-ipcountry': 'NL', 'cf-region-code': 'NH' } });
+    const plain = await connect(http.url);
+    await sink.flush();
+    expect((await store.getSession(viaCf.transport.sessionId as string))?.geo).toEqual({
+      country: 'NL',
+      region: 'NL-NH',
+      continent: 'EU',
+    });
+    expect((await store.getSession(plain.transport.sessionId as string))?.geo).toEqual({
+      country: 'JP',
+      region: 'JP-13',
+      continent: 'AS',
+    });
+  });
+
   it('binds a session to its principal: the same id from another principal is 404', async () => {
     const { http, store, sink } = await rig({
       principal: (req) =>
