@@ -239,6 +239,42 @@ describe('session lifecycle through the SDK client', () => {
   });
 });
 
+describe('sessionless requests (opt-in)', () => {
+  it('serves requests without a session id statelessly and groups them by principal + User-Agent', async () => {
+    let clock = Date.now();
+    const { http, store, sink, mcp } = await rig({ sessionless: true, idleTimeoutMs: 60_000, now: () => clock });
+    const call = (name: string, args: Record<string, unknown>, ua: string, id: number) =>
+      rawPost(
+        http.url,
+        { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } },
+        { 'user-agent': ua },
+      );
+    const a1 = await call('add', { a: 1, b: 2 }, 'agent-a/1.0', 1);
+    expect(a1.status).toBe(200);
+    expect(await a1.text()).toContain('"text":"3"');
+    await (await call('fail', {}, 'agent-a/1.0', 2)).text();
+    await (await call('echo', { text: 'b' }, 'agent-b/2.0', 3)).text();
+    expect(mcp.activeCount()).toBe(0); // no stateful session was made
+    await sink.flush();
+    const page = await store.listSessions({ projectId: 'default', kind: 'mcp', limit: 10 }, clock);
+    const byTransport = page.sessions.filter((x) => x.transport === 'streamable-http-stateless');
+    expect(byTransport.map((x) => x.toolCalls).sort()).toEqual([1, 2]);
+    const a = byTransport.find((x) => x.toolCalls === 2);
+    expect((await store.getEvents(a?.id as string)).map((e) => [e.name, e.details?.isError])).toEqual([
+      ['add', false],
+      ['fail', true],
+    ]);
+    // idle past the timeout: the group ends, the next request starts another
+    clock += 61_000;
+    await mcp.sweep();
+    await (await call('add', { a: 0, b: 0 }, 'agent-a/1.0', 4)).text();
+    await sink.flush();
+    expect((await store.getSession(a?.id as string))?.exit.reason).toBe('timeout');
+    const after = await store.listSessions({ projectId: 'default', kind: 'mcp', limit: 10 }, clock);
+    expect(after.sessions.filter((x) => x.transport === 'streamable-http-stateless')).toHaveLength(3);
+  });
+});
+
 describe('recovery after a restart', () => {
   it('serves the old session id inside the grace period (client info restored), until maxRecoveryAttempts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -58,6 +59,12 @@ export interface McpSessionsOptions {
   /** How long ended and expired ids are remembered to answer 404 without a lookup (default 24 h). */
   tombstoneTtlMs?: number;
   maxTombstones?: number;
+  /**
+   * Serve requests that carry no session id and are not an initialize (clients of protocol
+   * revisions without sessions, or of a stateless deployment) on a stateless transport, and track
+   * them as sessions grouped by principal + User-Agent (default false: such requests answer 400).
+   */
+  sessionless?: boolean;
   /** Passed to every transport (JSON responses, DNS rebinding protection, event store, …). */
   transportOptions?: Omit<
     WebStandardStreamableHTTPServerTransportOptions,
@@ -203,7 +210,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   };
 
   /** Counts tool calls and requests in flight from the JSON-RPC traffic: the tool code is untouched. */
-  const instrument = (l: Live) => {
+  const instrument = (l: Live, stateless = false) => {
     const t = l.transport;
     const onmessage = t.onmessage;
     t.onmessage = (msg, extra) => {
@@ -251,6 +258,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       }
       return send(msg, opts);
     };
+    if (stateless) return;
     const onclose = t.onclose;
     t.onclose = () => {
       onclose?.call(t);
@@ -327,6 +335,97 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const geoOf = (req: Request): Geo => {
     const g = geoFromRequest(req, o.trustProxy ?? false);
     return g.country || !o.geo ? g : o.geo(req);
+  };
+
+  // Sessionless requests, grouped into sessiontrack sessions by principal + User-Agent: a group
+  // ends after the idle timeout (or the absolute age) like any session.
+  interface Group {
+    id: string;
+    startedAt: number;
+    lastSeen: number;
+    lastWritten: number;
+  }
+  const groups = new Map<string, Group>();
+
+  const serveSessionless = async (req: Request, source: McpRequest, body: unknown, authInfo?: AuthInfo) => {
+    const principal = principalOf(source);
+    const userAgent = req.headers.get('user-agent');
+    const key = `${principal ?? ''}\n${userAgent ?? ''}`;
+    const at = now();
+    let g = groups.get(key);
+    if (g && (at - g.lastSeen >= idle || at - g.startedAt >= absolute)) {
+      groups.delete(key);
+      sink.end(g.id, 'timeout');
+      g = undefined;
+    }
+    if (!g) {
+      if (live.size + creating + groups.size >= maxSessions) return full();
+      const digest = createHash('sha256').update(key).digest('base64url').slice(0, 16);
+      g = { id: `mcp_sl_${digest}_${at.toString(36)}`, startedAt: at, lastSeen: at, lastWritten: at };
+      groups.set(key, g);
+      const custom = o.metadata?.(source) ?? null;
+      sink.start({
+        id: g.id,
+        principal,
+        startedAt: at,
+        transport: 'streamable-http-stateless',
+        userAgent,
+        geo: geoOf(req),
+        clientAddress: addressOf(req, source, o.trustProxy ?? false),
+        idleTimeoutMs: idle,
+        absoluteTimeoutMs: absolute,
+        metadata: {
+          clientName: null,
+          clientVersion: null,
+          protocolVersion: req.headers.get('mcp-protocol-version')?.slice(0, 32) ?? null,
+          clientCapabilities: null,
+          ...(custom ? { custom } : {}),
+        },
+      });
+      log.info({ sessionId: g.id, principal: principal !== null }, 'mcp sessionless group started');
+    } else if (at - g.lastWritten >= touchEvery) {
+      g.lastWritten = at;
+      sink.touch(g.id, at);
+    }
+    g.lastSeen = at;
+    // The SDK's stateless pattern: a fresh transport and server for this one request.
+    const transport = new WebStandardStreamableHTTPServerTransport({ ...o.transportOptions });
+    const server = await o.createServer({ sessionId: g.id, recovered: false });
+    await server.connect(transport);
+    const l: Live = {
+      id: g.id,
+      transport,
+      server,
+      principal,
+      startedAt: g.startedAt,
+      lastSeen: at,
+      lastWritten: at,
+      inFlight: 0,
+      pending: new Map(),
+      meta: { clientName: null, clientVersion: null, protocolVersion: null, clientCapabilities: null },
+      recoveryAttempts: 0,
+      toolCalls: 0,
+      logging: false,
+      retired: true,
+    };
+    instrument(l, true);
+    const group = g;
+    const release = () => {
+      group.lastSeen = Math.max(group.lastSeen, now());
+      server.close().catch(() => {});
+    };
+    const res = await transport.handleRequest(req, { parsedBody: body, authInfo });
+    if (!res.body) {
+      release();
+      return res;
+    }
+    // Closed once the answer has been streamed (or the client went away).
+    const body$ = res.body.pipeThrough(
+      new TransformStream({
+        flush: release,
+      }),
+    );
+    return new Response(body$, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
 
   let creating = 0;
@@ -435,7 +534,10 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
           return rpcError(400, -32700, 'Parse error: Invalid JSON');
         }
       }
-      if (!initializeParams(body)) return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      if (!initializeParams(body)) {
+        if (o.sessionless) return serveSessionless(req, source, body, opts.authInfo);
+        return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      }
       return create(req, source, body, opts.authInfo);
     }
     const principal = principalOf(source);
@@ -494,6 +596,11 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       } catch (err) {
         log.warn({ sessionId: l.id, err: (err as Error).message }, 'onExpired threw');
       }
+    }
+    for (const [k, g] of groups) {
+      if (at - g.lastSeen < idle && at - g.startedAt < absolute) continue;
+      groups.delete(k);
+      sink.end(g.id, 'timeout');
     }
     for (const [k, t] of tombstones) {
       if (at - t.at < tombstoneTtl) break;
