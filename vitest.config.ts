@@ -12,5 +12,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // eventsource-parser (imported by the MCP SDK's client) exports a "source" condition pointing
+    // at its .ts files: transform it like our own sources instead of handing it to Node.
+    server: { deps: { inline: [/@modelcontextprotocol\/sdk/, 'eventsource-parser'] } },
   },
 });

@@ -232,3 +232,15 @@ export const statsQuery = z.object({
 export const breakdownQuery = statsQuery.extend({
   by: z.enum(BREAKDOWN_DIMS),
 });
+
+/** PUT /api/v1/sessions/{id}/state/{agentId}/{key}: an MCP agent-state value (any JSON) and its TTL. */
+export const agentStateSetSchema = z.object({
+  value: z.unknown().refine((v) => v !== undefined, 'required'),
+  ttlMs: z
+    .number()
+    .int()
+    .positive()
+    .max(365 * 24 * 60 * 60 * 1000)
+    .nullish(),
+  writeKey: z.string().optional(),
+});

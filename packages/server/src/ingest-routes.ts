@@ -1,4 +1,5 @@
 import {
+  agentStateSetSchema,
   buildSession,
   endSessionSchema,
   eventSchema,
@@ -6,6 +7,7 @@ import {
   formatIssues,
   heartbeatSchema,
   isBotUserAgent,
+  MAX_METADATA_BYTES,
   normalizeEvent,
   type Project,
   pagePath,
@@ -34,6 +36,7 @@ const INGEST_PATHS = [
   '/api/v1/sessions/:id/events',
   '/api/v1/sessions/:id/event',
   '/api/v1/sessions/:id/end',
+  '/api/v1/sessions/:id/disconnect',
 ];
 
 export function registerIngestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
@@ -173,6 +176,11 @@ export function registerIngestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       lastActivityAt: wire.lastActivityAt,
       expiresAt: wire.expiresAt,
       status: wire.status,
+      // What an MCP integration needs to rebuild a recovered session after its process restarted.
+      kind: wire.kind,
+      userId: wire.userId,
+      recoveryAttempts: wire.recoveryAttempts,
+      metadata: wire.metadata,
     });
   });
 
@@ -210,6 +218,18 @@ export function registerIngestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     );
     return c.json(sessionToWire(r.session, now()));
   });
+
+  // MCP: the transport closed without an explicit end; the session may be recovered within its grace.
+  app.post('/api/v1/sessions/:id/disconnect', async (c) => {
+    const { project } = await admit(c);
+    const r = ok(await buffer.submit({ op: 'disconnect', projectId: project.id, sessionId: c.req.param('id') }));
+    const wire = sessionToWire(r.session, now());
+    const at = wire.status === 'disconnected' ? r.session.disconnectedAt : null;
+    // disconnectedAt: where the grace period of a recovery counts from.
+    return c.json({ ...wire, disconnectedAt: at === null ? null : new Date(at).toISOString() });
+  });
+
+  registerAgentStateRoutes(app, deps, admit);
 
   app.post('/api/v1/track', async (c) => {
     const { project, body, at } = await admit(c);
@@ -257,4 +277,62 @@ function ok(r: WriteResult, idField = 'session'): Extract<WriteResult, { ok: tru
 
 function isLoopback(ip: string): boolean {
   return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+}
+
+// MCP agent state over the write key, for the remote sink of @sessiontrack/mcp: only the
+// project's own sessions, values of at most MAX_METADATA_BYTES of JSON.
+const AGENT_STATE_PATH = '/api/v1/sessions/:id/state/:agentId/:key';
+
+function registerAgentStateRoutes(
+  app: Hono<AppEnv>,
+  deps: AppDeps,
+  admit: (c: C) => Promise<{ project: Project; body: Record<string, unknown> | undefined; at: number }>,
+): void {
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+  const target = async (c: C) => {
+    const { project, body, at } = await admit(c);
+    const sessionId = c.req.param('id') as string;
+    const agentId = c.req.param('agentId') as string;
+    const key = c.req.param('key') ?? '';
+    if (agentId.length > 256 || key.length > 256)
+      throw new ApiError('validation_failed', 'agentId, key: at most 256 characters');
+    const s = await store.getSession(sessionId);
+    if (!s || s.projectId !== project.id) throw new ApiError('not_found', 'unknown session');
+    return { project, body, at, sessionId, agentId, key };
+  };
+  app.get(AGENT_STATE_PATH, async (c) => {
+    const t = await target(c);
+    const e = await store.getAgentState(t.sessionId, t.agentId, t.key, now());
+    if (!e) throw new ApiError('not_found', 'no such key (or it expired)');
+    return c.json({ value: e.value, expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt).toISOString() });
+  });
+  app.put(AGENT_STATE_PATH, async (c) => {
+    const t = await target(c);
+    const input = parse(agentStateSetSchema, t.body ?? {});
+    const json = JSON.stringify(input.value);
+    if (Buffer.byteLength(json) > MAX_METADATA_BYTES) {
+      throw new ApiError('validation_failed', `value: at most ${MAX_METADATA_BYTES} bytes of JSON`);
+    }
+    const expiresAt = input.ttlMs ? t.at + input.ttlMs : null;
+    await store.setAgentState({
+      projectId: t.project.id,
+      sessionId: t.sessionId,
+      agentId: t.agentId,
+      key: t.key,
+      value: input.value,
+      expiresAt,
+      updatedAt: t.at,
+    });
+    return c.json({ expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() });
+  });
+  app.delete(AGENT_STATE_PATH, async (c) => {
+    const t = await target(c);
+    return c.json({ deleted: await store.deleteAgentState(t.sessionId, t.agentId, t.key) });
+  });
+  // Every key of one agent in the session.
+  app.delete('/api/v1/sessions/:id/state/:agentId', async (c) => {
+    const t = await target(c);
+    return c.json({ deleted: await store.deleteAgentState(t.sessionId, t.agentId) });
+  });
 }

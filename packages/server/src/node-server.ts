@@ -55,6 +55,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const HOUR_MS = 60 * 60 * 1000;
+
 /** A problem the operator must fix (taken port, unopenable database): one clear line, exit 1. */
 export class StartupError extends Error {}
 
@@ -226,6 +228,16 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
         }, rollupEvery)
       : undefined;
   rollup?.unref();
+  // MCP agent state (hourly): expired entries are invisible already; this frees their rows (and orphans').
+  const agentState = setInterval(() => {
+    void store
+      .runExclusive('agent-state', async () => {
+        const n = await store.purgeAgentState(Date.now());
+        if (n > 0) logger.info({ deleted: n }, 'purged expired agent state');
+      })
+      .catch((err) => logger.warn({ err: (err as Error).message }, 'agent state purge failed; will retry'));
+  }, HOUR_MS);
+  agentState.unref();
   const prune = setInterval(() => {
     limiter.prune(Date.now(), (key) =>
       key.startsWith('ip:')
@@ -242,6 +254,7 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
       clearInterval(sweep);
       clearTimeout(retention);
       clearInterval(rollup);
+      clearInterval(agentState);
       clearInterval(prune);
       // Stop accepting. Requests already read wait for their commit below; keep-alive
       // connections are closed as soon as they fall idle, and any still open after the drain

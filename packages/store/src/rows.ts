@@ -6,6 +6,7 @@ import {
   type Session,
   type StoredEvent,
 } from '@sessiontrack/core';
+import type { AgentStateEntry } from './store.js';
 
 // Row <-> model mapping shared by the SQL backends: the column names are the same in each.
 
@@ -170,6 +171,19 @@ export function rowToStoredRollup(r: Record<string, unknown>): { rollup: DayRoll
       users: [],
       counts: {},
     },
+  };
+}
+
+/** An agent_state row; `value` is decoded by the caller (TEXT in SQLite, jsonb in PostgreSQL). */
+export function rowToAgentState(r: Record<string, unknown>, value: unknown): AgentStateEntry {
+  return {
+    projectId: String(r.project_id),
+    sessionId: String(r.session_id),
+    agentId: String(r.agent_id),
+    key: String(r.key),
+    value,
+    expiresAt: numOrNull(r.expires_at),
+    updatedAt: num(r.updated_at),
   };
 }
 

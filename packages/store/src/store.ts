@@ -110,7 +110,7 @@ export interface Store {
 
   /** Writes the timeout end of every session past its expiry; returns how many. */
   sweepExpired(now: number): Promise<number>;
-  /** Deletes sessions (and their events) whose last activity is before `before`. */
+  /** Deletes sessions (with their events and agent state) whose last activity is before `before`. */
   cleanup(projectId: string | null, before: number): Promise<CleanupResult>;
 
   /** Bulk-deletes raw events received before `before` (retention; sessions and rollups stay). */
@@ -162,7 +162,7 @@ export interface Store {
   /** Replaces one day's rollup (idempotent). */
   writeRollup(projectId: string, rollup: DayRollup, computedAt: number): Promise<void>;
   /**
-   * Erases a user: their sessions and events, and their key from the rollups' user lists (the
+   * Erases a user: their sessions, events and agent state, and their key from the rollups' user lists (the
    * rollups' counts stay). Chunked like cleanup.
    */
   eraseUser(projectId: string, userId: string): Promise<CleanupResult>;
@@ -173,6 +173,28 @@ export interface Store {
   /** Throws when storage does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
+
+  // MCP agent state (issue #5): JSON values per (session, agent, key). Expired entries are
+  // invisible to reads at `now` and removed by `purgeAgentState`.
+  getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null>;
+  /** Inserts or replaces the entry of (sessionId, agentId, key). */
+  setAgentState(entry: AgentStateEntry): Promise<void>;
+  /** Deletes one key, or every key of the agent in the session when `key` is omitted; returns how many. */
+  deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number>;
+  /** Deletes entries expired at `now` and those whose session no longer exists; returns how many. */
+  purgeAgentState(now: number): Promise<number>;
+}
+
+export interface AgentStateEntry {
+  projectId: string;
+  sessionId: string;
+  agentId: string;
+  key: string;
+  /** Any JSON value. */
+  value: unknown;
+  /** Epoch ms; null = kept as long as the session. */
+  expiresAt: number | null;
+  updatedAt: number;
 }
 
 /** Keyset cursor over (startedAt, id), newest first. Opaque to clients. */

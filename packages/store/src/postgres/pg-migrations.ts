@@ -72,7 +72,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_received ON events (received_at);
     `,
   },
-  // Migration version 2 is the MCP engineer's agent_state (issue #5); 3 is analytics (issue #6).
+  // There is no version 2: analytics (#6) and MCP (#5) were built side by side and landed in this order.
   {
     version: 3,
     name: 'analytics rollups',
@@ -124,6 +124,24 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
       -- Is this user among these days' users? One index-only probe.
       CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key, day);
+    `,
+  },
+  {
+    version: 4,
+    name: 'agent_state',
+    sql: `
+      -- MCP agent state (see the SQLite migration of the same version).
+      CREATE TABLE agent_state (
+        project_id text NOT NULL,
+        session_id text NOT NULL,
+        agent_id text NOT NULL,
+        key text NOT NULL,
+        value jsonb NOT NULL,
+        expires_at bigint,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (session_id, agent_id, key)
+      );
+      CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
 ];

@@ -15,6 +15,7 @@ import { RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
   projectToRow,
+  rowToAgentState,
   rowToAnalyticsEvent,
   rowToEvent,
   rowToProject,
@@ -26,6 +27,7 @@ import {
 } from '../rows.js';
 import type { Migration } from '../sqlite/sqlite-migrations.js';
 import {
+  type AgentStateEntry,
   type CleanupResult,
   decodeCursor,
   encodeCursor,
@@ -206,6 +208,7 @@ export class PostgresStore implements Store {
         const events = ids.length
           ? await tx.query('DELETE FROM events WHERE session_id = ANY($1::text[])', [ids])
           : { rowCount: 0 };
+        if (ids.length) await tx.query('DELETE FROM agent_state WHERE session_id = ANY($1::text[])', [ids]);
         return { sessions: ids.length, events: events.rowCount };
       });
       total.deletedSessions += r.sessions;
@@ -220,7 +223,6 @@ export class PostgresStore implements Store {
       [projectId, userId, CHUNK],
       CHUNK,
     );
-    // TODO(merge, issue #5): also delete the agent state of the erased sessions (agent_state table).
     await this.#db.query('DELETE FROM rollup_users WHERE project_id = $1 AND user_key = $2', [
       projectId,
       `u:${userId}`,
@@ -482,6 +484,48 @@ export class PostgresStore implements Store {
 
   async ping(): Promise<void> {
     await this.#db.query('SELECT 1');
+  }
+
+  async getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null> {
+    const { rows } = await this.#db.query<Row>(
+      `SELECT * FROM agent_state WHERE session_id = $1 AND agent_id = $2 AND key = $3
+         AND (expires_at IS NULL OR expires_at > $4)`,
+      [sessionId, agentId, key, now],
+    );
+    const r = rows[0];
+    return r ? rowToAgentState(r, r.value) : null;
+  }
+
+  async setAgentState(e: AgentStateEntry): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO agent_state (project_id, session_id, agent_id, key, value, expires_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+       ON CONFLICT (session_id, agent_id, key) DO UPDATE SET
+         project_id = excluded.project_id, value = excluded.value, expires_at = excluded.expires_at,
+         updated_at = excluded.updated_at`,
+      [e.projectId, e.sessionId, e.agentId, e.key, JSON.stringify(e.value), e.expiresAt, e.updatedAt],
+    );
+  }
+
+  async deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number> {
+    const { rowCount } =
+      key === undefined
+        ? await this.#db.query('DELETE FROM agent_state WHERE session_id = $1 AND agent_id = $2', [sessionId, agentId])
+        : await this.#db.query('DELETE FROM agent_state WHERE session_id = $1 AND agent_id = $2 AND key = $3', [
+            sessionId,
+            agentId,
+            key,
+          ]);
+    return rowCount;
+  }
+
+  async purgeAgentState(now: number): Promise<number> {
+    const { rowCount } = await this.#db.query(
+      `DELETE FROM agent_state WHERE (expires_at IS NOT NULL AND expires_at <= $1)
+         OR NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.id = agent_state.session_id)`,
+      [now],
+    );
+    return rowCount;
   }
 
   async close(): Promise<void> {

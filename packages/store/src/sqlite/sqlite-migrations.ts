@@ -75,7 +75,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
-  // Migration version 2 is the MCP engineer's agent_state (issue #5); 3 is analytics (issue #6).
+  // There is no version 2: analytics (#6) and MCP (#5) were built side by side and landed in this order.
   {
     version: 3,
     name: 'analytics rollups',
@@ -128,6 +128,25 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       -- Is this user among these days' users? One index-only probe.
       CREATE INDEX rollup_users_key ON rollup_users (project_id, user_key, day);
+    `,
+  },
+  {
+    version: 4,
+    name: 'agent_state',
+    sql: `
+      -- MCP agent state: small JSON values per (session, agent, key). Session ids are globally
+      -- unique; project_id is kept so that state can be scoped and erased per project or user.
+      CREATE TABLE agent_state (
+        project_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (session_id, agent_id, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
 ];

@@ -25,6 +25,7 @@ import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
   projectToRow,
+  rowToAgentState,
   rowToAnalyticsEvent,
   rowToEvent,
   rowToProject,
@@ -35,6 +36,7 @@ import {
   statusCondition,
 } from '../rows.js';
 import {
+  type AgentStateEntry,
   type CleanupResult,
   decodeCursor,
   encodeCursor,
@@ -312,8 +314,10 @@ export class SqliteStore implements Store {
     const pick = this.#db.prepare(select).pluck();
     const delEvents = this.#db.prepare('DELETE FROM events WHERE session_id IN (SELECT value FROM json_each(?))');
     const delSessions = this.#db.prepare('DELETE FROM sessions WHERE id IN (SELECT value FROM json_each(?))');
+    const delState = this.#db.prepare('DELETE FROM agent_state WHERE session_id IN (SELECT value FROM json_each(?))');
     const round = this.#db.transaction(() => {
       const ids = JSON.stringify(pick.all(params));
+      delState.run(ids);
       return { events: delEvents.run(ids).changes, sessions: delSessions.run(ids).changes };
     });
     const total: CleanupResult = { deletedSessions: 0, deletedEvents: 0 };
@@ -334,7 +338,6 @@ export class SqliteStore implements Store {
       { projectId, userId },
       CHUNK,
     );
-    // TODO(merge, issue #5): also delete the agent state of the erased sessions (agent_state table).
     this.#db.prepare('DELETE FROM rollup_users WHERE project_id = ? AND user_key = ?').run(projectId, `u:${userId}`);
     this.#rolledUsers.clear();
     return r;
@@ -541,6 +544,46 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     this.#stmt.ping.get();
+  }
+
+  async getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null> {
+    const r = this.#db
+      .prepare(
+        `SELECT * FROM agent_state WHERE session_id = ? AND agent_id = ? AND key = ?
+           AND (expires_at IS NULL OR expires_at > ?)`,
+      )
+      .get(sessionId, agentId, key, now) as Row | undefined;
+    return r ? rowToAgentState(r, JSON.parse(r.value as string)) : null;
+  }
+
+  async setAgentState(e: AgentStateEntry): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO agent_state (project_id, session_id, agent_id, key, value, expires_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (session_id, agent_id, key) DO UPDATE SET
+           project_id = excluded.project_id, value = excluded.value, expires_at = excluded.expires_at,
+           updated_at = excluded.updated_at`,
+      )
+      .run(e.projectId, e.sessionId, e.agentId, e.key, JSON.stringify(e.value), e.expiresAt, e.updatedAt);
+  }
+
+  async deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number> {
+    return key === undefined
+      ? this.#db.prepare('DELETE FROM agent_state WHERE session_id = ? AND agent_id = ?').run(sessionId, agentId)
+          .changes
+      : this.#db
+          .prepare('DELETE FROM agent_state WHERE session_id = ? AND agent_id = ? AND key = ?')
+          .run(sessionId, agentId, key).changes;
+  }
+
+  async purgeAgentState(now: number): Promise<number> {
+    return this.#db
+      .prepare(
+        `DELETE FROM agent_state WHERE (expires_at IS NOT NULL AND expires_at <= ?)
+           OR NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.id = agent_state.session_id)`,
+      )
+      .run(now).changes;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,264 @@
+import { deviceFromUserAgent, type Session } from '@sessiontrack/core';
+import { StorageUnavailableError, type Store, type WriteOp } from '@sessiontrack/store';
+import { backoffMs, readMetadata, recoveryDecision } from './policy.js';
+import {
+  type AgentStateBackend,
+  type McpLogger,
+  type McpSessionStart,
+  type McpSink,
+  type McpToolCall,
+  type RecoveryPolicy,
+  type RecoveryResult,
+  silentLogger,
+} from './sink.js';
+
+export interface EmbeddedSinkOptions {
+  /** A sessiontrack Store (SQLite or PostgreSQL); the sink does not close it. */
+  store: Store;
+  /** Project the sessions belong to; default `default` (the server's default project). */
+  projectId?: string;
+  /** Queued writes are committed at most this long after they were queued (default 100 ms). */
+  flushIntervalMs?: number;
+  /** Operations per transaction (default 500). */
+  maxBatch?: number;
+  /** Queued operations kept while storage is down; past it the oldest are dropped (default 50,000). */
+  maxBuffered?: number;
+  /** How often expired agent state is deleted (default 1 h; 0 = never, e.g. when a sessiontrack server does it). */
+  purgeIntervalMs?: number;
+  logger?: McpLogger;
+  now?: () => number;
+}
+
+/**
+ * Writes MCP sessions into a sessiontrack Store: operations are queued and committed in batches
+ * (one transaction each, the server's group commit in small). Storage that does not answer is
+ * retried with backoff; the queue is bounded.
+ */
+export function embeddedSink(options: EmbeddedSinkOptions): McpSink & { readonly dropped: number } {
+  return new EmbeddedSink(options);
+}
+
+class EmbeddedSink implements McpSink {
+  readonly kind = 'embedded';
+  readonly #store: Store;
+  readonly #projectId: string;
+  readonly #interval: number;
+  readonly #maxBatch: number;
+  readonly #maxBuffered: number;
+  readonly #log: McpLogger;
+  readonly #now: () => number;
+  #queue: WriteOp[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #purge: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #failures = 0;
+  #closed = false;
+  dropped = 0;
+
+  constructor(o: EmbeddedSinkOptions) {
+    this.#store = o.store;
+    this.#projectId = o.projectId ?? 'default';
+    this.#interval = o.flushIntervalMs ?? 100;
+    this.#maxBatch = o.maxBatch ?? 500;
+    this.#maxBuffered = o.maxBuffered ?? 50_000;
+    this.#log = o.logger ?? silentLogger;
+    this.#now = o.now ?? Date.now;
+    const purgeEvery = o.purgeIntervalMs ?? 60 * 60 * 1000;
+    if (purgeEvery > 0) {
+      // Expired entries are invisible already; this frees their rows. Several processes on one
+      // PostgreSQL take turns (runExclusive), as the sessiontrack server's own job does.
+      this.#purge = setInterval(() => {
+        this.#store
+          .runExclusive('agent-state', async () => {
+            await this.#store.purgeAgentState(this.#now());
+          })
+          .catch((err) => this.#log.warn({ err: (err as Error).message }, 'sessiontrack: agent state purge failed'));
+      }, purgeEvery);
+      this.#purge.unref();
+    }
+  }
+
+  start(s: McpSessionStart): void {
+    const session: Session = {
+      id: s.id,
+      projectId: this.#projectId,
+      kind: 'mcp',
+      userId: s.principal,
+      // A session without a principal is its own visitor.
+      anonymousId: s.principal ? null : s.id,
+      status: 'active',
+      startedAt: s.startedAt,
+      lastActivityAt: s.startedAt,
+      endedAt: null,
+      disconnectedAt: null,
+      idleTimeoutMs: s.idleTimeoutMs,
+      absoluteTimeoutMs: s.absoluteTimeoutMs,
+      device: { ...deviceFromUserAgent(s.userAgent), screenSize: null },
+      entry: { page: null, source: null, referrer: null, campaign: null },
+      exit: { page: null, reason: null, lastAction: null },
+      geo: s.geo,
+      transport: s.transport,
+      actions: 0,
+      errors: 0,
+      toolCalls: 0,
+      workflows: 0,
+      recoveryAttempts: 0,
+      metadata: s.metadata,
+    };
+    this.#push({ op: 'start', session });
+  }
+
+  toolCall(sessionId: string, c: McpToolCall): void {
+    const event = {
+      id: c.id,
+      type: 'tool_call' as const,
+      name: c.name,
+      ts: c.at,
+      page: null,
+      resourceId: null,
+      details: { durationMs: c.durationMs, isError: c.isError },
+    };
+    // Consecutive calls of one session share one operation (and one counter update).
+    const last = this.#queue.at(-1);
+    if (last?.op === 'events' && last.sessionId === sessionId && last.events.length < 500) last.events.push(event);
+    else this.#push({ op: 'events', projectId: this.#projectId, sessionId, events: [event] });
+  }
+
+  touch(sessionId: string): void {
+    this.#push({ op: 'heartbeat', projectId: this.#projectId, sessionId, page: null });
+  }
+
+  end(sessionId: string, reason: 'logout' | 'timeout' | 'error'): void {
+    this.#push({ op: 'end', projectId: this.#projectId, sessionId, reason, page: null, lastAction: null });
+  }
+
+  disconnect(sessionId: string): void {
+    this.#push({ op: 'disconnect', projectId: this.#projectId, sessionId });
+  }
+
+  async recover(sessionId: string, policy: RecoveryPolicy, now: number): Promise<RecoveryResult> {
+    await this.flush();
+    const s = await this.#store.getSession(sessionId);
+    if (!s || s.projectId !== this.#projectId) return { ok: false, reason: 'not_found' };
+    const refusal = recoveryDecision(
+      { ...s, idleOrCapExpiresAt: Math.min(s.lastActivityAt + s.idleTimeoutMs, s.startedAt + s.absoluteTimeoutMs) },
+      policy,
+      now,
+    );
+    if (refusal) return { ok: false, reason: refusal };
+    const ref = { projectId: this.#projectId, sessionId };
+    // An `active` session lost its process: written down as disconnected first, so that the
+    // heartbeat is a recovery (an attempt counted), in one transaction.
+    const ops: WriteOp[] = [
+      ...(s.status === 'active' ? [{ op: 'disconnect' as const, ...ref }] : []),
+      { op: 'heartbeat', ...ref, page: null },
+    ];
+    const r = (await this.#store.commit(ops, now)).at(-1);
+    if (!r?.ok) return { ok: false, reason: 'ended' };
+    return {
+      ok: true,
+      session: {
+        id: sessionId,
+        principal: r.session.userId,
+        startedAt: r.session.startedAt,
+        recoveryAttempts: r.session.recoveryAttempts,
+        metadata: readMetadata(r.session.metadata),
+      },
+    };
+  }
+
+  readonly state: AgentStateBackend = {
+    get: async (sessionId, agentId, key) =>
+      (await this.#store.getAgentState(sessionId, agentId, key, this.#now()))?.value,
+    set: async (sessionId, agentId, key, value, ttlMs) => {
+      const now = this.#now();
+      await this.#store.setAgentState({
+        projectId: this.#projectId,
+        sessionId,
+        agentId,
+        key,
+        value,
+        expiresAt: ttlMs === null ? null : now + ttlMs,
+        updatedAt: now,
+      });
+    },
+    delete: async (sessionId, agentId, key) => {
+      await this.#store.deleteAgentState(sessionId, agentId, key);
+    },
+  };
+
+  #push(op: WriteOp): void {
+    if (this.#queue.length >= this.#maxBuffered) {
+      this.#queue.shift();
+      if (this.dropped++ % 1000 === 0) this.#log.warn({ dropped: this.dropped }, 'sessiontrack: write queue full');
+    }
+    this.#queue.push(op);
+    if (!this.#timer && !this.#running && !this.#closed) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush();
+      }, this.#interval);
+      this.#timer.unref();
+    }
+  }
+
+  /** Commits the queue; gives up after a few failed tries (the queue stays and is retried later). */
+  async flush(): Promise<void> {
+    while (this.#running) await this.#running;
+    if (this.#queue.length === 0) return;
+    this.#running = this.#drain().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    let tries = 0;
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      try {
+        const results = await this.#store.commit(batch, this.#now());
+        this.#failures = 0;
+        results.forEach((r, i) => {
+          // A session ended elsewhere (expired, another instance) refuses later writes: expected.
+          if (!r.ok) this.#log.debug({ op: batch[i]?.op, error: r.error }, 'sessiontrack: write refused');
+        });
+      } catch (err) {
+        if (!(err instanceof StorageUnavailableError)) {
+          // Not retryable (a bug or a constraint): dropping it keeps the queue moving.
+          this.#log.error({ err: (err as Error).message, ops: batch.length }, 'sessiontrack: write failed, dropped');
+          continue;
+        }
+        this.#queue.unshift(...batch);
+        if (++tries > 5) {
+          this.#log.warn({ queued: this.#queue.length }, 'sessiontrack: storage unavailable, will retry');
+          if (!this.#closed) {
+            this.#timer ??= setTimeout(
+              () => {
+                this.#timer = undefined;
+                void this.flush();
+              },
+              backoffMs(++this.#failures, 1000, 30_000),
+            );
+            this.#timer.unref();
+          }
+          return;
+        }
+        await new Promise((r) => setTimeout(r, backoffMs(tries)));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#purge);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.flush();
+    if (this.#queue.length > 0) {
+      this.#log.warn({ dropped: this.#queue.length }, 'sessiontrack: storage unavailable at shutdown, writes dropped');
+      this.dropped += this.#queue.length;
+      this.#queue = [];
+    }
+  }
+}
