@@ -63,7 +63,7 @@ export const COUNT_DIMS = [
 export type CountDim = (typeof COUNT_DIMS)[number];
 
 /** Dimensions that count ended sessions only (a live session has not exited yet). */
-const EXIT_DIMS: ReadonlySet<CountDim> = new Set(['exitPage', 'exitReason', 'exitAction', 'duration']);
+export const EXIT_DIMS: ReadonlySet<CountDim> = new Set(['exitPage', 'exitReason', 'exitAction', 'duration']);
 /** Dimensions that need the sessions' events. */
 export const EVENT_DIMS: ReadonlySet<CountDim> = new Set([
   'tool',

@@ -1,4 +1,11 @@
-import { type CountDim, type Counts, type DayTotals, DURATION_BUCKETS } from '@sessiontrack/core';
+import {
+  BREAKDOWN_DIMS,
+  type CountDim,
+  type Counts,
+  type DayTotals,
+  DURATION_BUCKETS,
+  EXIT_DIMS,
+} from '@sessiontrack/core';
 
 // Today's numbers (and any day without a rollup) straight from SQL, so a live day costs a few
 // aggregate queries instead of loading every session into JavaScript. The same definitions as
@@ -7,26 +14,8 @@ import { type CountDim, type Counts, type DayTotals, DURATION_BUCKETS } from '@s
 // Dimensions that need per-session logic over events (heatmap cell in the project's zone, action
 // pairs, workflows) stay in JavaScript (store/analytics.ts).
 
-/** Dimensions this module answers in SQL. */
-export const SQL_DIMS: ReadonlySet<CountDim> = new Set<CountDim>([
-  'country',
-  'region',
-  'continent',
-  'deviceType',
-  'browser',
-  'os',
-  'entryPage',
-  'exitPage',
-  'source',
-  'referrer',
-  'campaign',
-  'exitReason',
-  'exitAction',
-  'transport',
-  'duration',
-  'tool',
-  'toolCall',
-]);
+/** Dimensions this module answers in SQL: every breakdown, plus tool-call counts and duration buckets. */
+export const SQL_DIMS: ReadonlySet<CountDim> = new Set<CountDim>([...BREAKDOWN_DIMS, 'toolCall', 'duration']);
 
 export interface LiveDayQuery {
   projectId: string;
@@ -50,46 +39,44 @@ const ENDED = `(status = 'ended' OR expires_at <= @now)`;
 const DURATION = `(CASE WHEN status = 'ended' THEN coalesce(ended_at, last_activity_at) ELSE last_activity_at END - started_at)`;
 const DUR = `(CASE WHEN ${DURATION} < 0 THEN 0 ELSE ${DURATION} END)`;
 
-function dimExpr(dim: CountDim, tab: string): { expr: string; endedOnly: boolean } | null {
+/** The SQL expression a session-level dimension groups by (tool dimensions are counted from events). */
+function dimExpr(dim: CountDim, tab: string): string | null {
   const c = (col: string) => `coalesce(${col}, '')`;
   switch (dim) {
     case 'country':
-      return { expr: c('country'), endedOnly: false };
+      return c('country');
     case 'region':
-      return { expr: `${c('country')} || ${tab} || ${c('region')}`, endedOnly: false };
+      return `${c('country')} || ${tab} || ${c('region')}`;
     case 'continent':
-      return { expr: c('continent'), endedOnly: false };
+      return c('continent');
     case 'deviceType':
-      return { expr: c('device_type'), endedOnly: false };
+      return c('device_type');
     case 'browser':
-      return { expr: c('browser'), endedOnly: false };
+      return c('browser');
     case 'os':
-      return { expr: c('os'), endedOnly: false };
+      return c('os');
     case 'entryPage':
-      return { expr: c('entry_page'), endedOnly: false };
+      return c('entry_page');
     case 'source':
-      return { expr: c('entry_source'), endedOnly: false };
+      return c('entry_source');
     case 'referrer':
-      return { expr: c('entry_referrer'), endedOnly: false };
+      return c('entry_referrer');
     case 'campaign':
-      return { expr: c('entry_campaign'), endedOnly: false };
+      return c('entry_campaign');
     case 'transport':
-      return { expr: c('transport'), endedOnly: false };
+      return c('transport');
     case 'exitPage':
-      return { expr: c('exit_page'), endedOnly: true };
+      return c('exit_page');
     // An expired session not yet swept has ended with reason timeout (core's effectiveSession).
     case 'exitReason':
-      return { expr: `CASE WHEN status = 'ended' THEN ${c('exit_reason')} ELSE 'timeout' END`, endedOnly: true };
+      return `CASE WHEN status = 'ended' THEN ${c('exit_reason')} ELSE 'timeout' END`;
     case 'exitAction':
-      return { expr: c('last_action'), endedOnly: true };
+      return c('last_action');
     case 'duration': {
       const cases = DURATION_BUCKETS.filter((b) => Number.isFinite(b.underSeconds))
         .map((b) => `WHEN ${DUR} < ${b.underSeconds * 1000} THEN '${b.label}'`)
         .join(' ');
-      return {
-        expr: `CASE ${cases} ELSE '${DURATION_BUCKETS[DURATION_BUCKETS.length - 1]?.label}' END`,
-        endedOnly: true,
-      };
+      return `CASE ${cases} ELSE '${DURATION_BUCKETS[DURATION_BUCKETS.length - 1]?.label}' END`;
     }
     default:
       return null;
@@ -134,7 +121,7 @@ export async function liveDay(
     const d = dimExpr(dim, tab);
     if (!d) continue;
     const rows = await go(
-      `SELECT ${d.expr} AS v, count(*) AS n FROM sessions WHERE ${scope}${d.endedOnly ? ` AND ${ENDED}` : ''} GROUP BY 1`,
+      `SELECT ${d} AS v, count(*) AS n FROM sessions WHERE ${scope}${EXIT_DIMS.has(dim) ? ` AND ${ENDED}` : ''} GROUP BY 1`,
     );
     const out: Counts = {};
     for (const r of rows) out[String(r.v)] = Number(r.n);

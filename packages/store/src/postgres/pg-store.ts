@@ -15,6 +15,9 @@ import { RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
   projectToRow,
+  ROLLUP_DAY_COLUMNS,
+  rollupCountRows,
+  rollupDayValues,
   rowToAgentState,
   rowToAnalyticsEvent,
   rowToEvent,
@@ -355,44 +358,22 @@ export class PostgresStore implements Store {
   }
 
   async writeRollup(projectId: string, r: DayRollup, computedAt: number): Promise<void> {
-    const dims: string[] = [];
-    const values: string[] = [];
-    const ns: number[] = [];
-    for (const [dim, counts] of Object.entries(r.counts) as [CountDim, Counts][]) {
-      for (const [value, n] of Object.entries(counts)) {
-        dims.push(dim);
-        values.push(value);
-        ns.push(n);
-      }
-    }
+    const counts = rollupCountRows(r);
     await this.#db.transaction(async (tx) => {
       await tx.query('DELETE FROM rollup_counts WHERE project_id = $1 AND day = $2', [projectId, r.date]);
       await tx.query('DELETE FROM rollup_users WHERE project_id = $1 AND day = $2', [projectId, r.date]);
       await tx.query(
-        `INSERT INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum, bounces,
-           error_sessions, actions, tool_calls, unique_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (project_id, day) DO UPDATE SET computed_at = excluded.computed_at, sessions = excluded.sessions,
-           ended_sessions = excluded.ended_sessions, duration_ms_sum = excluded.duration_ms_sum,
-           bounces = excluded.bounces, error_sessions = excluded.error_sessions, actions = excluded.actions,
-           tool_calls = excluded.tool_calls, unique_users = excluded.unique_users`,
-        [
-          projectId,
-          r.date,
-          computedAt,
-          r.sessions,
-          r.endedSessions,
-          r.durationMsSum,
-          r.bounces,
-          r.errorSessions,
-          r.actions,
-          r.toolCalls,
-          r.uniqueUsers,
-        ],
+        `INSERT INTO rollup_days (${ROLLUP_DAY_COLUMNS.join(', ')})
+         VALUES (${ROLLUP_DAY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+         ON CONFLICT (project_id, day) DO UPDATE SET ${ROLLUP_DAY_COLUMNS.slice(2)
+           .map((c) => `${c} = excluded.${c}`)
+           .join(', ')}`,
+        rollupDayValues(projectId, r, computedAt),
       );
       await tx.query(
         `INSERT INTO rollup_counts (project_id, dim, day, value, n)
          SELECT $1, d, $2, v, n FROM unnest($3::text[], $4::text[], $5::bigint[]) AS c(d, v, n)`,
-        [projectId, r.date, dims, values, ns],
+        [projectId, r.date, counts.map((c) => c[0]), counts.map((c) => c[1]), counts.map((c) => c[2])],
       );
       await tx.query('INSERT INTO rollup_users (project_id, day, user_key) SELECT $1, $2, unnest($3::text[])', [
         projectId,

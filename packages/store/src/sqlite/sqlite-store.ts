@@ -25,6 +25,9 @@ import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
   projectToRow,
+  ROLLUP_DAY_COLUMNS,
+  rollupCountRows,
+  rollupDayValues,
   rowToAgentState,
   rowToAnalyticsEvent,
   rowToEvent,
@@ -470,25 +473,11 @@ export class SqliteStore implements Store {
       db.prepare('DELETE FROM rollup_counts WHERE project_id = ? AND day = ?').run(projectId, r.date);
       db.prepare('DELETE FROM rollup_users WHERE project_id = ? AND day = ?').run(projectId, r.date);
       db.prepare(
-        `INSERT OR REPLACE INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum,
-           bounces, error_sessions, actions, tool_calls, unique_users) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        projectId,
-        r.date,
-        computedAt,
-        r.sessions,
-        r.endedSessions,
-        r.durationMsSum,
-        r.bounces,
-        r.errorSessions,
-        r.actions,
-        r.toolCalls,
-        r.uniqueUsers,
-      );
+        `INSERT OR REPLACE INTO rollup_days (${ROLLUP_DAY_COLUMNS.join(', ')})
+         VALUES (${ROLLUP_DAY_COLUMNS.map(() => '?').join(', ')})`,
+      ).run(rollupDayValues(projectId, r, computedAt));
       const count = db.prepare('INSERT INTO rollup_counts (project_id, dim, day, value, n) VALUES (?, ?, ?, ?, ?)');
-      for (const [dim, counts] of Object.entries(r.counts) as [CountDim, Counts][]) {
-        for (const [value, n] of Object.entries(counts)) count.run(projectId, dim, r.date, value, n);
-      }
+      for (const [dim, value, n] of rollupCountRows(r)) count.run(projectId, dim, r.date, value, n);
       const user = db.prepare('INSERT INTO rollup_users (project_id, day, user_key) VALUES (?, ?, ?)');
       for (const u of r.users) user.run(projectId, r.date, u);
     })();
