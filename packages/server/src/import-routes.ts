@@ -5,7 +5,6 @@ import type { AppDeps, AppEnv } from './app.js';
 import { readJsonBody } from './body.js';
 import { ApiError } from './errors.js';
 import { parse } from './ingest-routes.js';
-import { DEFAULT_PROJECT_ID } from './projects.js';
 
 // POST /api/v1/import (admin token): whole sessions with their events and past timestamps, one
 // transaction per request, idempotent by session id. This is the only way past times get in:
@@ -39,9 +38,7 @@ export function registerImportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   };
 
   app.post('/api/v1/import', async (c) => {
-    const id = c.req.query('project') ?? DEFAULT_PROJECT_ID;
-    const project = deps.projects.byId(id);
-    if (!project) throw new ApiError('not_found', `unknown project ${id}`);
+    const project = deps.projects.fromQuery(c);
     const raw = await readJsonBody(c.req.raw, {
       limitBytes: Math.max(deps.config.bodyLimitBytes, IMPORT_BODY_LIMIT),
       allowTextPlain: false,

@@ -1,5 +1,7 @@
 import { type CreateProjectInput, newProjectId, newWriteKey, type Project } from '@sessiontrack/core';
 import type { Store } from '@sessiontrack/store';
+import type { Context } from 'hono';
+import { ApiError } from './errors.js';
 
 export const DEFAULT_PROJECT_ID = 'default';
 
@@ -39,6 +41,14 @@ export class Projects {
 
   byId(id: string): Project | undefined {
     return this.#byId.get(id);
+  }
+
+  /** The project an admin route's `?project=` names (the default project when absent); 404 when unknown. */
+  fromQuery(c: Context): Project {
+    const id = c.req.query('project') ?? DEFAULT_PROJECT_ID;
+    const p = this.#byId.get(id);
+    if (!p) throw new ApiError('not_found', `unknown project ${id}`);
+    return p;
   }
 
   list(): Project[] {

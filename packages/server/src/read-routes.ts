@@ -13,7 +13,6 @@ import type { Context, Hono } from 'hono';
 import type { AppDeps, AppEnv } from './app.js';
 import { ApiError } from './errors.js';
 import { parse } from './ingest-routes.js';
-import { DEFAULT_PROJECT_ID } from './projects.js';
 
 // Session read routes (admin token). Every answer applies the clock: a session past its idle
 // timeout shows as ended at its last activity even before the sweeper has written it.
@@ -21,12 +20,7 @@ import { DEFAULT_PROJECT_ID } from './projects.js';
 export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store } = deps;
   const now = deps.now ?? Date.now;
-  const projectOf = (c: Context<AppEnv>): Project => {
-    const id = c.req.query('project') ?? DEFAULT_PROJECT_ID;
-    const p = deps.projects.byId(id);
-    if (!p) throw new ApiError('not_found', `unknown project ${id}`);
-    return p;
-  };
+  const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
 
   app.get('/api/v1/sessions/active', async (c) => {
     const project = projectOf(c);

@@ -27,7 +27,6 @@ import type { Context, Hono } from 'hono';
 import type { AppDeps, AppEnv } from './app.js';
 import { ApiError } from './errors.js';
 import { parse } from './ingest-routes.js';
-import { DEFAULT_PROJECT_ID } from './projects.js';
 
 // The analytics routes of API.md (admin token): stats over a date range, user patterns, export
 // and erase. The numbers come from store/analytics.ts (rollups for closed days, live for the
@@ -39,12 +38,7 @@ const MAX_RANGE_DAYS = 400;
 export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store } = deps;
   const now = deps.now ?? Date.now;
-  const projectOf = (c: Context<AppEnv>): Project => {
-    const id = c.req.query('project') ?? DEFAULT_PROJECT_ID;
-    const p = deps.projects.byId(id);
-    if (!p) throw new ApiError('not_found', `unknown project ${id}`);
-    return p;
-  };
+  const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
   const range = async (
     c: Context<AppEnv>,
     q: { from?: string | undefined; to?: string | undefined },
