@@ -1,6 +1,8 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import type { Daily } from './api.js';
+import { type DateRange, datesOf } from './format.js';
 
 // One uPlot chart of daily values. uPlot draws on a canvas, so the numbers are also given as a
 // visually hidden table for screen readers (and for the tests).
@@ -87,4 +89,30 @@ export function DailyChart(props: {
       </table>
     </figure>
   );
+}
+
+/** Daily stats as a chart over every date of the range (days without data drawn as 0). */
+export function DaysChart(props: {
+  days: Daily[];
+  range: DateRange;
+  series: { label: string; of: (d: Daily) => number; color: string; bars?: boolean }[];
+  label: string;
+  testId: string;
+}) {
+  const { days, range, series: wanted } = props;
+  const { dates, series } = useMemo(() => {
+    const byDate = new Map(days.map((d) => [d.date, d]));
+    const dates = datesOf(range);
+    return {
+      dates,
+      series: wanted.map(({ of, ...s }) => ({
+        ...s,
+        values: dates.map((date) => {
+          const d = byDate.get(date);
+          return d ? of(d) : 0;
+        }),
+      })),
+    };
+  }, [days, range, wanted]);
+  return <DailyChart dates={dates} series={series} label={props.label} testId={props.testId} />;
 }

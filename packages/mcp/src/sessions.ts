@@ -138,6 +138,34 @@ interface Live {
   retired: boolean;
 }
 
+/** A session's in-process record, before its first request was handled. */
+function newLive(
+  id: string,
+  transport: WebStandardStreamableHTTPServerTransport,
+  server: SdkServer,
+  principal: string | null,
+  startedAt: number,
+  at: number,
+  retired: boolean,
+): Live {
+  return {
+    id,
+    transport,
+    server,
+    principal,
+    startedAt,
+    lastSeen: at,
+    lastWritten: at,
+    inFlight: 0,
+    pending: new Map(),
+    meta: { clientName: null, clientVersion: null, protocolVersion: null, clientCapabilities: null },
+    recoveryAttempts: 0,
+    toolCalls: 0,
+    logging: false,
+    retired,
+  };
+}
+
 // Tool-call event ids: a random prefix per process and a counter. Unique per session (a recovered
 // session continues in another process, with another prefix), stable across a sink's retries, and
 // no CSPRNG call per tool call (that was a measurable share of the integration's cost).
@@ -311,22 +339,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     const server = await o.createServer({ sessionId: id, recovered });
     await server.connect(transport);
     const at = now();
-    l = {
-      id,
-      transport,
-      server,
-      principal,
-      startedAt: at,
-      lastSeen: at,
-      lastWritten: at,
-      inFlight: 0,
-      pending: new Map(),
-      meta: { clientName: null, clientVersion: null, protocolVersion: null, clientCapabilities: null },
-      recoveryAttempts: 0,
-      toolCalls: 0,
-      logging: false,
-      retired: false,
-    };
+    l = newLive(id, transport, server, principal, at, at, false);
     instrument(l);
     return l;
   };
@@ -392,22 +405,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     const transport = new WebStandardStreamableHTTPServerTransport({ ...o.transportOptions });
     const server = await o.createServer({ sessionId: g.id, recovered: false });
     await server.connect(transport);
-    const l: Live = {
-      id: g.id,
-      transport,
-      server,
-      principal,
-      startedAt: g.startedAt,
-      lastSeen: at,
-      lastWritten: at,
-      inFlight: 0,
-      pending: new Map(),
-      meta: { clientName: null, clientVersion: null, protocolVersion: null, clientCapabilities: null },
-      recoveryAttempts: 0,
-      toolCalls: 0,
-      logging: false,
-      retired: true,
-    };
+    const l = newLive(g.id, transport, server, principal, g.startedAt, at, true);
     instrument(l, true);
     const group = g;
     const release = () => {

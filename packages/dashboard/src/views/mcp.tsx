@@ -1,9 +1,9 @@
 import { useMemo } from 'react';
 import type { BreakdownRow, Daily, WireSession } from '../api.js';
 import { useView } from '../app.js';
-import { DailyChart } from '../chart.js';
+import { DaysChart } from '../chart.js';
 import { Async, Section, TopList } from '../components.js';
-import { countryName, datesOf, fmtDuration, fmtInt, fmtPct } from '../format.js';
+import { countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
 import { useApi } from '../hooks.js';
 
 const SAMPLE = 500;
@@ -27,7 +27,9 @@ export function Mcp() {
       <h1>MCP</h1>
       <Section title="Tool calls per day" wide id="s-tool-calls">
         <Async state={daily} rows={6}>
-          {(days) => <ToolChart days={days} />}
+          {(days) => (
+            <DaysChart days={days} range={range} series={TOOL_SERIES} label="Tool calls per day" testId="chart-tools" />
+          )}
         </Async>
       </Section>
       <div className="grid">
@@ -117,20 +119,7 @@ function SampleList(props: {
   );
 }
 
-function ToolChart(props: { days: Daily[] }) {
-  const { range } = useView();
-  const { dates, series } = useMemo(() => {
-    const byDate = new Map(props.days.map((d) => [d.date, d]));
-    const dates = datesOf(range);
-    return {
-      dates,
-      series: [
-        { label: 'Tool calls', values: dates.map((d) => byDate.get(d)?.toolCalls ?? 0), color: '#a463f2', bars: true },
-      ],
-    };
-  }, [props.days, range]);
-  return <DailyChart dates={dates} series={series} label="Tool calls per day" testId="chart-tools" />;
-}
+const TOOL_SERIES = [{ label: 'Tool calls', of: (d: Daily) => d.toolCalls, color: '#a463f2', bars: true }];
 
 /** Transports are set by MCP sessions only: drop the web sessions' null and share among the rest. */
 function ofMcp(rows: BreakdownRow[]): BreakdownRow[] {

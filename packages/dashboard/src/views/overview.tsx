@@ -1,9 +1,8 @@
-import { useMemo } from 'react';
 import type { BreakdownRow, Countries as CountriesData, Daily, Summary } from '../api.js';
 import { useView } from '../app.js';
-import { DailyChart } from '../chart.js';
+import { DaysChart } from '../chart.js';
 import { Async, Card, Section, TopList } from '../components.js';
-import { change, countryName, datesOf, fmtDuration, fmtInt, fmtPct } from '../format.js';
+import { change, countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
 import { useApi } from '../hooks.js';
 import { EmptyProject } from './empty.js';
 
@@ -49,7 +48,15 @@ export function Overview() {
       {summary.error && <Async state={summary}>{() => null}</Async>}
       <Section title="Sessions per day" wide id="s-sessions-per-day">
         <Async state={daily} rows={6}>
-          {(days) => <SessionsChart days={days} />}
+          {(days) => (
+            <DaysChart
+              days={days}
+              range={range}
+              series={SESSION_SERIES}
+              label="Sessions and unique users per day"
+              testId="chart-sessions"
+            />
+          )}
         </Async>
       </Section>
       <div className="grid">
@@ -62,69 +69,51 @@ export function Overview() {
   );
 }
 
+/** The summary cards: test id, label, shown value, the number compared with the previous period, and whether a rise is good. */
+const CARDS: [
+  testId: string,
+  label: string,
+  show: (s: Summary) => string,
+  of: (s: Summary) => number,
+  kind: 'count' | 'rate',
+  up: boolean,
+][] = [
+  ['card-sessions', 'Sessions', (s) => fmtInt(s.sessions), (s) => s.sessions, 'count', true],
+  ['card-users', 'Unique users', (s) => fmtInt(s.uniqueUsers), (s) => s.uniqueUsers, 'count', true],
+  [
+    'card-duration',
+    'Average duration',
+    (s) => fmtDuration(s.avgDurationSeconds),
+    (s) => s.avgDurationSeconds,
+    'count',
+    true,
+  ],
+  ['card-bounce', 'Bounce rate', (s) => fmtPct(s.bounceRate), (s) => s.bounceRate, 'rate', false],
+  ['card-errors', 'Error rate', (s) => fmtPct(s.errorRate), (s) => s.errorRate, 'rate', false],
+  ['card-tools', 'Tool calls', (s) => fmtInt(s.toolCalls), (s) => s.toolCalls, 'count', true],
+];
+
 function SummaryCards(props: { current: Summary | null; previous: Summary | null }) {
-  const c = props.current;
-  const p = props.previous;
-  const ch = (f: (s: Summary) => number, kind: 'count' | 'rate', up = true) =>
-    c && p ? change(f(c), f(p), kind, up) : null;
-  const v = (f: (s: Summary) => string) => (c ? f(c) : '…');
+  const { current: c, previous: p } = props;
   return (
     <>
-      <Card
-        testId="card-sessions"
-        label="Sessions"
-        value={v((s) => fmtInt(s.sessions))}
-        change={ch((s) => s.sessions, 'count')}
-      />
-      <Card
-        testId="card-users"
-        label="Unique users"
-        value={v((s) => fmtInt(s.uniqueUsers))}
-        change={ch((s) => s.uniqueUsers, 'count')}
-      />
-      <Card
-        testId="card-duration"
-        label="Average duration"
-        value={v((s) => fmtDuration(s.avgDurationSeconds))}
-        change={ch((s) => s.avgDurationSeconds, 'count')}
-      />
-      <Card
-        testId="card-bounce"
-        label="Bounce rate"
-        value={v((s) => fmtPct(s.bounceRate))}
-        change={ch((s) => s.bounceRate, 'rate', false)}
-      />
-      <Card
-        testId="card-errors"
-        label="Error rate"
-        value={v((s) => fmtPct(s.errorRate))}
-        change={ch((s) => s.errorRate, 'rate', false)}
-      />
-      <Card
-        testId="card-tools"
-        label="Tool calls"
-        value={v((s) => fmtInt(s.toolCalls))}
-        change={ch((s) => s.toolCalls, 'count')}
-      />
+      {CARDS.map(([testId, label, show, of, kind, up]) => (
+        <Card
+          key={testId}
+          testId={testId}
+          label={label}
+          value={c ? show(c) : '…'}
+          change={c && p ? change(of(c), of(p), kind, up) : null}
+        />
+      ))}
     </>
   );
 }
 
-function SessionsChart(props: { days: Daily[] }) {
-  const { range } = useView();
-  const { dates, series } = useMemo(() => {
-    const byDate = new Map(props.days.map((d) => [d.date, d]));
-    const dates = datesOf(range);
-    return {
-      dates,
-      series: [
-        { label: 'Sessions', values: dates.map((d) => byDate.get(d)?.sessions ?? 0), color: '#4f7cff' },
-        { label: 'Unique users', values: dates.map((d) => byDate.get(d)?.uniqueUsers ?? 0), color: '#19a974' },
-      ],
-    };
-  }, [props.days, range]);
-  return <DailyChart dates={dates} series={series} label="Sessions and unique users per day" testId="chart-sessions" />;
-}
+const SESSION_SERIES = [
+  { label: 'Sessions', of: (d: Daily) => d.sessions, color: '#4f7cff' },
+  { label: 'Unique users', of: (d: Daily) => d.uniqueUsers, color: '#19a974' },
+];
 
 function Breakdown(props: { by: string; title: string }) {
   const { project, range } = useView();
