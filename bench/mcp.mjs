@@ -104,6 +104,8 @@ const median = (xs) => {
 };
 
 const pad = (v, n) => String(v).padStart(n);
+/** Room for the longest scenario label ("8 clients: SDK + @sessiontrack/mcp (null sink)"). */
+const LABEL_WIDTH = 48;
 const pct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 
 /** One scenario: `n` clients on each target, `rounds` paired rounds; prints its rows and overheads. */
@@ -135,7 +137,7 @@ async function scenario(targets, n) {
     [`${label}: SDK + @sessiontrack/mcp${opts['null-sink'] ? ' (null sink)' : ''}`, tracked],
   ]) {
     console.log(
-      `${name.padEnd(36)} ${pad(x.rate.toFixed(0), 8)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.cpu === null ? '–' : x.cpu.toFixed(0), 12)} ${pad(x.calls, 8)}`,
+      `${name.padEnd(LABEL_WIDTH)} ${pad(x.rate.toFixed(0), 8)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.cpu === null ? '–' : x.cpu.toFixed(0), 12)} ${pad(x.calls, 8)}`,
     );
   }
   return {
@@ -169,7 +171,7 @@ try {
   );
   const targets = [await target('plain', dataDir), await target('tracked', dataDir)];
   console.log(
-    `\n${'scenario: target'.padEnd(36)} ${pad('calls/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('CPU µs/call', 12)} ${pad('calls', 8)}`,
+    `\n${'scenario: target'.padEnd(LABEL_WIDTH)} ${pad('calls/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('CPU µs/call', 12)} ${pad('calls', 8)}`,
   );
   const out = [];
   for (const n of counts) out.push(await scenario(targets, n));
