@@ -472,6 +472,38 @@ describe('frameworks and notifications', () => {
     await client.close();
   });
 
+  it('serves through Express after express.json(); close(id) leaves the session recoverable', async () => {
+    const { default: express } = await import('express');
+    const store = new SqliteStore({ filename: ':memory:' });
+    const sink = embeddedSink({ store, flushIntervalMs: 5 });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer() });
+    const app = express();
+    app.use(express.json());
+    app.all('/mcp', (req, res) => mcp.handle(req, res, req.body));
+    const http = await listen(app);
+    cleanups.push(async () => {
+      await http.close();
+      await mcp.shutdown();
+      await store.close();
+    });
+    const { client, transport } = await connect(http.url, { name: 'via-express' });
+    const id = transport.sessionId as string;
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'parsed once' } }))).toBe('parsed once');
+
+    // an operator closes the transport: the session is disconnected, not ended
+    expect(await mcp.close(id)).toBe(true);
+    expect(await mcp.close(id)).toBe(false);
+    expect(mcp.activeCount()).toBe(0);
+    await sink.flush();
+    expect((await store.getSession(id))?.status).toBe('disconnected');
+    // the client's next call is served on a fresh transport under the same id
+    expect(text(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }))).toBe('3');
+    expect(mcp.get(id)).toMatchObject({ recoveryAttempts: 1, clientName: 'via-express', toolCalls: 1 });
+    await sink.flush();
+    expect(await store.getSession(id)).toMatchObject({ status: 'active', toolCalls: 2, recoveryAttempts: 1 });
+    await client.close();
+  });
+
   it('tells a client that enabled logging that its session expired, and logs lifecycle events', async () => {
     const lines: string[] = [];
     const logger = {
