@@ -60,6 +60,20 @@ const until = async (cond: () => boolean | Promise<boolean>, ms = 5000) => {
 };
 
 describe('session lifecycle through the SDK client', () => {
+  it('refuses a grace period or recovery count beyond what the store grants', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    const sink = embeddedSink({ store });
+    cleanups.push(async () => {
+      await sink.close();
+      await store.close();
+    });
+    const make = (over: Partial<McpSessionsOptions>) => () =>
+      createMcpSessions({ sink, createServer: () => demoServer(), ...over });
+    expect(make({ graceMs: 30 * 60_000 })).toThrow(/graceMs: an integer from 0 to 600000/);
+    expect(make({ maxRecoveryAttempts: 5 })).toThrow(/maxRecoveryAttempts: an integer from 0 to 3/);
+    expect(make({ graceMs: -1 })).toThrow(RangeError);
+  });
+
   it('registers the session with client info, counts tool calls (one error), and ends it on DELETE with logout', async () => {
     const { mcp, store, http, sink } = await rig();
     const { client, transport } = await connect(http.url, { name: 'inspector' });

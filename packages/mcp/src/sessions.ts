@@ -191,9 +191,16 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const idle = o.idleTimeoutMs ?? KIND_DEFAULTS.mcp.idleTimeoutMs;
   const absolute = o.absoluteTimeoutMs ?? KIND_DEFAULTS.mcp.absoluteTimeoutMs;
   const maxSessions = o.maxSessions ?? 10_000;
-  // The store ends a disconnected session after its own grace and attempts: more cannot be granted.
-  const graceMs = Math.min(o.graceMs ?? DEFAULT_GRACE_MS, DEFAULT_GRACE_MS);
-  const maxAttempts = Math.min(o.maxRecoveryAttempts ?? DEFAULT_MAX_RECOVERY_ATTEMPTS, DEFAULT_MAX_RECOVERY_ATTEMPTS);
+  // The store ends a disconnected session after its own grace and attempts: more cannot be granted,
+  // and asking for more is a mistake to report, not to shrink silently.
+  const graceMs = o.graceMs ?? DEFAULT_GRACE_MS;
+  const maxAttempts = o.maxRecoveryAttempts ?? DEFAULT_MAX_RECOVERY_ATTEMPTS;
+  if (!(Number.isInteger(graceMs) && graceMs >= 0 && graceMs <= DEFAULT_GRACE_MS)) {
+    throw new RangeError(`graceMs: an integer from 0 to ${DEFAULT_GRACE_MS} (the store's grace period)`);
+  }
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 0 && maxAttempts <= DEFAULT_MAX_RECOVERY_ATTEMPTS)) {
+    throw new RangeError(`maxRecoveryAttempts: an integer from 0 to ${DEFAULT_MAX_RECOVERY_ATTEMPTS}`);
+  }
   const touchEvery = o.touchIntervalMs ?? 30_000;
   const tombstoneTtl = o.tombstoneTtlMs ?? 24 * 60 * 60 * 1000;
   const maxTombstones = o.maxTombstones ?? 100_000;
