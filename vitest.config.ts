@@ -1,8 +1,22 @@
+import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
-// Tests import sibling workspaces through their "source" export condition, so they run against
-// the TypeScript sources and never against a stale dist/.
+// The MCP SDK (inlined below) ships source maps whose sources it does not ship; Vite warns once per
+// file (26 lines per run) about something no test can act on. Vitest installs its own logger, so
+// the filter wraps the resolved one. Every other warning passes through.
+const quietSdkSourcemaps: Plugin = {
+  name: 'quiet-sdk-sourcemaps',
+  configResolved(config) {
+    const warnOnce = config.logger.warnOnce.bind(config.logger);
+    config.logger.warnOnce = (msg, options) => {
+      if (msg.includes('points to missing source files') && msg.includes('@modelcontextprotocol')) return;
+      warnOnce(msg, options);
+    };
+  },
+};
+
 export default defineConfig({
+  plugins: [quietSdkSourcemaps],
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
