@@ -11,6 +11,7 @@ import {
   type RecoveryResult,
   silentLogger,
 } from './sink.js';
+import { WriteQueue } from './write-queue.js';
 
 export interface EmbeddedSinkOptions {
   /** A sessiontrack Store (SQLite or PostgreSQL); the sink does not close it. */
@@ -42,27 +43,28 @@ class EmbeddedSink implements McpSink {
   readonly kind = 'embedded';
   readonly #store: Store;
   readonly #projectId: string;
-  readonly #interval: number;
   readonly #maxBatch: number;
-  readonly #maxBuffered: number;
   readonly #log: McpLogger;
   readonly #now: () => number;
-  #queue: WriteOp[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  readonly #queue: WriteQueue<WriteOp>;
   #purge: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
   #failures = 0;
-  #closed = false;
-  dropped = 0;
 
   constructor(o: EmbeddedSinkOptions) {
     this.#store = o.store;
     this.#projectId = o.projectId ?? 'default';
-    this.#interval = o.flushIntervalMs ?? 100;
     this.#maxBatch = o.maxBatch ?? 500;
-    this.#maxBuffered = o.maxBuffered ?? 50_000;
     this.#log = o.logger ?? silentLogger;
     this.#now = o.now ?? Date.now;
+    const interval = o.flushIntervalMs ?? 100;
+    this.#queue = new WriteQueue({
+      drain: (q) => this.#drain(q),
+      intervalMs: interval,
+      maxBuffered: o.maxBuffered ?? 50_000,
+      retryMs: () => (this.#failures === 0 ? interval : backoffMs(this.#failures, 1000, 30_000)),
+      log: this.#log,
+      what: 'write',
+    });
     const purgeEvery = o.purgeIntervalMs ?? 60 * 60 * 1000;
     if (purgeEvery > 0) {
       // Expired entries are invisible already; this frees their rows. Several processes on one
@@ -105,7 +107,7 @@ class EmbeddedSink implements McpSink {
       recoveryAttempts: 0,
       metadata: s.metadata,
     };
-    this.#push({ op: 'start', session });
+    this.#queue.push({ op: 'start', session });
   }
 
   toolCall(sessionId: string, c: McpToolCall): void {
@@ -119,21 +121,21 @@ class EmbeddedSink implements McpSink {
       details: { durationMs: c.durationMs, isError: c.isError },
     };
     // Consecutive calls of one session share one operation (and one counter update).
-    const last = this.#queue.at(-1);
+    const last = this.#queue.items.at(-1);
     if (last?.op === 'events' && last.sessionId === sessionId && last.events.length < 500) last.events.push(event);
-    else this.#push({ op: 'events', projectId: this.#projectId, sessionId, events: [event] });
+    else this.#queue.push({ op: 'events', projectId: this.#projectId, sessionId, events: [event] });
   }
 
   touch(sessionId: string): void {
-    this.#push({ op: 'heartbeat', projectId: this.#projectId, sessionId, page: null });
+    this.#queue.push({ op: 'heartbeat', projectId: this.#projectId, sessionId, page: null });
   }
 
   end(sessionId: string, reason: 'logout' | 'timeout' | 'error'): void {
-    this.#push({ op: 'end', projectId: this.#projectId, sessionId, reason, page: null, lastAction: null });
+    this.#queue.push({ op: 'end', projectId: this.#projectId, sessionId, reason, page: null, lastAction: null });
   }
 
   disconnect(sessionId: string): void {
-    this.#push({ op: 'disconnect', projectId: this.#projectId, sessionId });
+    this.#queue.push({ op: 'disconnect', projectId: this.#projectId, sessionId });
   }
 
   async recover(sessionId: string, policy: RecoveryPolicy, now: number): Promise<RecoveryResult> {
@@ -187,35 +189,20 @@ class EmbeddedSink implements McpSink {
     },
   };
 
-  #push(op: WriteOp): void {
-    if (this.#queue.length >= this.#maxBuffered) {
-      this.#queue.shift();
-      if (this.dropped++ % 1000 === 0) this.#log.warn({ dropped: this.dropped }, 'sessiontrack: write queue full');
-    }
-    this.#queue.push(op);
-    if (!this.#timer && !this.#running && !this.#closed) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        void this.flush();
-      }, this.#interval);
-      this.#timer.unref();
-    }
+  get dropped(): number {
+    return this.#queue.dropped;
+  }
+
+  /** Commits what is queued now. */
+  flush(): Promise<void> {
+    return this.#queue.flush();
   }
 
   /** Commits the queue; gives up after a few failed tries (the queue stays and is retried later). */
-  async flush(): Promise<void> {
-    while (this.#running) await this.#running;
-    if (this.#queue.length === 0) return;
-    this.#running = this.#drain().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
-  }
-
-  async #drain(): Promise<void> {
+  async #drain(q: WriteQueue<WriteOp>): Promise<void> {
     let tries = 0;
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#maxBatch);
+    while (q.items.length > 0) {
+      const batch = q.items.splice(0, this.#maxBatch);
       try {
         const results = await this.#store.commit(batch, this.#now());
         this.#failures = 0;
@@ -229,19 +216,10 @@ class EmbeddedSink implements McpSink {
           this.#log.error({ err: (err as Error).message, ops: batch.length }, 'sessiontrack: write failed, dropped');
           continue;
         }
-        this.#queue.unshift(...batch);
+        q.items.unshift(...batch);
         if (++tries > 5) {
-          this.#log.warn({ queued: this.#queue.length }, 'sessiontrack: storage unavailable, will retry');
-          if (!this.#closed) {
-            this.#timer ??= setTimeout(
-              () => {
-                this.#timer = undefined;
-                void this.flush();
-              },
-              backoffMs(++this.#failures, 1000, 30_000),
-            );
-            this.#timer.unref();
-          }
+          this.#failures++;
+          this.#log.warn({ queued: q.items.length }, 'sessiontrack: storage unavailable, will retry');
           return;
         }
         await new Promise((r) => setTimeout(r, backoffMs(tries)));
@@ -250,15 +228,7 @@ class EmbeddedSink implements McpSink {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
     clearInterval(this.#purge);
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.flush();
-    if (this.#queue.length > 0) {
-      this.#log.warn({ dropped: this.#queue.length }, 'sessiontrack: storage unavailable at shutdown, writes dropped');
-      this.dropped += this.#queue.length;
-      this.#queue = [];
-    }
+    await this.#queue.close();
   }
 }

@@ -9,6 +9,7 @@ import {
   type RecoveryResult,
   silentLogger,
 } from './sink.js';
+import { WriteQueue } from './write-queue.js';
 
 export interface RemoteSinkOptions {
   /** Base URL of a running sessiontrack server, e.g. `https://track.example.com`. */
@@ -56,39 +57,44 @@ class RemoteSink implements McpSink {
   readonly kind = 'remote';
   readonly #base: string;
   readonly #key: string;
-  readonly #interval: number;
-  readonly #maxBuffered: number;
   readonly #concurrency: number;
   readonly #timeout: number;
   readonly #closeTimeout: number;
   readonly #log: McpLogger;
   readonly #fetch: typeof fetch;
-  #queue: Op[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  readonly #queue: WriteQueue<Op>;
   #failures = 0;
-  #closed = false;
   #deadline = Infinity;
-  dropped = 0;
 
   constructor(o: RemoteSinkOptions) {
     this.#base = o.url.replace(/\/+$/, '');
     this.#key = o.writeKey;
-    this.#interval = o.flushIntervalMs ?? 200;
-    this.#maxBuffered = o.maxBuffered ?? 10_000;
     this.#concurrency = o.concurrency ?? 4;
     this.#timeout = o.timeoutMs ?? 10_000;
     this.#closeTimeout = o.closeTimeoutMs ?? 5_000;
     this.#log = o.logger ?? silentLogger;
     this.#fetch = o.fetch ?? fetch;
+    const interval = o.flushIntervalMs ?? 200;
+    this.#queue = new WriteQueue({
+      drain: (q) => this.#drain(q),
+      intervalMs: interval,
+      maxBuffered: o.maxBuffered ?? 10_000,
+      retryMs: () => (this.#failures === 0 ? interval : backoffMs(this.#failures, 500, 30_000)),
+      log: this.#log,
+      what: 'send',
+    });
   }
 
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.items.length;
+  }
+
+  get dropped(): number {
+    return this.#queue.dropped;
   }
 
   start(s: McpSessionStart): void {
-    this.#push({
+    this.#queue.push({
       t: 'start',
       id: s.id,
       body: {
@@ -117,21 +123,21 @@ class RemoteSink implements McpSink {
       timestamp: c.at,
       details: { durationMs: c.durationMs, isError: c.isError },
     };
-    const last = this.#queue.at(-1);
+    const last = this.#queue.items.at(-1);
     if (last?.t === 'events' && last.id === sessionId && last.events.length < MAX_EVENTS) last.events.push(event);
-    else this.#push({ t: 'events', id: sessionId, events: [event] });
+    else this.#queue.push({ t: 'events', id: sessionId, events: [event] });
   }
 
   touch(sessionId: string): void {
-    this.#push({ t: 'heartbeat', id: sessionId });
+    this.#queue.push({ t: 'heartbeat', id: sessionId });
   }
 
   end(sessionId: string, reason: 'logout' | 'timeout' | 'error'): void {
-    this.#push({ t: 'end', id: sessionId, reason });
+    this.#queue.push({ t: 'end', id: sessionId, reason });
   }
 
   disconnect(sessionId: string): void {
-    this.#push({ t: 'disconnect', id: sessionId });
+    this.#queue.push({ t: 'disconnect', id: sessionId });
   }
 
   async recover(sessionId: string, policy: RecoveryPolicy, now: number): Promise<RecoveryResult> {
@@ -217,39 +223,16 @@ class RemoteSink implements McpSink {
     });
   }
 
-  #push(op: Op): void {
-    if (this.#queue.length >= this.#maxBuffered) {
-      this.#queue.shift();
-      if (this.dropped++ % 1000 === 0) this.#log.warn({ dropped: this.dropped }, 'sessiontrack: send queue full');
-    }
-    this.#queue.push(op);
-    this.#schedule(this.#interval);
-  }
-
-  #schedule(ms: number): void {
-    if (this.#timer || this.#running || this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.flush();
-    }, ms);
-    this.#timer.unref();
-  }
-
-  async flush(): Promise<void> {
-    while (this.#running) await this.#running;
-    if (this.#queue.length === 0) return;
-    this.#running = this.#drain().finally(() => {
-      this.#running = undefined;
-      if (this.#queue.length > 0) this.#schedule(backoffMs(this.#failures, 500, 30_000));
-    });
-    return this.#running;
+  /** Sends what is queued now. */
+  flush(): Promise<void> {
+    return this.#queue.flush();
   }
 
   /** Sends the queue; a few tries per call, then leaves the rest to the timer (or to close's deadline). */
-  async #drain(): Promise<void> {
+  async #drain(q: WriteQueue<Op>): Promise<void> {
     let tries = 0;
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, 1000);
+    while (q.items.length > 0) {
+      const batch = q.items.splice(0, 1000);
       const bySession = new Map<string, Op[]>();
       for (const op of batch) {
         const list = bySession.get(op.id);
@@ -275,10 +258,10 @@ class RemoteSink implements McpSink {
         this.#failures = 0;
         continue;
       }
-      this.#queue.unshift(...left.flat());
+      q.items.unshift(...left.flat());
       this.#failures++;
-      if (++tries > 3 && !(this.#closed && Date.now() < this.#deadline)) return;
-      if (this.#closed && Date.now() >= this.#deadline) return;
+      if (++tries > 3 && !(q.closed && Date.now() < this.#deadline)) return;
+      if (q.closed && Date.now() >= this.#deadline) return;
       await new Promise((r) => setTimeout(r, backoffMs(this.#failures, 200, 5_000)));
     }
   }
@@ -309,17 +292,10 @@ class RemoteSink implements McpSink {
     return 'drop';
   }
 
+  /** Keeps retrying what is queued for closeTimeoutMs, then drops (and logs) the rest. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#deadline = Date.now() + this.#closeTimeout;
-    await this.flush();
-    if (this.#queue.length > 0) {
-      this.#log.warn({ dropped: this.#queue.length }, 'sessiontrack: could not send before shutdown, dropped');
-      this.dropped += this.#queue.length;
-      this.#queue = [];
-    }
+    await this.#queue.close();
   }
 }
 
