@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type RunningServer, serve, stopAll } from '../../server/src/serve.testkit.js';
-import { connect, demoServer, type Listening, listen } from './mcp.testkit.js';
+import { connect, demoServer, type Listening, listen, rawPost } from './mcp.testkit.js';
 import { remoteSink } from './remote-sink.js';
 import { createMcpSessions, type McpSessions } from './sessions.js';
 
@@ -121,15 +121,11 @@ describe('remote sink', () => {
     expect(body).toMatchObject({ status: 'active', recoveryAttempts: 1, toolCalls: 2 });
 
     // an unknown session is not recovered
-    const res = await fetch(r.http.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': 'mcp_unknown_to_the_server_000000000000',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    });
+    const res = await rawPost(
+      r.http.url,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { 'mcp-session-id': 'mcp_unknown_to_the_server_000000000000' },
+    );
     expect(res.status).toBe(404);
     await client.close();
   });
@@ -178,15 +174,11 @@ describe('remote sink', () => {
       await http.close();
       await mcp.shutdown();
     });
-    const res = await fetch(http.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': 'mcp_some_session_of_before_000000000000',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    });
+    const res = await rawPost(
+      http.url,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { 'mcp-session-id': 'mcp_some_session_of_before_000000000000' },
+    );
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('2');
     // not tombstoned: once the server is back, the session may still be recovered

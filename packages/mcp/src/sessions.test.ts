@@ -51,6 +51,17 @@ async function retried<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A SQLite store in a file that outlives the handlers of a test (a restart reopens nothing else). */
+function fileStore(): SqliteStore {
+  const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));
+  const store = new SqliteStore({ filename: join(dir, 'st.db') });
+  cleanups.push(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return store;
+}
+
 const until = async (cond: () => boolean | Promise<boolean>, ms = 5000) => {
   const end = Date.now() + ms;
   while (!(await cond())) {
@@ -291,12 +302,7 @@ describe('sessionless requests (opt-in)', () => {
 
 describe('recovery after a restart', () => {
   it('serves the old session id inside the grace period (client info restored), until maxRecoveryAttempts', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));
-    const store = new SqliteStore({ filename: join(dir, 'st.db') });
-    cleanups.push(async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const store = fileStore();
     const opts = { maxRecoveryAttempts: 2 };
     let r = await rig(opts, { store, keepStore: true });
     const port = r.http.port;
@@ -344,12 +350,7 @@ describe('recovery after a restart', () => {
 
   it('refuses recovery past the grace period and to another principal', async () => {
     let clock = Date.now();
-    const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));
-    const store = new SqliteStore({ filename: join(dir, 'st.db') });
-    cleanups.push(async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const store = fileStore();
     const principal = (req: import('./sessions.js').McpRequest) =>
       'headers' in req && !(req.headers instanceof Headers) ? ((req.headers['x-user'] as string) ?? null) : null;
     const opts = { graceMs: 60_000, principal, now: () => clock };
@@ -382,12 +383,7 @@ describe('recovery after a restart', () => {
 
 describe('recovery: DELETE and an unavailable sink', () => {
   it('ends a session with logout when its client DELETEs it after a restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'st-mcp-'));
-    const store = new SqliteStore({ filename: join(dir, 'st.db') });
-    cleanups.push(async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const store = fileStore();
     let r = await rig({}, { store, keepStore: true });
     const port = r.http.port;
     const { transport } = await connect(r.http.url);
