@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { buildSession, normalizeEvent, type Project } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +10,7 @@ import { storeConformance } from '../store.case.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 
+const require = createRequire(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'sessiontrack-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -189,6 +192,70 @@ describe('SqliteStore session cache', () => {
     } finally {
       await other.close();
       await server.close();
+    }
+  });
+
+  it('commits beside another process writing the same file: waits for the lock, never fails', async () => {
+    const filename = newFile();
+    const store = new SqliteStore({ filename });
+    // The other writer (an MCP server's embedded sink, say) on its own thread and connection,
+    // committing as fast as it can: a transaction that read before it committed and then writes
+    // would fail at once with SQLITE_BUSY unless it took the write lock first.
+    const other = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const db = new (require(workerData.driver))(workerData.filename);
+       db.pragma('busy_timeout = 5000');
+       const touch = db.prepare("UPDATE projects SET name = ? WHERE id = ?");
+       let n = 0;
+       const end = Date.now() + 1500;
+       while (Date.now() < end) touch.run('other ' + ++n, workerData.project);
+       db.close();
+       parentPort.postMessage(n);`,
+      { eval: true, workerData: { filename, project: project.id, driver: require.resolve('better-sqlite3') } },
+    );
+    try {
+      await store.createProject(project);
+      const ctx = {
+        project,
+        now: T0,
+        origin: null,
+        userAgent: null,
+        geo: { country: null, region: null, continent: null },
+      };
+      const done = new Promise<number>((ok, fail) => other.once('message', ok).once('error', fail));
+      let finished = false;
+      void done.then(() => {
+        finished = true;
+      });
+      let batches = 0;
+      while (!finished) {
+        const session = buildSession(
+          { kind: 'mcp', anonymousId: 'a' },
+          ctx,
+          `s_sqlite_busy_${String(batches).padStart(10, '0')}`,
+        );
+        const results = await store.commit(
+          [
+            { op: 'start', session },
+            {
+              op: 'events',
+              projectId: project.id,
+              sessionId: session.id,
+              events: [normalizeEvent({ id: 'e', type: 'tool_call', name: 'add' }, T0)],
+            },
+          ],
+          T0,
+        );
+        expect(results.every((r) => r.ok)).toBe(true);
+        batches++;
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(await done).toBeGreaterThan(100);
+      expect(batches).toBeGreaterThan(10);
+      expect((await store.listSessions({ projectId: project.id, limit: 1 }, T0)).sessions).toHaveLength(1);
+    } finally {
+      await other.terminate();
+      await store.close();
     }
   });
 

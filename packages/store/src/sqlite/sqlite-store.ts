@@ -47,6 +47,7 @@ import {
   type RollupMark,
   type SessionPage,
   type SessionQuery,
+  StorageUnavailableError,
   type Store,
   type StoredRollup,
   type WriteOp,
@@ -81,7 +82,9 @@ export class SqliteStore implements Store {
   #checkpointer: Checkpointer | undefined;
   readonly #cache = new Map<string, Session>();
   // Made once: better-sqlite3 builds four wrapper functions per transaction() call.
-  readonly #commitTx: (ops: readonly WriteOp[], now: number) => BatchOutcome & { marks: DirtyMark[]; wall: number };
+  readonly #commitTx: Database.Transaction<
+    (ops: readonly WriteOp[], now: number) => BatchOutcome & { marks: DirtyMark[]; wall: number }
+  >;
   #dataVersion = -1;
   readonly #marks = new RecentMarks();
   readonly #rolledUsers = new RolledUserCounts();
@@ -152,16 +155,25 @@ export class SqliteStore implements Store {
     return this.commitSync(ops, now);
   }
 
-  /** The synchronous core of `commit`, one transaction (exposed for benchmarks). */
+  /**
+   * The synchronous core of `commit`, one transaction (exposed for benchmarks). Every write
+   * transaction here is BEGIN IMMEDIATE: another process may write the same file (an MCP server's
+   * embedded sink beside `sessiontrack serve`), and a deferred transaction that reads and then
+   * writes fails at once with SQLITE_BUSY when that process committed in between, while an
+   * immediate one waits for the write lock (busy_timeout).
+   */
   commitSync(ops: readonly WriteOp[], now: number): WriteResult[] {
     try {
-      const outcome = this.#commitTx(ops, now);
+      const outcome = this.#commitTx.immediate(ops, now);
       for (const session of outcome.inserts) this.#remember(session);
       for (const session of outcome.updates) this.#remember(session);
       this.#marks.committed(outcome.marks, outcome.wall);
       return outcome.results;
     } catch (err) {
       this.#cache.clear();
+      // Still locked after busy_timeout: nothing was written, and a retry may succeed.
+      if (isBusy(err))
+        throw new StorageUnavailableError('the SQLite database is locked by another process', { cause: err });
       throw err;
     }
   }
@@ -326,7 +338,7 @@ export class SqliteStore implements Store {
     const total: CleanupResult = { deletedSessions: 0, deletedEvents: 0 };
     this.#cache.clear();
     for (;;) {
-      const r = round();
+      const r = round.immediate();
       total.deletedSessions += r.sessions;
       total.deletedEvents += r.events;
       if (r.sessions < chunk) return total;
@@ -376,9 +388,11 @@ export class SqliteStore implements Store {
   async markRollupDirty(marks: readonly RollupMark[]): Promise<void> {
     if (marks.length === 0) return;
     const wall = Date.now();
-    this.#db.transaction(() => {
-      for (const m of marks) this.#stmt.markDirty.run(m.projectId, Math.floor(m.startedAt / 86_400_000), wall);
-    })();
+    this.#db
+      .transaction(() => {
+        for (const m of marks) this.#stmt.markDirty.run(m.projectId, Math.floor(m.startedAt / 86_400_000), wall);
+      })
+      .immediate();
   }
 
   async rollupDirty(projectId: string): Promise<{ utcDay: number; markedAt: number }[]> {
@@ -480,7 +494,7 @@ export class SqliteStore implements Store {
       for (const [dim, value, n] of rollupCountRows(r)) count.run(projectId, dim, r.date, value, n);
       const user = db.prepare('INSERT INTO rollup_users (project_id, day, user_key) VALUES (?, ?, ?)');
       for (const u of r.users) user.run(projectId, r.date, u);
-    })();
+    }).immediate();
   }
 
   async deleteEventsBefore(before: number, projectId?: string): Promise<number> {
@@ -498,28 +512,30 @@ export class SqliteStore implements Store {
 
   async importSessions(items: readonly ImportedSession[]): Promise<ImportResult> {
     const s = this.#stmt;
-    return this.#db.transaction(() => {
-      const result: ImportResult = { sessions: 0, skippedSessions: 0, events: 0 };
-      const stored: Session[] = [];
-      for (const { session, events } of items) {
-        if (s.importSession.run(sessionToRow(session)).changes === 0) {
-          result.skippedSessions++;
-          continue;
+    return this.#db
+      .transaction(() => {
+        const result: ImportResult = { sessions: 0, skippedSessions: 0, events: 0 };
+        const stored: Session[] = [];
+        for (const { session, events } of items) {
+          if (s.importSession.run(sessionToRow(session)).changes === 0) {
+            result.skippedSessions++;
+            continue;
+          }
+          result.sessions++;
+          stored.push(session);
+          for (const e of events) {
+            const details = e.details ? JSON.stringify(e.details) : null;
+            const p = [session.projectId, session.id, e.id, e.type, e.name, e.ts, e.ts, e.page, e.resourceId, details];
+            result.events += s.insertEvent.run(...p).changes;
+          }
         }
-        result.sessions++;
-        stored.push(session);
-        for (const e of events) {
-          const details = e.details ? JSON.stringify(e.details) : null;
-          const p = [session.projectId, session.id, e.id, e.type, e.name, e.ts, e.ts, e.page, e.resourceId, details];
-          result.events += s.insertEvent.run(...p).changes;
-        }
-      }
-      // Past days changed: the rollup job must recompute them (in this transaction, so an import
-      // that committed is never missed).
-      const wall = Date.now();
-      for (const m of new RecentMarks(0).pending(stored, wall)) s.markDirty.run(m.projectId, m.utcDay, wall);
-      return result;
-    })();
+        // Past days changed: the rollup job must recompute them (in this transaction, so an import
+        // that committed is never missed).
+        const wall = Date.now();
+        for (const m of new RecentMarks(0).pending(stored, wall)) s.markDirty.run(m.projectId, m.utcDay, wall);
+        return result;
+      })
+      .immediate();
   }
 
   async createProject(project: Project): Promise<Project> {
@@ -614,15 +630,23 @@ function pick(
   return out;
 }
 
+const isBusy = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+};
+
 function migrate(db: Database.Database, migrations: readonly Migration[]): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
   );
+  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
+      // Another process may have applied it since the read above (it held the write lock).
+      if (isApplied.get(m.version)) return;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         m.version,
