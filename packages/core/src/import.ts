@@ -123,6 +123,8 @@ export function importedSession(
     disconnectedAt: null,
     idleTimeoutMs: policy.idleTimeoutMs,
     absoluteTimeoutMs: policy.absoluteTimeoutMs,
+    graceMs: policy.graceMs,
+    maxRecoveryAttempts: policy.maxRecoveryAttempts,
     device: {
       type: input.device?.type ?? null,
       browser: input.device?.browser ?? null,

@@ -75,6 +75,8 @@ export function buildSession(
     disconnectedAt: null,
     idleTimeoutMs: policy.idleTimeoutMs,
     absoluteTimeoutMs: policy.absoluteTimeoutMs,
+    graceMs: input.graceMs ?? policy.graceMs,
+    maxRecoveryAttempts: input.maxRecoveryAttempts ?? policy.maxRecoveryAttempts,
     device: {
       type: input.device?.type ?? derived.type,
       browser: input.device?.browser ?? derived.browser,

@@ -107,11 +107,16 @@ describe('disconnected sessions and recovery', () => {
     expect(canRecover(s, T0 + 13 * MIN)).toBe(false);
   });
 
-  it('honour a custom grace period and attempt limit', () => {
-    const policy = { graceMs: MIN, maxRecoveryAttempts: 1 };
-    expect(canRecover(disconnected(), T0 + 6 * MIN + 30_000, policy)).toBe(true);
-    expect(canRecover(disconnected(), T0 + 8 * MIN, policy)).toBe(false);
-    expect(canRecover(disconnected({ recoveryAttempts: 1 }), T0 + 7 * MIN, policy)).toBe(false);
+  it("honour the session's own grace period and attempt limit", () => {
+    const own = { graceMs: MIN, maxRecoveryAttempts: 1 };
+    expect(canRecover(disconnected(own), T0 + 6 * MIN + 30_000)).toBe(true);
+    expect(canRecover(disconnected(own), T0 + 8 * MIN)).toBe(false);
+    expect(canRecover(disconnected({ ...own, recoveryAttempts: 1 }), T0 + 7 * MIN)).toBe(false);
+    // a longer grace outlives the default 10 minutes, and expiry follows it
+    const long = disconnected({ graceMs: 2 * HOUR, idleTimeoutMs: DAY });
+    expect(canRecover(long, T0 + 90 * MIN)).toBe(true);
+    expect(effectiveSession(long, T0 + 90 * MIN).status).toBe('disconnected');
+    expect(effectiveSession(long, T0 + 2 * HOUR + 6 * MIN).status).toBe('ended'); // disconnected at T0 + 6 min
   });
 
   it('only disconnected sessions are recovered', () => {
@@ -147,10 +152,10 @@ describe('decideActivity', () => {
     expect(decideActivity({ ...d, recoveryAttempts: 3 }, T0 + 5 * MIN)).toBe('ended');
   });
 
-  it('uses the grace period of the given policy', () => {
+  it("uses the session's own grace period", () => {
     const d = session({ status: 'disconnected', disconnectedAt: T0 + MIN });
-    expect(decideActivity(d, T0 + 20 * MIN, { graceMs: 20 * MIN, maxRecoveryAttempts: 3 })).toBe('recover');
-    expect(decideActivity(d, T0 + 3 * MIN, { graceMs: MIN, maxRecoveryAttempts: 3 })).toBe('ended');
+    expect(decideActivity({ ...d, graceMs: 20 * MIN }, T0 + 20 * MIN)).toBe('recover');
+    expect(decideActivity({ ...d, graceMs: MIN }, T0 + 3 * MIN)).toBe('ended');
   });
 });
 

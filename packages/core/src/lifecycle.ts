@@ -12,6 +12,9 @@ export const KIND_DEFAULTS: Record<SessionKind, { idleTimeoutMs: number; absolut
 };
 export const DEFAULT_GRACE_MS = 10 * MINUTE;
 export const DEFAULT_MAX_RECOVERY_ATTEMPTS = 3;
+/** The most a session start may ask for. */
+export const MAX_GRACE_MS = 24 * HOUR;
+export const MAX_RECOVERY_ATTEMPTS = 100;
 
 export function policyFor(
   project: Pick<Project, 'idleTimeoutMs' | 'absoluteTimeoutMs'>,
@@ -28,27 +31,27 @@ export function policyFor(
 
 type LifecycleFields = Pick<
   Session,
-  'status' | 'startedAt' | 'lastActivityAt' | 'disconnectedAt' | 'idleTimeoutMs' | 'absoluteTimeoutMs'
+  'status' | 'startedAt' | 'lastActivityAt' | 'disconnectedAt' | 'idleTimeoutMs' | 'absoluteTimeoutMs' | 'graceMs'
 >;
 
 /**
  * The moment a not-ended session stops being live if nothing else happens. Stored alongside the
  * session so that "which sessions are live" is one indexed comparison in every backend.
  */
-export function expiresAt(s: LifecycleFields, graceMs = DEFAULT_GRACE_MS): number {
+export function expiresAt(s: LifecycleFields): number {
   const idle = s.lastActivityAt + s.idleTimeoutMs;
   const cap = s.startedAt + s.absoluteTimeoutMs;
-  const grace = s.status === 'disconnected' && s.disconnectedAt !== null ? s.disconnectedAt + graceMs : Infinity;
+  const grace = s.status === 'disconnected' && s.disconnectedAt !== null ? s.disconnectedAt + s.graceMs : Infinity;
   return Math.min(idle, cap, grace);
 }
 
 /** Live = not ended and not past its expiry. Expiry is a rule applied at read time, not a job. */
-export function isLive(s: LifecycleFields, now: number, graceMs = DEFAULT_GRACE_MS): boolean {
-  return s.status !== 'ended' && now < expiresAt(s, graceMs);
+export function isLive(s: LifecycleFields, now: number): boolean {
+  return s.status !== 'ended' && now < expiresAt(s);
 }
 
-export function effectiveStatus(s: LifecycleFields, now: number, graceMs = DEFAULT_GRACE_MS): SessionStatus {
-  return isLive(s, now, graceMs) ? s.status : 'ended';
+export function effectiveStatus(s: LifecycleFields, now: number): SessionStatus {
+  return isLive(s, now) ? s.status : 'ended';
 }
 
 /**
@@ -56,8 +59,8 @@ export function effectiveStatus(s: LifecycleFields, now: number, graceMs = DEFAU
  * cap or grace period is ended at its last activity with reason `timeout`, whether or not the
  * sweeper has written that yet.
  */
-export function effectiveSession<S extends Session>(s: S, now: number, graceMs = DEFAULT_GRACE_MS): S {
-  if (s.status === 'ended' || isLive(s, now, graceMs)) return s;
+export function effectiveSession<S extends Session>(s: S, now: number): S {
+  if (s.status === 'ended' || isLive(s, now)) return s;
   return { ...s, ...timeoutEnd(s) };
 }
 
@@ -66,18 +69,12 @@ export function timeoutEnd(s: Pick<Session, 'lastActivityAt' | 'exit'>): Pick<Se
   return { status: 'ended', endedAt: s.lastActivityAt, exit: { ...s.exit, reason: 'timeout' } };
 }
 
-/** Recovery: disconnected, still inside its grace period, and fewer than the allowed attempts. */
+/** Recovery: disconnected, still inside its grace period, and fewer than its allowed attempts. */
 export function canRecover(
-  s: LifecycleFields & Pick<Session, 'recoveryAttempts'>,
+  s: LifecycleFields & Pick<Session, 'recoveryAttempts' | 'maxRecoveryAttempts'>,
   now: number,
-  policy: Pick<LifecyclePolicy, 'graceMs' | 'maxRecoveryAttempts'> = {
-    graceMs: DEFAULT_GRACE_MS,
-    maxRecoveryAttempts: DEFAULT_MAX_RECOVERY_ATTEMPTS,
-  },
 ): boolean {
-  return (
-    s.status === 'disconnected' && isLive(s, now, policy.graceMs) && s.recoveryAttempts < policy.maxRecoveryAttempts
-  );
+  return s.status === 'disconnected' && isLive(s, now) && s.recoveryAttempts < s.maxRecoveryAttempts;
 }
 
 /** Seconds from start to end (or to the last activity while live): idle gaps are not time on site. */
@@ -95,11 +92,10 @@ export function durationSeconds(s: Pick<Session, 'startedAt' | 'lastActivityAt' 
 export type ActivityDecision = 'continue' | 'recover' | 'ended';
 
 export function decideActivity(
-  s: LifecycleFields & Pick<Session, 'recoveryAttempts'>,
+  s: LifecycleFields & Pick<Session, 'recoveryAttempts' | 'maxRecoveryAttempts'>,
   now: number,
-  policy?: Pick<LifecyclePolicy, 'graceMs' | 'maxRecoveryAttempts'>,
 ): ActivityDecision {
-  if (!isLive(s, now, policy?.graceMs)) return 'ended';
+  if (!isLive(s, now)) return 'ended';
   if (s.status === 'active') return 'continue';
-  return canRecover(s, now, policy) ? 'recover' : 'ended';
+  return canRecover(s, now) ? 'recover' : 'ended';
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BREAKDOWN_DIMS } from './analytics.js';
+import { MAX_GRACE_MS, MAX_RECOVERY_ATTEMPTS } from './lifecycle.js';
 import { END_REASONS, EVENT_TYPES, SESSION_KINDS } from './types.js';
 
 // Wire schemas of API.md. Every request body passes one of these at the boundary; what comes out
@@ -97,6 +98,10 @@ export const startSessionSchema = z
     transport: optionalText(64),
     metadata: boundedObject(MAX_METADATA_BYTES).nullish(),
     sessionId: sessionIdSchema.optional(),
+    /** Recovery window after a disconnect (default 10 min); an MCP server sets its own. */
+    graceMs: z.number().int().min(0).max(MAX_GRACE_MS).optional(),
+    /** Recoveries allowed (default 3). */
+    maxRecoveryAttempts: z.number().int().min(0).max(MAX_RECOVERY_ATTEMPTS).optional(),
     writeKey: z.string().optional(),
   })
   .refine((b) => Boolean(b.userId || b.anonymousId), {

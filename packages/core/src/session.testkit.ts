@@ -21,6 +21,8 @@ export function testSession(over: Partial<Session> = {}): Session {
     disconnectedAt: null,
     idleTimeoutMs: 30 * MIN,
     absoluteTimeoutMs: DAY,
+    graceMs: 10 * MIN,
+    maxRecoveryAttempts: 3,
     device: { type: null, browser: null, os: null, screenSize: null },
     entry: { page: '/', source: 'direct', referrer: null, campaign: null },
     exit: { page: '/', reason: null, lastAction: null },

@@ -73,6 +73,10 @@ export interface Session {
   disconnectedAt: number | null;
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
+  /** How long after a disconnect the session may be recovered (default 10 min). */
+  graceMs: number;
+  /** Recoveries allowed (default 3). */
+  maxRecoveryAttempts: number;
   device: Device;
   entry: Entry;
   exit: Exit;

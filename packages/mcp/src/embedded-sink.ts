@@ -95,6 +95,8 @@ class EmbeddedSink implements McpSink {
       disconnectedAt: null,
       idleTimeoutMs: s.idleTimeoutMs,
       absoluteTimeoutMs: s.absoluteTimeoutMs,
+      graceMs: s.graceMs,
+      maxRecoveryAttempts: s.maxRecoveryAttempts,
       device: { ...deviceFromUserAgent(s.userAgent), screenSize: null },
       entry: { page: null, source: null, referrer: null, campaign: null },
       exit: { page: null, reason: null, lastAction: null },

@@ -104,6 +104,8 @@ class RemoteSink implements McpSink {
         transport: s.transport,
         userAgent: s.userAgent,
         metadata: s.metadata,
+        graceMs: s.graceMs,
+        maxRecoveryAttempts: s.maxRecoveryAttempts,
       },
       // Where the client is, in the headers a sessiontrack server reads behind a trusted proxy
       // (--trust-proxy); without it the server ignores them. The address is never stored there.

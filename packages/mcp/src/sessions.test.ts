@@ -71,7 +71,7 @@ const until = async (cond: () => boolean | Promise<boolean>, ms = 5000) => {
 };
 
 describe('session lifecycle through the SDK client', () => {
-  it('refuses a grace period or recovery count beyond what the store grants', async () => {
+  it('refuses a grace period or recovery count beyond what a session start accepts', async () => {
     const store = new SqliteStore({ filename: ':memory:' });
     const sink = embeddedSink({ store });
     cleanups.push(async () => {
@@ -80,9 +80,10 @@ describe('session lifecycle through the SDK client', () => {
     });
     const make = (over: Partial<McpSessionsOptions>) => () =>
       createMcpSessions({ sink, createServer: () => demoServer(), ...over });
-    expect(make({ graceMs: 30 * 60_000 })).toThrow(/graceMs: an integer from 0 to 600000/);
-    expect(make({ maxRecoveryAttempts: 5 })).toThrow(/maxRecoveryAttempts: an integer from 0 to 3/);
+    expect(make({ graceMs: 25 * 60 * 60_000 })).toThrow(/graceMs: an integer from 0 to 86400000/);
+    expect(make({ maxRecoveryAttempts: 101 })).toThrow(/maxRecoveryAttempts: an integer from 0 to 100/);
     expect(make({ graceMs: -1 })).toThrow(RangeError);
+    expect(make({ graceMs: 1.5 })).toThrow(RangeError);
   });
 
   it('registers the session with client info, counts tool calls (one error), and ends it on DELETE with logout', async () => {
@@ -346,6 +347,33 @@ describe('recovery after a restart', () => {
     expect(s?.recoveryAttempts).toBe(2);
     // every tool call of the three processes is on the one session
     expect((await store.getEvents(id)).map((e) => e.name)).toEqual(['echo', 'whoami', 'add']);
+  });
+
+  it('honours a grace period longer than the default 10 minutes, in the store as well', async () => {
+    let clock = Date.now();
+    const store = fileStore();
+    const opts = { graceMs: 30 * 60_000, maxRecoveryAttempts: 5, now: () => clock };
+    let r = await rig(opts, { store, keepStore: true });
+    const port = r.http.port;
+    const { client, transport } = await connect(r.http.url);
+    const id = transport.sessionId as string;
+    // a graceful restart: the session is written down as disconnected, with its own policy
+    await r.mcp.clearAll();
+    await r.sink.flush();
+    await r.http.close();
+    expect(await store.getSession(id)).toMatchObject({
+      status: 'disconnected',
+      graceMs: 30 * 60_000,
+      maxRecoveryAttempts: 5,
+    });
+    // 20 minutes later: past the default grace, inside this server's
+    clock += 20 * 60_000;
+    r = await rig(opts, { store, port, keepStore: true });
+    expect(text(await retried(() => client.callTool({ name: 'echo', arguments: { text: 'back' } })))).toBe('back');
+    expect(r.mcp.get(id)).toMatchObject({ recoveryAttempts: 1 });
+    await r.sink.flush();
+    expect(await store.getSession(id)).toMatchObject({ status: 'active', recoveryAttempts: 1 });
+    await client.close();
   });
 
   it('refuses recovery past the grace period and to another principal', async () => {

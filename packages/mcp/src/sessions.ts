@@ -14,7 +14,9 @@ import {
   DEFAULT_MAX_RECOVERY_ATTEMPTS,
   type Geo,
   KIND_DEFAULTS,
+  MAX_GRACE_MS,
   MAX_METADATA_BYTES,
+  MAX_RECOVERY_ATTEMPTS,
   randomToken,
 } from '@sessiontrack/core';
 import { geoFromRequest, initializeParams } from './context.js';
@@ -37,9 +39,9 @@ export interface McpSessionsOptions {
   absoluteTimeoutMs?: number;
   /** Live sessions at most; a new one past it answers 503 (default 10,000). */
   maxSessions?: number;
-  /** How long after its transport closed a session may be recovered (default and maximum: 10 min). */
+  /** How long after its transport closed a session may be recovered (default 10 min, at most 24 h). */
   graceMs?: number;
-  /** Recoveries per session (default and maximum: 3). */
+  /** Recoveries per session (default 3, at most 100). */
   maxRecoveryAttempts?: number;
   /** The authenticated principal of a request; a session is bound to the one that created it. */
   principal?: (req: McpRequest) => string | null | undefined;
@@ -191,15 +193,14 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const idle = o.idleTimeoutMs ?? KIND_DEFAULTS.mcp.idleTimeoutMs;
   const absolute = o.absoluteTimeoutMs ?? KIND_DEFAULTS.mcp.absoluteTimeoutMs;
   const maxSessions = o.maxSessions ?? 10_000;
-  // The store ends a disconnected session after its own grace and attempts: more cannot be granted,
-  // and asking for more is a mistake to report, not to shrink silently.
+  // Stored with each session (the store enforces them as well), within the bounds its API accepts.
   const graceMs = o.graceMs ?? DEFAULT_GRACE_MS;
   const maxAttempts = o.maxRecoveryAttempts ?? DEFAULT_MAX_RECOVERY_ATTEMPTS;
-  if (!(Number.isInteger(graceMs) && graceMs >= 0 && graceMs <= DEFAULT_GRACE_MS)) {
-    throw new RangeError(`graceMs: an integer from 0 to ${DEFAULT_GRACE_MS} (the store's grace period)`);
+  if (!(Number.isInteger(graceMs) && graceMs >= 0 && graceMs <= MAX_GRACE_MS)) {
+    throw new RangeError(`graceMs: an integer from 0 to ${MAX_GRACE_MS} (24 h)`);
   }
-  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 0 && maxAttempts <= DEFAULT_MAX_RECOVERY_ATTEMPTS)) {
-    throw new RangeError(`maxRecoveryAttempts: an integer from 0 to ${DEFAULT_MAX_RECOVERY_ATTEMPTS}`);
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 0 && maxAttempts <= MAX_RECOVERY_ATTEMPTS)) {
+    throw new RangeError(`maxRecoveryAttempts: an integer from 0 to ${MAX_RECOVERY_ATTEMPTS}`);
   }
   const touchEvery = o.touchIntervalMs ?? 30_000;
   const tombstoneTtl = o.tombstoneTtlMs ?? 24 * 60 * 60 * 1000;
@@ -394,6 +395,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
         clientAddress: addressOf(req, source, o.trustProxy ?? false),
         idleTimeoutMs: idle,
         absoluteTimeoutMs: absolute,
+        graceMs,
+        maxRecoveryAttempts: maxAttempts,
         metadata: {
           clientName: null,
           clientVersion: null,
@@ -479,6 +482,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       clientAddress: addressOf(req, source, o.trustProxy ?? false),
       idleTimeoutMs: idle,
       absoluteTimeoutMs: absolute,
+      graceMs,
+      maxRecoveryAttempts: maxAttempts,
       metadata: l.meta,
     });
     log.info({ sessionId: id, client: l.meta.clientName, principal: l.principal !== null }, 'mcp session started');

@@ -24,6 +24,9 @@ export interface McpSessionStart {
   clientAddress: string | null;
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
+  /** Stored with the session: the store refuses a recovery past them too. */
+  graceMs: number;
+  maxRecoveryAttempts: number;
   /** Stored as the session's metadata: client info, protocol version, capabilities and the author's own. */
   metadata: McpSessionMetadata;
 }

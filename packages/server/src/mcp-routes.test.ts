@@ -57,6 +57,24 @@ describe('POST /api/v1/sessions/{id}/disconnect and recovery by heartbeat', () =
     expect((await json(await t.ingest(`/api/v1/sessions/${id}/heartbeat`))).recoveryAttempts).toBe(1);
   });
 
+  it("follows the session's own graceMs and maxRecoveryAttempts from its start", async () => {
+    const once = await mcpSession({ maxRecoveryAttempts: 1 });
+    await t.ingest(`/api/v1/sessions/${once}/disconnect`);
+    expect((await t.ingest(`/api/v1/sessions/${once}/heartbeat`)).status).toBe(200);
+    await t.ingest(`/api/v1/sessions/${once}/disconnect`);
+    const second = await t.ingest(`/api/v1/sessions/${once}/heartbeat`);
+    expect(second.status).toBe(410);
+    expect((await json(second)).error.code).toBe('session_ended');
+    // no grace at all: a disconnect ends it
+    const none = await mcpSession({ graceMs: 0 });
+    await t.ingest(`/api/v1/sessions/${none}/disconnect`);
+    expect((await t.ingest(`/api/v1/sessions/${none}/heartbeat`)).status).toBe(410);
+    // out of bounds: refused at the boundary
+    const bad = await t.ingest('/api/v1/sessions/start', { kind: 'mcp', anonymousId: 'x', graceMs: -1 });
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error.code).toBe('validation_failed');
+  });
+
   it('answers 404 for an unknown session or another project, 401 without a key', async () => {
     expect((await t.ingest('/api/v1/sessions/nope-nope-nope-nope/disconnect')).status).toBe(404);
     const other = await t.project({ name: 'other' });

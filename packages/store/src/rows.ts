@@ -1,6 +1,8 @@
 import {
   type AnalyticsEvent,
   type DayRollup,
+  DEFAULT_GRACE_MS,
+  DEFAULT_MAX_RECOVERY_ATTEMPTS,
   expiresAt,
   type Project,
   type Session,
@@ -45,6 +47,8 @@ export const SESSION_COLUMNS = [
   'workflows',
   'recovery_attempts',
   'metadata',
+  'grace_ms',
+  'max_recovery_attempts',
 ] as const;
 
 export type SessionRow = Record<(typeof SESSION_COLUMNS)[number], string | number | null>;
@@ -94,6 +98,8 @@ export function sessionToRow(s: Session): SessionRow {
     workflows: s.workflows,
     recovery_attempts: s.recoveryAttempts,
     metadata: s.metadata ? JSON.stringify(s.metadata) : null,
+    grace_ms: s.graceMs,
+    max_recovery_attempts: s.maxRecoveryAttempts,
   };
 }
 
@@ -111,6 +117,12 @@ export function rowToSession(r: Record<string, unknown>): Session {
     disconnectedAt: numOrNull(r.disconnected_at),
     idleTimeoutMs: num(r.idle_timeout_ms),
     absoluteTimeoutMs: num(r.absolute_timeout_ms),
+    // NULL in rows written before migration 5 (or by bulk loaders): the defaults of that time.
+    graceMs: r.grace_ms === null || r.grace_ms === undefined ? DEFAULT_GRACE_MS : num(r.grace_ms),
+    maxRecoveryAttempts:
+      r.max_recovery_attempts === null || r.max_recovery_attempts === undefined
+        ? DEFAULT_MAX_RECOVERY_ATTEMPTS
+        : num(r.max_recovery_attempts),
     device: { type: str(r.device_type), browser: str(r.browser), os: str(r.os), screenSize: str(r.screen_size) },
     entry: {
       page: str(r.entry_page),

@@ -66,6 +66,8 @@ interface SessionOver {
   id?: string;
   userId?: string | null;
   kind?: SessionKind;
+  graceMs?: number;
+  maxRecoveryAttempts?: number;
 }
 
 function makeSession(project: Project, now: number, over: SessionOver = {}): Session {
@@ -78,6 +80,8 @@ function makeSession(project: Project, now: number, over: SessionOver = {}): Ses
       entry: { page: 'https://app.example/pricing?utm_campaign=spring', referrer: 'https://news.example/' },
       transport: over.kind === 'mcp' ? 'streamable-http' : null,
       metadata: { plan: 'pro', nested: { n: 1 } },
+      ...(over.graceMs === undefined ? {} : { graceMs: over.graceMs }),
+      ...(over.maxRecoveryAttempts === undefined ? {} : { maxRecoveryAttempts: over.maxRecoveryAttempts }),
     },
     {
       project,
@@ -587,6 +591,31 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
           exit: { reason: 'timeout' },
         });
         expect(await store.getEvents(s.id)).toEqual([]);
+      });
+
+      it("follows the session's own grace period and attempt limit, also past the defaults", async () => {
+        const p = await newProject();
+        const s = await started(p, T0, { kind: 'mcp', graceMs: 3 * HOUR, maxRecoveryAttempts: 4 });
+        expect(await stored(s.id)).toMatchObject({ graceMs: 3 * HOUR, maxRecoveryAttempts: 4 });
+        let at = T0;
+        for (let i = 1; i <= 4; i++) {
+          ok(await commitOne(disconnectOp(s), at + MIN));
+          // 50 minutes: past the default grace of 10, inside this session's idle timeout of 1 h
+          at += MIN + 50 * MIN;
+          expect(await store.countLive(p.id, at)).toBe(1);
+          expect(ok(await commitOne(heartbeatOp(s), at)).session).toMatchObject({
+            status: 'active',
+            recoveryAttempts: i,
+          });
+        }
+        ok(await commitOne(disconnectOp(s), at + MIN));
+        expect(await commitOne(heartbeatOp(s), at + 2 * MIN)).toEqual(ENDED);
+        // a short grace ends the session early, and the clock rule reads it as ended before any sweep
+        const short = await started(p, T0, { kind: 'mcp', graceMs: MIN });
+        ok(await commitOne(disconnectOp(short), T0 + MIN));
+        const page = await store.listSessions({ projectId: p.id, status: 'live', limit: 10 }, T0 + 2 * MIN + 1);
+        expect(ids(page.sessions)).not.toContain(short.id);
+        expect(await commitOne(heartbeatOp(short), T0 + 2 * MIN + 1)).toEqual(ENDED);
       });
 
       it('treats a repeated disconnect as one: no recovery attempt, no longer grace', async () => {

@@ -149,4 +149,13 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'session recovery policy',
+    sql: `
+      -- Per-session recovery policy (NULL: the defaults, 10 min and 3 attempts).
+      ALTER TABLE sessions ADD COLUMN grace_ms INTEGER;
+      ALTER TABLE sessions ADD COLUMN max_recovery_attempts INTEGER;
+    `,
+  },
 ];
