@@ -238,6 +238,12 @@ export const breakdownQuery = statsQuery.extend({
   by: z.enum(BREAKDOWN_DIMS),
 });
 
+/** POST /api/v1/sessions/{id}/disconnect: optionally, the principal the caller expects the session to have. */
+export const disconnectSchema = z.object({
+  userId: z.string().max(256).nullable().optional(),
+  writeKey: z.string().optional(),
+});
+
 /** PUT /api/v1/sessions/{id}/state/{agentId}/{key}: an MCP agent-state value (any JSON) and its TTL. */
 export const agentStateSetSchema = z.object({
   value: z.unknown().refine((v) => v !== undefined, 'required'),

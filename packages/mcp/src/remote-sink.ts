@@ -147,7 +147,8 @@ class RemoteSink implements McpSink {
     const path = `/api/v1/sessions/${encodeURIComponent(sessionId)}`;
     // Disconnect first: a session whose process died is still `active` on the server, and only a
     // disconnected one is recovered (an attempt counted) by the heartbeat below.
-    const d = await this.#request('POST', `${path}/disconnect`);
+    // With the principal it expects: the server leaves another principal's session untouched.
+    const d = await this.#request('POST', `${path}/disconnect`, { userId: policy.principal ?? null });
     if (d.status === 404) return { ok: false, reason: 'not_found' };
     if (d.status === 410) return { ok: false, reason: 'ended' };
     if (d.status !== 200) throw new Error(`sessiontrack server answered ${d.status} to disconnect`);

@@ -1,6 +1,7 @@
 import {
   agentStateSetSchema,
   buildSession,
+  disconnectSchema,
   endSessionSchema,
   eventSchema,
   eventsBatchSchema,
@@ -221,8 +222,18 @@ export function registerIngestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   // MCP: the transport closed without an explicit end; the session may be recovered within its grace.
   app.post('/api/v1/sessions/:id/disconnect', async (c) => {
-    const { project } = await admit(c);
-    const r = ok(await buffer.submit({ op: 'disconnect', projectId: project.id, sessionId: c.req.param('id') }));
+    const { project, body } = await admit(c);
+    const sessionId = c.req.param('id');
+    const input = parse(disconnectSchema, body ?? {});
+    if (input.userId !== undefined) {
+      // The caller recovers a session for this principal: another principal's session is answered
+      // like a stranger's, and left as it is (a wrong id must not disconnect the owner's session).
+      const s = await deps.store.getSession(sessionId);
+      if (s && s.projectId === project.id && s.userId !== input.userId) {
+        throw new ApiError('not_found', 'unknown session');
+      }
+    }
+    const r = ok(await buffer.submit({ op: 'disconnect', projectId: project.id, sessionId }));
     const wire = sessionToWire(r.session, now());
     const at = wire.status === 'disconnected' ? r.session.disconnectedAt : null;
     // disconnectedAt: where the grace period of a recovery counts from.

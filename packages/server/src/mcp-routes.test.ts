@@ -57,6 +57,24 @@ describe('POST /api/v1/sessions/{id}/disconnect and recovery by heartbeat', () =
     expect((await json(await t.ingest(`/api/v1/sessions/${id}/heartbeat`))).recoveryAttempts).toBe(1);
   });
 
+  it("leaves another principal's session untouched when the caller names the principal it expects", async () => {
+    const id = await mcpSession(); // userId principal-1
+    const asOther = await t.ingest(`/api/v1/sessions/${id}/disconnect`, { userId: 'principal-2' });
+    expect(asOther.status).toBe(404);
+    expect((await json(asOther)).error.code).toBe('not_found');
+    const anonymous = await t.ingest(`/api/v1/sessions/${id}/disconnect`, { userId: null });
+    expect(anonymous.status).toBe(404);
+    // still active: a heartbeat continues it without counting a recovery
+    expect(await json(await t.ingest(`/api/v1/sessions/${id}/heartbeat`))).toMatchObject({
+      status: 'active',
+      recoveryAttempts: 0,
+    });
+    const asOwner = await t.ingest(`/api/v1/sessions/${id}/disconnect`, { userId: 'principal-1' });
+    expect((await json(asOwner)).status).toBe('disconnected');
+    const bad = await t.ingest(`/api/v1/sessions/${id}/disconnect`, { userId: 42 });
+    expect(bad.status).toBe(400);
+  });
+
   it("follows the session's own graceMs and maxRecoveryAttempts from its start", async () => {
     const once = await mcpSession({ maxRecoveryAttempts: 1 });
     await t.ingest(`/api/v1/sessions/${once}/disconnect`);
