@@ -3,6 +3,14 @@ import { silentLogger } from './sink.js';
 import { WriteQueue, type WriteQueueOptions } from './write-queue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits for timers to have run, however loaded the machine is. */
+const until = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+};
 
 function queue(over: Partial<WriteQueueOptions<number>> = {}) {
   const written: number[][] = [];
@@ -26,7 +34,7 @@ describe('WriteQueue', () => {
     const { q, written } = queue();
     for (let i = 1; i <= 3; i++) q.push(i);
     expect(written).toEqual([]);
-    await sleep(30);
+    await until(() => written.length > 0);
     expect(written).toEqual([[1, 2, 3]]);
   });
 
@@ -70,7 +78,7 @@ describe('WriteQueue', () => {
       },
     });
     q.push(7);
-    await sleep(80);
+    await until(() => done.length > 0);
     expect(attempts).toBe(3);
     expect(done).toEqual([7]);
   });
