@@ -35,14 +35,28 @@ async function read(server: RunningServer, id: string) {
   };
 }
 
+/** A raw MCP request with a session id; once more if it met a keep-alive socket of a dead process. */
+async function retriedPost(url: string, sessionId: string): Promise<Response> {
+  const post = () => rawPost(url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { 'mcp-session-id': sessionId });
+  try {
+    return await post();
+  } catch {
+    return post();
+  }
+}
+
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function rig(server: RunningServer, over: { port?: number } = {}) {
+async function rig(server: RunningServer, over: { port?: number; graceMs?: number } = {}) {
   const sink = remoteSink({ url: server.url, writeKey: server.writeKey, flushIntervalMs: 20 });
-  const mcp: McpSessions = createMcpSessions({ sink, createServer: () => demoServer() });
+  const mcp: McpSessions = createMcpSessions({
+    sink,
+    createServer: () => demoServer(),
+    ...(over.graceMs === undefined ? {} : { graceMs: over.graceMs }),
+  });
   const http: Listening = await listen((req, res) => mcp.handle(req, res), over.port);
   cleanups.push(async () => {
     await http.close();
@@ -128,6 +142,26 @@ describe('remote sink', () => {
     );
     expect(res.status).toBe(404);
     await client.close();
+  });
+
+  it('counts the grace of a session whose process died from its last activity, as the embedded sink does', async () => {
+    const server = await start();
+    let r = await rig(server);
+    const port = r.http.port;
+    const { client, transport } = await connect(r.http.url);
+    const id = transport.sessionId as string;
+    await client.callTool({ name: 'echo', arguments: { text: 'one' } });
+    await r.sink.flush();
+    // the process dies without a word; the next one grants 1 s of grace, and the client comes back
+    // after 1.5 s: counted from the last activity that is too late (from the disconnect the next
+    // process writes, it would be in time)
+    await r.http.close();
+    r = await rig(server, { port, graceMs: 1000 });
+    await new Promise((ok) => setTimeout(ok, 1500));
+    const res = await retriedPost(r.http.url, id);
+    expect(res.status).toBe(404);
+    expect(r.mcp.tombstone(id)?.reason).toBe('unrecoverable');
+    await client.close().catch(() => {});
   });
 
   it('forwards where the client is to a server behind a trusted proxy: headers, or the address lookup', async () => {

@@ -153,13 +153,16 @@ class RemoteSink implements McpSink {
     if (d.status === 410) return { ok: false, reason: 'ended' };
     if (d.status !== 200) throw new Error(`sessiontrack server answered ${d.status} to disconnect`);
     const s = (await d.json()) as WireSession;
+    // Still `active` before this call: its process died without a word, and the grace counts from
+    // its last activity (as with the embedded sink), not from this disconnect.
+    const died = s.previousStatus === 'active';
     const refusal = recoveryDecision(
       {
         kind: s.kind,
-        status: s.status,
+        status: died ? 'active' : s.status,
         userId: s.userId,
         lastActivityAt: Date.parse(s.lastActivityAt),
-        disconnectedAt: s.disconnectedAt ? Date.parse(s.disconnectedAt) : null,
+        disconnectedAt: !died && s.disconnectedAt ? Date.parse(s.disconnectedAt) : null,
         recoveryAttempts: s.recoveryAttempts,
         // The server's answer has the clock applied: an expired session shows as ended.
         idleOrCapExpiresAt: Number.POSITIVE_INFINITY,
@@ -309,5 +312,7 @@ interface WireSession {
   startedAt: string;
   lastActivityAt: string;
   disconnectedAt?: string | null;
+  /** The disconnect answer: the session's status before it (null for an older server). */
+  previousStatus?: 'active' | 'disconnected' | 'ended' | null;
   recoveryAttempts: number;
 }

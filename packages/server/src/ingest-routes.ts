@@ -2,6 +2,7 @@ import {
   agentStateSetSchema,
   buildSession,
   disconnectSchema,
+  effectiveStatus,
   endSessionSchema,
   eventSchema,
   eventsBatchSchema,
@@ -222,22 +223,27 @@ export function registerIngestRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   // MCP: the transport closed without an explicit end; the session may be recovered within its grace.
   app.post('/api/v1/sessions/:id/disconnect', async (c) => {
-    const { project, body } = await admit(c);
+    const { project, body, at: requestAt } = await admit(c);
     const sessionId = c.req.param('id');
     const input = parse(disconnectSchema, body ?? {});
-    if (input.userId !== undefined) {
-      // The caller recovers a session for this principal: another principal's session is answered
-      // like a stranger's, and left as it is (a wrong id must not disconnect the owner's session).
-      const s = await deps.store.getSession(sessionId);
-      if (s && s.projectId === project.id && s.userId !== input.userId) {
-        throw new ApiError('not_found', 'unknown session');
-      }
+    const before = await deps.store.getSession(sessionId);
+    const own = before && before.projectId === project.id ? before : null;
+    // The caller recovers a session for this principal: another principal's session is answered
+    // like a stranger's, and left as it is (a wrong id must not disconnect the owner's session).
+    if (own && input.userId !== undefined && own.userId !== input.userId) {
+      throw new ApiError('not_found', 'unknown session');
     }
     const r = ok(await buffer.submit({ op: 'disconnect', projectId: project.id, sessionId }));
     const wire = sessionToWire(r.session, now());
     const at = wire.status === 'disconnected' ? r.session.disconnectedAt : null;
-    // disconnectedAt: where the grace period of a recovery counts from.
-    return c.json({ ...wire, disconnectedAt: at === null ? null : new Date(at).toISOString() });
+    return c.json({
+      ...wire,
+      // where the grace period of a recovery counts from
+      disconnectedAt: at === null ? null : new Date(at).toISOString(),
+      // `active`: nobody had said the transport closed (its process died), so it closed around
+      // lastActivityAt — a recovering MCP server counts the grace from there, as the embedded sink does
+      previousStatus: own ? effectiveStatus(own, requestAt) : null,
+    });
   });
 
   registerAgentStateRoutes(app, deps, admit);

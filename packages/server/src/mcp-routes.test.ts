@@ -39,10 +39,14 @@ describe('POST /api/v1/sessions/{id}/disconnect and recovery by heartbeat', () =
     const d = await t.ingest(`/api/v1/sessions/${id}/disconnect`);
     expect(d.status).toBe(200);
     const body = await json(d);
-    expect(body).toMatchObject({ id, status: 'disconnected', recoveryAttempts: 0 });
+    expect(body).toMatchObject({ id, status: 'disconnected', recoveryAttempts: 0, previousStatus: 'active' });
     expect(Date.parse(body.disconnectedAt)).toBeGreaterThan(0);
     // repeated: no change
-    expect((await json(await t.ingest(`/api/v1/sessions/${id}/disconnect`))).status).toBe('disconnected');
+    expect(await json(await t.ingest(`/api/v1/sessions/${id}/disconnect`))).toMatchObject({
+      status: 'disconnected',
+      disconnectedAt: body.disconnectedAt,
+      previousStatus: 'disconnected',
+    });
 
     const hb = await json(await t.ingest(`/api/v1/sessions/${id}/heartbeat`));
     expect(hb).toMatchObject({
