@@ -202,6 +202,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 0 && maxAttempts <= MAX_RECOVERY_ATTEMPTS)) {
     throw new RangeError(`maxRecoveryAttempts: an integer from 0 to ${MAX_RECOVERY_ATTEMPTS}`);
   }
+  /** What every session start stores of the policy. */
+  const limits = { idleTimeoutMs: idle, absoluteTimeoutMs: absolute, graceMs, maxRecoveryAttempts: maxAttempts };
   const touchEvery = o.touchIntervalMs ?? 30_000;
   const tombstoneTtl = o.tombstoneTtlMs ?? 24 * 60 * 60 * 1000;
   const maxTombstones = o.maxTombstones ?? 100_000;
@@ -353,9 +355,13 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   };
 
   /** The platform's or proxy's word first; the author's lookup when they say nothing. */
-  const geoOf = (req: Request): Geo => {
+  /** Where the client of a new session is: its geo, and its address for a remote sink to forward. */
+  const where = (req: Request, source: McpRequest): { geo: Geo; clientAddress: string | null } => {
     const g = geoFromRequest(req, o.trustProxy ?? false);
-    return g.country || !o.geo ? g : o.geo(req);
+    return {
+      geo: g.country || !o.geo ? g : o.geo(req),
+      clientAddress: addressOf(req, source, o.trustProxy ?? false),
+    };
   };
 
   // Sessionless requests, grouped into sessiontrack sessions by principal + User-Agent: a group
@@ -391,12 +397,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
         startedAt: at,
         transport: 'streamable-http-stateless',
         userAgent,
-        geo: geoOf(req),
-        clientAddress: addressOf(req, source, o.trustProxy ?? false),
-        idleTimeoutMs: idle,
-        absoluteTimeoutMs: absolute,
-        graceMs,
-        maxRecoveryAttempts: maxAttempts,
+        ...where(req, source),
+        ...limits,
         metadata: {
           clientName: null,
           clientVersion: null,
@@ -478,12 +480,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       startedAt: l.startedAt,
       transport: 'streamable-http',
       userAgent: req.headers.get('user-agent'),
-      geo: geoOf(req),
-      clientAddress: addressOf(req, source, o.trustProxy ?? false),
-      idleTimeoutMs: idle,
-      absoluteTimeoutMs: absolute,
-      graceMs,
-      maxRecoveryAttempts: maxAttempts,
+      ...where(req, source),
+      ...limits,
       metadata: l.meta,
     });
     log.info({ sessionId: id, client: l.meta.clientName, principal: l.principal !== null }, 'mcp session started');

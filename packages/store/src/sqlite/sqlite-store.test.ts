@@ -35,6 +35,9 @@ const project: Project = {
   createdAt: T0,
 };
 
+/** How a session of these tests starts: the project above, at T0, from nowhere in particular. */
+const ctx = { project, now: T0, origin: null, userAgent: null, geo: { country: null, region: null, continent: null } };
+
 const readMigrations = (filename: string) => {
   const db = new Database(filename, { readonly: true });
   try {
@@ -161,13 +164,6 @@ describe('SqliteStore session cache', () => {
     const other = new SqliteStore({ filename, checkpointIntervalMs: 0 });
     try {
       await server.createProject(project);
-      const ctx = {
-        project,
-        now: T0,
-        origin: null,
-        userAgent: null,
-        geo: { country: null, region: null, continent: null },
-      };
       const session = buildSession({ kind: 'web', anonymousId: 'a' }, ctx, 's_sqlite_cache_00000000001');
       const events = (id: string, at: number) => ({
         op: 'events' as const,
@@ -215,13 +211,6 @@ describe('SqliteStore session cache', () => {
     );
     try {
       await store.createProject(project);
-      const ctx = {
-        project,
-        now: T0,
-        origin: null,
-        userAgent: null,
-        geo: { country: null, region: null, continent: null },
-      };
       const done = new Promise<number>((ok, fail) => other.once('message', ok).once('error', fail));
       let finished = false;
       void done.then(() => {
@@ -263,13 +252,6 @@ describe('SqliteStore session cache', () => {
     const store = new SqliteStore({ filename: ':memory:' });
     try {
       await store.createProject(project);
-      const ctx = {
-        project,
-        now: T0,
-        origin: null,
-        userAgent: null,
-        geo: { country: null, region: null, continent: null },
-      };
       const session = buildSession({ kind: 'web', anonymousId: 'a' }, ctx, 's_sqlite_cache_00000000002');
       const second = buildSession({ kind: 'web', anonymousId: 'b' }, ctx, 's_sqlite_cache_00000000003');
       await store.commit(
