@@ -191,21 +191,24 @@ export function namedPg(sql: string, params: Record<string, unknown>): [string, 
 export class RolledUserCounts {
   readonly #entries = new Map<string, { n: number; at: number }>();
 
-  get(key: string, now = Date.now()): number | undefined {
+  /** The count for these days at this version: remembered, else `count()`'s answer (then remembered). */
+  async of(
+    projectId: string,
+    dates: readonly string[],
+    version: number,
+    count: () => number | Promise<number>,
+    now = Date.now(),
+  ): Promise<number> {
+    const key = `${projectId}\u0000${version}\u0000${dates.join(',')}`;
     const e = this.#entries.get(key);
-    if (!e || now - e.at > 60_000) return undefined;
-    return e.n;
-  }
-
-  set(key: string, n: number, now = Date.now()): void {
+    if (e && now - e.at <= 60_000) return e.n;
+    const n = await count();
     if (this.#entries.size >= 200) this.#entries.clear();
     this.#entries.set(key, { n, at: now });
+    return n;
   }
 
   clear(): void {
     this.#entries.clear();
   }
 }
-
-export const rolledUsersKey = (projectId: string, dates: readonly string[], version: number) =>
-  `${projectId}\u0000${version}\u0000${dates.join(',')}`;

@@ -10,7 +10,7 @@ import {
   type StoredEvent,
 } from '@sessiontrack/core';
 import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
-import { type LiveDay, type LiveDayQuery, liveDay, namedPg, RolledUserCounts, rolledUsersKey } from '../live-sql.js';
+import { type LiveDay, type LiveDayQuery, liveDay, namedPg, RolledUserCounts } from '../live-sql.js';
 import { RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
@@ -328,12 +328,10 @@ export class PostgresStore implements Store {
     extra: readonly string[],
     version: number,
   ): Promise<number> {
-    const key = rolledUsersKey(projectId, dates, version);
     const sorted = [...dates].sort();
     const first = sorted[0] ?? '';
     const last = sorted[sorted.length - 1] ?? '';
-    let base = this.#rolledUsers.get(key);
-    if (base === undefined) {
+    const base = await this.#rolledUsers.of(projectId, dates, version, async () => {
       // A date range, not `= ANY(dates)`: user rows exist only for rolled days, and `dates` are all
       // the rolled days between its first and last, so the range selects the same rows — as one
       // index range scan.
@@ -341,9 +339,8 @@ export class PostgresStore implements Store {
         'SELECT count(DISTINCT user_key) AS n FROM rollup_users WHERE project_id = $1 AND day >= $2 AND day <= $3',
         [projectId, first, last],
       );
-      base = Number(rows[0]?.n ?? 0);
-      this.#rolledUsers.set(key, base);
-    }
+      return Number(rows[0]?.n ?? 0);
+    });
     if (extra.length === 0) return base;
     // Live users not among the rolled days' users (one index probe each).
     const { rows } = await this.#db.query<{ n: string }>(

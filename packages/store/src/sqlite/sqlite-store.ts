@@ -13,14 +13,7 @@ import {
 } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { type BatchOutcome, type EventRow, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
-import {
-  type LiveDay,
-  type LiveDayQuery,
-  liveDay,
-  namedSqlite,
-  RolledUserCounts,
-  rolledUsersKey,
-} from '../live-sql.js';
+import { type LiveDay, type LiveDayQuery, liveDay, namedSqlite, RolledUserCounts } from '../live-sql.js';
 import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
 import {
   MUTABLE_SESSION_COLUMNS,
@@ -456,19 +449,20 @@ export class SqliteStore implements Store {
     extra: readonly string[],
     version: number,
   ): Promise<number> {
-    const key = rolledUsersKey(projectId, dates, version);
-    let base = this.#rolledUsers.get(key);
-    if (base === undefined) {
-      base = (
-        this.#db
-          .prepare(
-            `SELECT count(DISTINCT user_key) AS n FROM rollup_users
-             WHERE project_id = ? AND day IN (SELECT value FROM json_each(?))`,
-          )
-          .get(projectId, JSON.stringify(dates)) as { n: number }
-      ).n;
-      this.#rolledUsers.set(key, base);
-    }
+    const base = await this.#rolledUsers.of(
+      projectId,
+      dates,
+      version,
+      () =>
+        (
+          this.#db
+            .prepare(
+              `SELECT count(DISTINCT user_key) AS n FROM rollup_users
+               WHERE project_id = ? AND day IN (SELECT value FROM json_each(?))`,
+            )
+            .get(projectId, JSON.stringify(dates)) as { n: number }
+        ).n,
+    );
     if (extra.length === 0) return base;
     // Live users not among the rolled days' users (one index probe each).
     const r = this.#db
