@@ -1,4 +1,4 @@
-import type { WireEvent, WireSession, WorkflowOutcome } from '@sessiontrack/core';
+import type { BreakdownRow, DailyStats, WireEvent, WireSession, WorkflowOutcome } from '@sessiontrack/core';
 
 // The read API of the server (docs/api.md), as the dashboard uses it. The admin token is kept in
 // sessionStorage: it survives a reload of the tab, not the closing of the browser.
@@ -12,50 +12,9 @@ export interface Project {
   timeZone: string;
 }
 
-export interface Summary {
-  sessions: number;
-  uniqueUsers: number;
-  avgDurationSeconds: number;
-  bounceRate: number;
-  errorRate: number;
-  actions: number;
-  toolCalls: number;
-}
-
-export interface Daily extends Summary {
-  date: string;
-  countries?: Record<string, number>;
-}
-
-export interface BreakdownRow {
-  value: string | null;
-  sessions: number;
-  share: number;
-  /** by=region: the region's country. */
-  country?: string | null;
-  /** by=tool: tool_call events. */
-  calls?: number;
-  /** by=tool: failed calls, when the server counts them. */
-  errors?: number;
-  errorRate?: number;
-}
-
-export interface WorkflowStats {
-  workflowId: string;
-  started: number;
-  completed: number;
-  failed: number;
-  abandoned: number;
-  abandonRate: number;
-}
-
-export interface Pattern {
-  pattern: string;
-  type: string;
-  confidence: number;
-  indicators: unknown[];
-  stats: Record<string, unknown>;
-}
+// The shapes of the stats routes are core's (the server answers with them as they are).
+export type { BreakdownRow, Summary, UserPattern as Pattern, WorkflowStats } from '@sessiontrack/core';
+export type Daily = DailyStats;
 
 /** GET /sessions/{id}: the session, its events, and its workflows with their outcome. */
 export type SessionDetail = WireSession & {
