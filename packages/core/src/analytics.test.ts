@@ -6,6 +6,7 @@ import {
   addTotals,
   breakdownOf,
   computeDays,
+  countriesOf,
   dailyOf,
   durationsOf,
   emptyTotals,
@@ -168,6 +169,33 @@ describe('breakdowns', () => {
     ]);
     expect(breakdownOf(t, 'exitReason', 10)).toEqual([{ value: 'logout', sessions: 3, share: 1 }]);
     expect(breakdownOf(t, 'transport', 1)).toEqual([{ value: null, sessions: 3, share: 0.75 }]);
+  });
+
+  it('countries: top countries with their regions, unknown ones apart, and per day', () => {
+    const a = ended({ geo: { country: 'DE', region: 'BY', continent: 'EU' } });
+    const b = ended({ geo: { country: 'DE', region: 'BE', continent: 'EU' } });
+    const c = ended({ geo: { country: 'FR', region: null, continent: 'EU' } });
+    const d = ended({ geo: { country: null, region: null, continent: null } });
+    const day = oneDay([a, b, c, d]);
+    const t = addTotals(emptyTotals(), day);
+    expect(countriesOf(t, [day], 1)).toEqual({
+      sessions: 4,
+      countries: 2,
+      unknownCountrySessions: 1,
+      top: [
+        {
+          country: 'DE',
+          continent: 'EU',
+          sessions: 2,
+          share: 0.5,
+          regions: [
+            { region: 'BE', sessions: 1, share: 0.5 },
+            { region: 'BY', sessions: 1, share: 0.5 },
+          ],
+        },
+      ],
+      daily: [{ date: '2025-06-01', sessions: 4, countries: { DE: 2, FR: 1, unknown: 1 } }],
+    });
   });
 
   it('tool: sessions that called a tool, its calls and failed calls', () => {

@@ -1,3 +1,4 @@
+import { continentOf } from './continents.js';
 import { effectiveSession } from './lifecycle.js';
 import { addDays, dayStart, localDate, zoneClock } from './time.js';
 import type { EventType, Session } from './types.js';
@@ -438,15 +439,20 @@ export interface DailyStats extends Omit<Summary, 'endedSessions'> {
 export function dailyOf(
   day: DayTotals & { date: string; uniqueUsers: number; counts: RangeTotals['counts'] },
 ): DailyStats {
-  const countries: Counts = {};
-  for (const [k, n] of Object.entries(day.counts.country ?? {})) countries[k === NONE ? 'unknown' : k] = n;
   return {
     date: day.date,
     ...summaryOf(day, day.uniqueUsers),
     mostCommonEntry: mostCommon(day.counts.entryPage),
     mostCommonExit: mostCommon(day.counts.exitPage),
-    countries,
+    countries: countryCounts(day.counts.country),
   };
+}
+
+/** Sessions per country code, those without one under "unknown". */
+function countryCounts(byCountry: Counts | undefined): Counts {
+  const out: Counts = {};
+  for (const [k, n] of Object.entries(byCountry ?? {})) out[k === NONE ? 'unknown' : k] = n;
+  return out;
 }
 
 export interface BreakdownRow {
@@ -561,6 +567,40 @@ export function durationsOf(t: RangeTotals): { bucket: string; sessions: number;
     const n = t.counts.duration?.[b.label] ?? 0;
     return { bucket: b.label, sessions: n, share: ratio(n, t.endedSessions) };
   });
+}
+
+/**
+ * Per-country stats: the top countries (most sessions first, ties alphabetical) with their regions,
+ * and sessions per country for every day of the range.
+ */
+export function countriesOf(
+  t: RangeTotals,
+  days: readonly (DayTotals & { date: string; counts: RangeTotals['counts'] })[],
+  limit: number,
+) {
+  const byCountry = t.counts.country ?? {};
+  const regions = t.counts.region ?? {};
+  const known = Object.entries(byCountry).filter(([k]) => k !== NONE);
+  const top = known
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+    .slice(0, limit)
+    .map(([country, n]) => ({
+      country,
+      continent: continentOf(country),
+      sessions: n,
+      share: ratio(n, t.sessions),
+      regions: Object.entries(regions)
+        .filter(([k]) => k.startsWith(`${country}\t`))
+        .map(([k, m]) => ({ region: k.slice(country.length + 1) || null, sessions: m, share: m / n }))
+        .sort((a, b) => b.sessions - a.sessions || ((a.region ?? '') < (b.region ?? '') ? -1 : 1)),
+    }));
+  return {
+    sessions: t.sessions,
+    countries: known.length,
+    unknownCountrySessions: byCountry[NONE] ?? 0,
+    top,
+    daily: days.map((d) => ({ date: d.date, sessions: d.sessions, countries: countryCounts(d.counts.country) })),
+  };
 }
 
 /** Exit analysis: where ended sessions left, why, and the last action before leaving. */

@@ -1,4 +1,4 @@
-import type { BreakdownRow, DailyStats, WireEvent, WireSession, WorkflowOutcome } from '@sessiontrack/core';
+import type { countriesOf, DailyStats, exitsOf, WireEvent, WireSession, WorkflowOutcome } from '@sessiontrack/core';
 
 // The read API of the server (docs/api.md), as the dashboard uses it. The admin token is kept in
 // sessionStorage: it survives a reload of the tab, not the closing of the browser.
@@ -15,6 +15,8 @@ export interface Project {
 // The shapes of the stats routes are core's (the server answers with them as they are).
 export type { BreakdownRow, Summary, UserPattern as Pattern, WorkflowStats } from '@sessiontrack/core';
 export type Daily = DailyStats;
+export type Countries = ReturnType<typeof countriesOf>;
+export type Exits = ReturnType<typeof exitsOf>;
 
 /** GET /sessions/{id}: the session, its events, and its workflows with their outcome. */
 export type SessionDetail = WireSession & {
@@ -22,23 +24,6 @@ export type SessionDetail = WireSession & {
   workflowOutcomes: WorkflowOutcome[];
   abandonedWorkflows: string[];
 };
-
-export interface Countries {
-  sessions: number;
-  top: {
-    country: string;
-    sessions: number;
-    share: number;
-    regions: { region: string | null; sessions: number; share: number }[];
-  }[];
-}
-
-export interface Exits {
-  endedSessions: number;
-  pages: BreakdownRow[];
-  reasons: BreakdownRow[];
-  lastActions: BreakdownRow[];
-}
 
 const TOKEN_KEY = 'sessiontrack.adminToken';
 

@@ -4,14 +4,13 @@ import {
   breakdownOf,
   breakdownQuery,
   type CountDim,
-  continentOf,
+  countriesOf,
   dailyOf,
   dateRange,
   durationsOf,
   eventsToWire,
   exitsOf,
   localDate,
-  NONE,
   PATTERN_SESSIONS,
   type Project,
   type Session,
@@ -102,30 +101,7 @@ export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.get('/api/v1/stats/countries', async (c) => {
     const q = parse(statsQuery.extend({ limit: statsQuery.shape.limit.default(10) }), c.req.query());
     const { dates, r } = await range(c, q, { dims: ['country', 'region'], dayDims: ['country'] });
-    const byCountry = r.totals.counts.country ?? {};
-    const regions = r.totals.counts.region ?? {};
-    const known = Object.entries(byCountry).filter(([k]) => k !== NONE);
-    const top = known
-      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
-      .slice(0, q.limit)
-      .map(([country, n]) => ({
-        country,
-        continent: continentOf(country),
-        sessions: n,
-        share: r.totals.sessions === 0 ? 0 : n / r.totals.sessions,
-        regions: Object.entries(regions)
-          .filter(([k]) => k.startsWith(`${country}\t`))
-          .map(([k, m]) => ({ region: k.slice(country.length + 1) || null, sessions: m, share: m / n }))
-          .sort((a, b) => b.sessions - a.sessions || ((a.region ?? '') < (b.region ?? '') ? -1 : 1)),
-      }));
-    return c.json({
-      ...dates,
-      sessions: r.totals.sessions,
-      countries: known.length,
-      unknownCountrySessions: byCountry[NONE] ?? 0,
-      top,
-      daily: r.days.map((d) => ({ date: d.date, sessions: d.sessions, countries: dailyOf(d).countries })),
-    });
+    return c.json({ ...dates, ...countriesOf(r.totals, r.days, q.limit) });
   });
 
   app.get('/api/v1/sessions/patterns/:userId', async (c) => {
