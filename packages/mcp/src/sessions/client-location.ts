@@ -1,4 +1,4 @@
-import type { Geo } from '@sessiontrack/core';
+import { forwardedClient, type Geo, trustsProxy } from '@sessiontrack/core';
 import { geoFromRequest } from '../context.js';
 import type { McpRequest, Settings } from './options.js';
 
@@ -9,16 +9,19 @@ export function clientLocation(
   source: McpRequest,
 ): { geo: Geo; clientAddress: string | null } {
   // The platform's or proxy's word first; the author's lookup when they say nothing.
-  const g = geoFromRequest(req, s.trustProxy);
+  const g = geoFromRequest(req, trustsProxy(s.trustProxy));
   return {
     geo: g.country || !s.options.geo ? g : s.options.geo(req),
-    clientAddress: addressOf(req, source, s.trustProxy),
+    clientAddress: addressOf(req, source, s),
   };
 }
 
-/** First X-Forwarded-For entry (behind a trusted proxy), else the socket's peer (Node only). */
-function addressOf(req: Request, source: McpRequest, trustProxy: boolean): string | null {
-  const forwarded = trustProxy ? req.headers.get('x-forwarded-for')?.split(',', 1)[0]?.trim() : undefined;
-  if (forwarded) return forwarded.slice(0, 64);
-  return source instanceof Request ? null : (source.socket?.remoteAddress ?? null);
+/**
+ * The right-most untrusted hop (packages/core/src/forwarded.ts, the server's rule too): the
+ * left-most X-Forwarded-For entry is whatever the client sent. The socket's peer is known on
+ * Node only; behind a Web `Request` the platform is taken as the first trusted hop.
+ */
+function addressOf(req: Request, source: McpRequest, s: Settings): string | null {
+  const peer = source instanceof Request ? null : (source.socket?.remoteAddress ?? null);
+  return forwardedClient(req.headers.get('x-forwarded-for'), peer, s.trustProxy);
 }

@@ -9,6 +9,8 @@ import {
   KIND_DEFAULTS,
   MAX_GRACE_MS,
   MAX_RECOVERY_ATTEMPTS,
+  parseTrustProxy,
+  type TrustProxy,
 } from '@sessiontrack/core';
 import { type McpLogger, type McpSink, silentLogger } from '../sink.js';
 
@@ -39,8 +41,12 @@ export interface McpSessionsOptions {
   /** Called after an idle or too old session was expired and its transport closed. */
   onExpired?: (sessionId: string) => void;
   logger?: McpLogger;
-  /** Believe CF-IPCountry / X-Vercel-IP-Country headers (only behind a proxy that sets them). */
-  trustProxy?: boolean;
+  /**
+   * The proxies in front (default none): `true` or a count of them, or their addresses and ranges
+   * (`['10.0.0.0/8', 'loopback']`). The client's address is then the right-most X-Forwarded-For
+   * hop that is not one of them, and CF-IPCountry / X-Vercel-IP-Country headers are believed.
+   */
+  trustProxy?: boolean | number | readonly string[];
   /** Geo of a request when the headers cannot tell (e.g. an IP database lookup). */
   geo?: (req: Request) => Geo;
   /** How often expiry is checked (default idle/4, between 50 ms and 30 s). */
@@ -84,7 +90,7 @@ export interface Settings {
   readonly tombstoneTtlMs: number;
   readonly maxTombstones: number;
   readonly sweepIntervalMs: number;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   /** The principal of a request, `null` for none (an empty string is none too). */
   principalOf(req: McpRequest): string | null;
 }
@@ -112,7 +118,7 @@ export function settingsOf(o: McpSessionsOptions): Settings {
     tombstoneTtlMs: o.tombstoneTtlMs ?? 24 * 60 * 60 * 1000,
     maxTombstones: o.maxTombstones ?? 100_000,
     sweepIntervalMs: o.sweepIntervalMs ?? Math.min(30_000, Math.max(50, Math.floor(Math.min(idle, absolute) / 4))),
-    trustProxy: o.trustProxy ?? false,
+    trustProxy: parseTrustProxy(o.trustProxy),
     principalOf: (req) => o.principal?.(req) || null,
   };
 }

@@ -1,0 +1,80 @@
+import { SqliteStore } from '@sessiontrack/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import { embeddedSink } from './embedded-sink.js';
+import { connect, demoServer, type Listening, listen } from './mcp.testkit.js';
+import { createMcpSessions, type McpSessions, type McpSessionsOptions } from './sessions.js';
+import type { McpSessionStart, McpSink } from './sink.js';
+
+// What a client that does not play by the rules can make of the handler (issue 14): spoofed
+// proxy headers, oversized bodies, repeated request ids, foreign Host and Origin headers. Real
+// HTTP, the SDK's real server (and client where one is needed), the embedded sink on SQLite.
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Rig {
+  mcp: McpSessions;
+  http: Listening;
+  sink: McpSink;
+  starts: McpSessionStart[];
+}
+
+async function rig(over: Partial<McpSessionsOptions> = {}): Promise<Rig> {
+  const store = new SqliteStore({ filename: ':memory:' });
+  const inner = embeddedSink({ store, flushIntervalMs: 5 });
+  const starts: McpSessionStart[] = [];
+  // The real sink, with the starts it was handed kept for the test to read.
+  const sink: McpSink = {
+    kind: inner.kind,
+    state: inner.state,
+    start: (s) => {
+      starts.push(s);
+      inner.start(s);
+    },
+    toolCall: (id, c) => inner.toolCall(id, c),
+    touch: (id, at) => inner.touch(id, at),
+    end: (id, reason) => inner.end(id, reason),
+    disconnect: (id) => inner.disconnect(id),
+    recover: (id, policy, now) => inner.recover(id, policy, now),
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  };
+  const mcp = createMcpSessions({ sink, createServer: () => demoServer(), ...over });
+  const http = await listen((req, res) => mcp.handle(req, res));
+  cleanups.push(async () => {
+    await http.close();
+    await mcp.shutdown();
+    await store.close();
+  });
+  return { mcp, http, sink, starts };
+}
+
+describe('X-Forwarded-For behind a trusted proxy', () => {
+  it('takes the right-most untrusted hop, not the left-most entry the client wrote', async () => {
+    const r = await rig({ trustProxy: true });
+    // The client sent "X-Forwarded-For: 6.6.6.6"; the one proxy in front appended its peer.
+    await connect(r.http.url, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7' } });
+    expect(r.starts.at(-1)?.clientAddress).toBe('198.51.100.7');
+    const ranges = await rig({ trustProxy: ['loopback', '10.0.0.0/8'] });
+    await connect(ranges.http.url, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.0.0.3' } });
+    expect(ranges.starts.at(-1)?.clientAddress).toBe('198.51.100.7');
+    // Untrusted: the socket's peer, whatever the header says.
+    const none = await rig();
+    await connect(none.http.url, { headers: { 'x-forwarded-for': '6.6.6.6' } });
+    expect(none.starts.at(-1)?.clientAddress).toBe('127.0.0.1');
+  });
+
+  it('refuses a trustProxy it cannot read when the handler is made', () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    const sink = embeddedSink({ store });
+    cleanups.push(async () => {
+      await sink.close();
+      await store.close();
+    });
+    expect(() => createMcpSessions({ sink, createServer: () => demoServer(), trustProxy: ['proxy.local'] })).toThrow(
+      /proxy\.local/,
+    );
+  });
+});
