@@ -1,7 +1,7 @@
 import { SqliteStore } from '@sessiontrack/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { embeddedSink } from './embedded-sink.js';
-import { connect, demoServer, type Listening, listen } from './mcp.testkit.js';
+import { connect, demoServer, initializeBody, type Listening, listen } from './mcp.testkit.js';
 import { createMcpSessions, type McpSessions, type McpSessionsOptions } from './sessions.js';
 import type { McpSessionStart, McpSink } from './sink.js';
 
@@ -76,5 +76,48 @@ describe('X-Forwarded-For behind a trusted proxy', () => {
     expect(() => createMcpSessions({ sink, createServer: () => demoServer(), trustProxy: ['proxy.local'] })).toThrow(
       /proxy\.local/,
     );
+  });
+});
+
+describe('request bodies before a session exists', () => {
+  it('bounds them by transportOptions.maxRequestBodySize on the Web handler too: 413, nothing parsed', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    const sink = embeddedSink({ store });
+    const mcp = createMcpSessions({
+      sink,
+      createServer: () => demoServer(),
+      transportOptions: { maxRequestBodySize: 1024 },
+    });
+    cleanups.push(async () => {
+      await mcp.shutdown();
+      await store.close();
+    });
+    const padded = (n: number) => {
+      const b = initializeBody();
+      return JSON.stringify({ ...b, params: { ...b.params, pad: 'x'.repeat(n) } });
+    };
+    const init = (pad: number) =>
+      new Request('http://localhost/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: padded(pad),
+      });
+    const big = await mcp.handleRequest(init(2000));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: { code: -32000, message: expect.stringContaining('1024 bytes') } });
+    expect(mcp.activeCount()).toBe(0);
+    // A body without a declared length (streamed) is cut off as it arrives.
+    const streamed = await mcp.handleRequest(
+      new Request('http://localhost/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: new Blob([padded(5000)]).stream(),
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(streamed.status).toBe(413);
+    const ok = await mcp.handleRequest(init(10));
+    expect([ok.status, await ok.text()]).toEqual([200, expect.any(String)]);
+    expect(mcp.activeCount()).toBe(1);
   });
 });

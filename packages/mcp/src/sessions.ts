@@ -9,13 +9,8 @@ import { infoOf, type Live, LiveSessions, type McpSessionInfo } from './sessions
 import { nodeAdapter } from './sessions/node-adapter.js';
 import { type McpRequest, type McpSessionsOptions, settingsOf } from './sessions/options.js';
 import { type Recovered, Recovery } from './sessions/recovery.js';
-import {
-  invalidJson,
-  sessionIdRequired,
-  sessionNotFound,
-  sinkUnavailable,
-  tooManySessions,
-} from './sessions/rpc-errors.js';
+import { readJsonBody } from './sessions/request-body.js';
+import { sessionIdRequired, sessionNotFound, sinkUnavailable, tooManySessions } from './sessions/rpc-errors.js';
 import { SessionTransports } from './sessions/session-transport.js';
 import { SessionlessGroups } from './sessions/sessionless.js';
 import { type Tombstone, Tombstones } from './sessions/tombstones.js';
@@ -80,11 +75,9 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     if (!id) {
       if (req.method !== 'POST') return sessionIdRequired();
       if (body === undefined) {
-        try {
-          body = await req.json();
-        } catch {
-          return invalidJson();
-        }
+        const read = await readJsonBody(req, s.maxBodyBytes);
+        if (read instanceof Response) return read;
+        body = read.body;
       }
       if (initializeParams(body))
         return createSession({ s, live, capacity, transports }, req, source, body, opts.authInfo);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { resolveMaxRequestBodySize } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import type { WebStandardStreamableHTTPServerTransportOptions } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   DEFAULT_GRACE_MS,
@@ -86,6 +87,8 @@ export interface Settings {
   readonly now: () => number;
   readonly limits: SessionLimits;
   readonly maxSessions: number;
+  /** The transports' body bound (`transportOptions.maxRequestBodySize`, 4 MiB), also where no transport reads yet. */
+  readonly maxBodyBytes: number;
   readonly touchIntervalMs: number;
   readonly tombstoneTtlMs: number;
   readonly maxTombstones: number;
@@ -114,6 +117,7 @@ export function settingsOf(o: McpSessionsOptions): Settings {
     now: o.now ?? Date.now,
     limits: { idleTimeoutMs: idle, absoluteTimeoutMs: absolute, graceMs, maxRecoveryAttempts: maxAttempts },
     maxSessions: o.maxSessions ?? 10_000,
+    maxBodyBytes: resolveMaxRequestBodySize(o.transportOptions?.maxRequestBodySize),
     touchIntervalMs: o.touchIntervalMs ?? 30_000,
     tombstoneTtlMs: o.tombstoneTtlMs ?? 24 * 60 * 60 * 1000,
     maxTombstones: o.maxTombstones ?? 100_000,
