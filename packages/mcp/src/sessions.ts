@@ -48,6 +48,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const { sink, now } = s;
   const tombstones = new Tombstones(s.maxTombstones, s.tombstoneTtlMs);
   const live = new LiveSessions(sink, tombstones, s.log, now);
+  // The one place that sees each JSON-RPC request begin and end (method, id, tool, duration,
+  // error): activity and tool calls are recorded here, and spans or metrics per request belong here.
   const hooks: RequestHooks<Live> = {
     begin: (l, request) => {
       if (request.method === 'logging/setLevel') l.logging = true;
@@ -62,6 +64,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const capacity: Capacity = new Capacity(s.maxSessions, () => live.size + groups.size);
   const groups = new SessionlessGroups(s, capacity, transports);
   const recovery = new Recovery(s, live, tombstones, capacity, transports);
+  const creation = { s, live, capacity, transports };
   const expiry: Expiry = { s, live, groups, tombstones };
   const stopSweeping = startSweeping(expiry);
 
@@ -79,8 +82,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
         if (read instanceof Response) return read;
         body = read.body;
       }
-      if (initializeParams(body))
-        return createSession({ s, live, capacity, transports }, req, source, body, opts.authInfo);
+      if (initializeParams(body)) return createSession(creation, req, source, body, opts.authInfo);
       if (options.sessionless) return groups.serve(req, source, body, opts.authInfo);
       return sessionIdRequired();
     }

@@ -44,8 +44,9 @@ export interface McpSessionsOptions {
   logger?: McpLogger;
   /**
    * The proxies in front (default none): `true` or a count of them, or their addresses and ranges
-   * (`['10.0.0.0/8', 'loopback']`). The client's address is then the right-most X-Forwarded-For
-   * hop that is not one of them, and CF-IPCountry / X-Vercel-IP-Country headers are believed.
+   * (`['10.0.0.0/8', 'loopback']`), as the server's `--trust-proxy`. The client's address is then the
+   * right-most X-Forwarded-For hop that is not one of them, and CF-IPCountry / X-Vercel-IP-Country
+   * headers are believed. Ranges need the socket's peer: with `handleRequest` (no socket) use a count.
    */
   trustProxy?: boolean | number | readonly string[];
   /** Geo of a request when the headers cannot tell (e.g. an IP database lookup). */
@@ -122,7 +123,18 @@ export function settingsOf(o: McpSessionsOptions): Settings {
     tombstoneTtlMs: o.tombstoneTtlMs ?? 24 * 60 * 60 * 1000,
     maxTombstones: o.maxTombstones ?? 100_000,
     sweepIntervalMs: o.sweepIntervalMs ?? Math.min(30_000, Math.max(50, Math.floor(Math.min(idle, absolute) / 4))),
-    trustProxy: parseTrustProxy(o.trustProxy),
+    trustProxy: trustOf(o.trustProxy),
     principalOf: (req) => o.principal?.(req) || null,
   };
+}
+
+/** The option in `--trust-proxy`'s terms: `true` is one proxy, a list is addresses and ranges. */
+function trustOf(o: McpSessionsOptions['trustProxy']): TrustProxy {
+  if (o === undefined || o === false) return false;
+  if (o === true) return parseTrustProxy('1');
+  try {
+    return parseTrustProxy(typeof o === 'number' ? String(o) : o.join(','));
+  } catch (err) {
+    throw new RangeError(`trustProxy: ${(err as Error).message}`);
+  }
 }
