@@ -180,3 +180,38 @@ describe('requests in flight', () => {
     expect(r.mcp.list()[0]?.inFlight).toBe(0);
   });
 });
+
+describe('Host and Origin (DNS rebinding)', () => {
+  const post = (mcp: McpSessions, headers: Record<string, string>) =>
+    mcp.handleRequest(
+      new Request('http://mcp.example.com/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify(initializeBody()),
+      }),
+    );
+  async function handler(over: Partial<McpSessionsOptions>): Promise<McpSessions> {
+    const store = new SqliteStore({ filename: ':memory:' });
+    const mcp = createMcpSessions({ sink: embeddedSink({ store }), createServer: () => demoServer(), ...over });
+    cleanups.push(async () => {
+      await mcp.shutdown();
+      await store.close();
+    });
+    return mcp;
+  }
+
+  it('checks the listed hosts and origins on the Web handler, port-agnostic for hosts', async () => {
+    const mcp = await handler({ allowedHosts: ['mcp.example.com'], allowedOrigins: ['https://app.example.com'] });
+    expect((await post(mcp, { host: 'attacker.example' })).status).toBe(403);
+    expect((await post(mcp, { host: 'mcp.example.com', origin: 'https://attacker.example' })).status).toBe(403);
+    expect((await post(mcp, { host: 'mcp.example.com:8443', origin: 'https://app.example.com' })).status).toBe(200);
+    expect((await post(mcp, { host: 'mcp.example.com' })).status).toBe(200);
+    expect(mcp.activeCount()).toBe(2);
+  });
+
+  it('is off on a loopback socket with allowedHosts: false (behind a proxy that checks it)', async () => {
+    const r = await rig({ allowedHosts: false });
+    const { transport } = await connect(r.http.url, { headers: { origin: 'https://attacker.example' } });
+    expect(transport.sessionId).toMatch(/^mcp_/);
+  });
+});
