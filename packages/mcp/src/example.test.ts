@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@sessiontrack/store';
 import { afterAll, expect, it } from 'vitest';
-import { postHugeInitialize, startExample } from './example.testkit.js';
-import { connect, text } from './mcp.testkit.js';
+import { postHugeInitialize, postWithHeaders, startExample } from './example.testkit.js';
+import { connect, initializeBody, text } from './mcp.testkit.js';
 
 // Smoke test of examples/mcp-server as `npm run example:mcp` starts it (after the build).
 
@@ -61,6 +61,32 @@ it('answers 413 to a 200 MiB POST without a session id, and its memory stays whe
     const { client } = await connect(example.url, { name: 'after' });
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'ok' } }))).toBe('ok');
     await client.close();
+  } finally {
+    await example.kill();
+  }
+});
+
+it('refuses Host and Origin headers of another site (DNS rebinding), and serves its own', async () => {
+  const example = await startExample({ SESSIONTRACK_DATA_DIR: dir });
+  try {
+    const own = new URL(example.url).host;
+    const init = initializeBody('rebinding');
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } };
+    const answers = [
+      await postWithHeaders(example.url, init, { host: 'attacker.example' }),
+      await postWithHeaders(example.url, init, { host: `attacker.example:${new URL(example.url).port}` }),
+      await postWithHeaders(example.url, init, { host: own, origin: 'http://attacker.example' }),
+      await postWithHeaders(example.url, call, { host: 'attacker.example', 'mcp-session-id': 'mcp_x' }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([403, 403, 403, 403]);
+    expect(answers[0]?.body).toContain('Host header not allowed');
+    expect(answers[2]?.body).toContain('Origin not allowed');
+    // Its own names (any port: the check is port-agnostic), with or without a local Origin.
+    const ok = [
+      await postWithHeaders(example.url, init, { host: own }),
+      await postWithHeaders(example.url, init, { host: 'localhost', origin: 'http://localhost:5173' }),
+    ];
+    expect(ok.map((a) => a.status)).toEqual([200, 200]);
   } finally {
     await example.kill();
   }

@@ -74,6 +74,7 @@ export async function startExample(env: Record<string, string>): Promise<Example
  * with its Content-Length when `declared`) from one reused buffer, so that the sender holds
  * 1 MiB however large the body. Resolves with the status once the server answers (it may answer
  * and close before the body is all sent), or null if the connection died without an answer.
+ * Declared: the body follows only if no answer came within 2 s.
  */
 export function postHugeInitialize(url: string, mib: number, declared: boolean): Promise<number | null> {
   const head = Buffer.from(
@@ -113,6 +114,40 @@ export function postHugeInitialize(url: string, mib: number, declared: boolean):
       }
       if (!answered) req.end(tail);
     };
-    pump();
+    if (!declared) return pump();
+    // A declared length is refused before a byte of the body is read: wait for that answer first,
+    // as a client sending `Expect: 100-continue` would (writing on would race the server's close).
+    req.flushHeaders();
+    setTimeout(() => {
+      if (!answered) pump();
+    }, 2000);
+  });
+}
+
+/** A POST over node:http, which (unlike fetch) sends any Host header it is given. */
+export function postWithHeaders(
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...headers,
+      },
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
   });
 }

@@ -1,7 +1,7 @@
 import { SqliteStore } from '@sessiontrack/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { embeddedSink } from './embedded-sink.js';
-import { connect, demoServer, initializeBody, type Listening, listen } from './mcp.testkit.js';
+import { connect, demoServer, initializeBody, type Listening, listen, rawPost } from './mcp.testkit.js';
 import { createMcpSessions, type McpSessions, type McpSessionsOptions } from './sessions.js';
 import type { McpSessionStart, McpSink } from './sink.js';
 
@@ -13,6 +13,14 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+const until = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
 
 interface Rig {
   mcp: McpSessions;
@@ -119,5 +127,91 @@ describe('request bodies before a session exists', () => {
     const ok = await mcp.handleRequest(init(10));
     expect([ok.status, await ok.text()]).toEqual([200, expect.any(String)]);
     expect(mcp.activeCount()).toBe(1);
+  });
+});
+
+describe('requests in flight', () => {
+  /** A session opened by raw POSTs (no SDK client: it would never repeat an id). */
+  async function rawSession(url: string): Promise<{ id: string; post: (body: unknown) => Promise<Response> }> {
+    const init = await rawPost(url, initializeBody('raw'));
+    await init.text();
+    const id = init.headers.get('mcp-session-id') as string;
+    const post = (body: unknown) => rawPost(url, body, { 'mcp-session-id': id });
+    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).text();
+    return { id, post };
+  }
+  const echo = (id: number | string, text: string) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { text } },
+  });
+
+  it('does not let a repeated request id pin a session: it idles out, and new clients get in', async () => {
+    const r = await rig({ idleTimeoutMs: 300, sweepIntervalMs: 50, maxSessions: 2 });
+    // Two clients, each repeating an id within a batch and across requests.
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { id, post } = await rawSession(r.http.url);
+      ids.push(id);
+      await (await post([echo(7, 'a'), echo(7, 'b')])).text();
+      await Promise.all([post(echo(8, 'c')), post(echo(8, 'd'))].map(async (p) => (await p).text()));
+      expect(r.mcp.get(id)?.inFlight).toBe(0);
+    }
+    await until(() => ids.every((id) => r.mcp.tombstone(id)?.reason === 'expired'), 3000);
+    const next = await rawPost(r.http.url, initializeBody('next'));
+    expect(next.status).toBe(200);
+  });
+
+  it('counts a request in flight from arrival to answer, error answers and unknown methods too', async () => {
+    const r = await rig();
+    const { post } = await rawSession(r.http.url);
+    const slow = post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'slow', arguments: { ms: 300 } },
+    });
+    await until(() => r.mcp.list()[0]?.inFlight === 1);
+    await (await slow).text();
+    await (await post({ jsonrpc: '2.0', id: 2, method: 'no/such/method' })).text();
+    await (await post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'nope' } })).text();
+    await (await post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'add', arguments: {} } })).text();
+    expect(r.mcp.list()[0]?.inFlight).toBe(0);
+  });
+});
+
+describe('Host and Origin (DNS rebinding)', () => {
+  const post = (mcp: McpSessions, headers: Record<string, string>) =>
+    mcp.handleRequest(
+      new Request('http://mcp.example.com/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify(initializeBody()),
+      }),
+    );
+  async function handler(over: Partial<McpSessionsOptions>): Promise<McpSessions> {
+    const store = new SqliteStore({ filename: ':memory:' });
+    const mcp = createMcpSessions({ sink: embeddedSink({ store }), createServer: () => demoServer(), ...over });
+    cleanups.push(async () => {
+      await mcp.shutdown();
+      await store.close();
+    });
+    return mcp;
+  }
+
+  it('checks the listed hosts and origins on the Web handler, port-agnostic for hosts', async () => {
+    const mcp = await handler({ allowedHosts: ['mcp.example.com'], allowedOrigins: ['https://app.example.com'] });
+    expect((await post(mcp, { host: 'attacker.example' })).status).toBe(403);
+    expect((await post(mcp, { host: 'mcp.example.com', origin: 'https://attacker.example' })).status).toBe(403);
+    expect((await post(mcp, { host: 'mcp.example.com:8443', origin: 'https://app.example.com' })).status).toBe(200);
+    expect((await post(mcp, { host: 'mcp.example.com' })).status).toBe(200);
+    expect(mcp.activeCount()).toBe(2);
+  });
+
+  it('is off on a loopback socket with allowedHosts: false (behind a proxy that checks it)', async () => {
+    const r = await rig({ allowedHosts: false });
+    const { transport } = await connect(r.http.url, { headers: { origin: 'https://attacker.example' } });
+    expect(transport.sessionId).toMatch(/^mcp_/);
   });
 });

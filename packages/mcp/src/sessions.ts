@@ -5,6 +5,7 @@ import { agentState, type McpAgentState } from './sessions/agent-state.js';
 import { Capacity } from './sessions/capacity.js';
 import { createSession } from './sessions/create-session.js';
 import { type Expiry, startSweeping, sweep } from './sessions/expiry-sweep.js';
+import { refusedHost } from './sessions/host-check.js';
 import { infoOf, type Live, LiveSessions, type McpSessionInfo } from './sessions/live-sessions.js';
 import { nodeAdapter } from './sessions/node-adapter.js';
 import { type McpRequest, type McpSessionsOptions, settingsOf } from './sessions/options.js';
@@ -73,6 +74,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     opts: { parsedBody?: unknown; authInfo?: AuthInfo; source?: McpRequest } = {},
   ): Promise<Response> => {
     const source = opts.source ?? req;
+    const refused = refusedHost(s, req, source);
+    if (refused) return refused;
     const id = req.headers.get('mcp-session-id');
     let body = opts.parsedBody;
     if (!id) {

@@ -64,6 +64,18 @@ export interface McpSessionsOptions {
    * them as sessions grouped by principal + User-Agent (default false: such requests answer 400).
    */
   sessionless?: boolean;
+  /**
+   * Hostnames (port-agnostic, IPv6 in brackets) a request's Host header may name; others answer
+   * 403 before anything else happens (DNS rebinding protection). Default: on a loopback socket
+   * (Node's `handle`) `localhost`, `127.0.0.1`, `[::1]`, elsewhere no check; `false`: no check.
+   * Behind a proxy on the same host that passes the public Host on, list the public name.
+   */
+  allowedHosts?: readonly string[] | false;
+  /**
+   * Origins (`https://app.example.com`) a request with an Origin header may come from. Default:
+   * any origin whose hostname the Host check allows (none checked where no Host check applies).
+   */
+  allowedOrigins?: readonly string[];
   /** Passed to every transport (JSON responses, DNS rebinding protection, event store, …). */
   transportOptions?: Omit<
     WebStandardStreamableHTTPServerTransportOptions,
