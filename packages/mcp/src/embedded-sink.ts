@@ -121,6 +121,8 @@ class EmbeddedSink implements McpSink {
       workflows: 0,
       recoveryAttempts: 0,
       metadata: s.metadata,
+      // An MCP client reports no engaged time.
+      engagedMs: null,
     };
     this.#queue.push({ op: 'start', session });
   }
