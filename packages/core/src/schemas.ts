@@ -111,7 +111,12 @@ export const startSessionSchema = z
 export type StartSessionInput = z.infer<typeof startSessionSchema>;
 
 /** Engaged milliseconds since the client's last report: the server adds the reports up. */
-const engagedMsSchema = z.number().int().min(0).max(365 * 24 * 60 * 60 * 1000).optional();
+const engagedMsSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(365 * 24 * 60 * 60 * 1000)
+  .optional();
 
 export const heartbeatSchema = z.object({
   page: optionalText(2048),
