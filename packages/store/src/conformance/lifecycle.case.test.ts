@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { WriteOp } from '../store.js';
 import {
   commitOne,
   conformance,
@@ -258,10 +259,11 @@ conformance('lifecycle', () => {
       const s = await started(p, T0);
       expect((await stored(s.id)).engagedMs).toBeNull();
       const at = (ms: number) => T0 + ms;
-      const report = (engagedMs: number, t: number) => ({ ...trackOp(p.id, s.id, makeSession(p, t)), engagedMs });
+      const report = (engagedMs: number, t: number) =>
+        ({ ...trackOp(p.id, s.id, makeSession(p, t)), engagedMs }) as WriteOp;
       expect(ok(await commitOne(report(3_000, at(5 * SEC)), at(5 * SEC))).session.engagedMs).toBe(3_000);
       expect(ok(await commitOne(report(1_000, at(6 * SEC)), at(6 * SEC))).session.engagedMs).toBe(4_000);
-      ok(await commitOne({ ...heartbeatOp(s), engagedMs: 2_000 }, at(9 * SEC)));
+      ok(await commitOne({ ...heartbeatOp(s), engagedMs: 2_000 } as WriteOp, at(9 * SEC)));
       // a report without engaged time keeps it
       ok(await commitOne(trackOp(p.id, s.id, makeSession(p, at(10 * SEC))), at(10 * SEC)));
       expect((await stored(s.id)).engagedMs).toBe(6_000);
