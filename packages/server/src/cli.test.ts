@@ -136,7 +136,7 @@ describe('sessiontrack serve', () => {
   it('stores no IP address: X-Forwarded-For appears nowhere in the data dir or the logs', async () => {
     const dir = tempDir();
     const ip = '81.2.69.142';
-    const server = await serve(['--data-dir', dir, '--trust-proxy', '--log-level', 'debug']);
+    const server = await serve(['--data-dir', dir, '--trust-proxy', '2', '--log-level', 'debug']);
     const headers = {
       'x-forwarded-for': `${ip}, 10.0.0.1`,
       'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0',
