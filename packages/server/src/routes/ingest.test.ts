@@ -335,9 +335,9 @@ describe('events, heartbeat, end', () => {
     expect((await json(await t.read(`/api/v1/sessions/${id}`))).actions).toBe(2);
   });
 
-  it('reports sinceLastMs between events, oldest first by client time', async () => {
+  it('reports sinceLastMs between events, oldest first by client time, the first one since the start', async () => {
     const id = await t.start();
-    const base = Date.now() - 10_000;
+    const base = Date.now() + 2_000;
     await t.ingest(`/api/v1/sessions/${id}/events`, {
       events: [
         { id: 'b', type: 'action', timestamp: new Date(base + 1500).toISOString() },
@@ -346,9 +346,10 @@ describe('events, heartbeat, end', () => {
     });
     const s = await json(await t.read(`/api/v1/sessions/${id}`));
     expect(s.events.map((e: { id: string; sinceLastMs: number | null }) => [e.id, e.sinceLastMs])).toEqual([
-      ['a', null],
+      ['a', base - Date.parse(s.startedAt)],
       ['b', 1500],
     ]);
+    expect(s.events[0].sinceLastMs).toBeGreaterThanOrEqual(2_000);
   });
 
   it('404 for an unknown session', async () => {
