@@ -27,12 +27,13 @@ export interface TestApp extends Assembled {
   close(): Promise<void>;
 }
 
-export async function createTestApp(opts: Partial<AssembleOptions> = {}): Promise<TestApp> {
-  const store = new SqliteStore({ filename: ':memory:' });
+/** `store`: another backend than the default in-memory SQLite (closed with the app). */
+export async function createTestApp(opts: Partial<AssembleOptions> & { store?: Store } = {}): Promise<TestApp> {
+  const { store = new SqliteStore({ filename: ':memory:' }), ...rest } = opts;
   const assembled = await assemble(store, pino({ level: 'silent' }), {
     adminToken: ADMIN_TOKEN,
     ipRateLimitPerMinute: 0,
-    ...opts,
+    ...rest,
   });
   const { app, defaultProject } = assembled;
   const t: TestApp = {

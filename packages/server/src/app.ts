@@ -60,6 +60,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
+  // A path or query with %00 would reach the store as U+0000, which PostgreSQL refuses (a 503 for
+  // a request that can never succeed); bodies are checked in body.ts.
+  app.use('*', async function noNul(c, next) {
+    if (/%00/i.test(c.req.url)) throw new ApiError('validation_failed', 'path or query: contains U+0000 (NUL)');
+    await next();
+  });
+
   app.route('/', opsRoutes(d));
   app.route('/', trackerRoutes());
   app.route('/api/v1', ingestRoutes(d));
