@@ -1,6 +1,6 @@
 import type { CreateProjectInput, Project } from '@sessiontrack/core';
 import { SqliteStore, type Store } from '@sessiontrack/store';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { type Assembled, type AssembleOptions, assemble } from './node-server.js';
 
 // In-process harness: the real app on a real (in-memory) SQLite store, requests through
@@ -27,10 +27,12 @@ export interface TestApp extends Assembled {
   close(): Promise<void>;
 }
 
-/** `store`: another backend than the default in-memory SQLite (closed with the app). */
-export async function createTestApp(opts: Partial<AssembleOptions> & { store?: Store } = {}): Promise<TestApp> {
-  const { store = new SqliteStore({ filename: ':memory:' }), ...rest } = opts;
-  const assembled = await assemble(store, pino({ level: 'silent' }), {
+/** `store`: another backend than the default in-memory SQLite (closed with the app); `logger`: silent. */
+export async function createTestApp(
+  opts: Partial<AssembleOptions> & { store?: Store; logger?: Logger } = {},
+): Promise<TestApp> {
+  const { store = new SqliteStore({ filename: ':memory:' }), logger = pino({ level: 'silent' }), ...rest } = opts;
+  const assembled = await assemble(store, logger, {
     adminToken: ADMIN_TOKEN,
     ipRateLimitPerMinute: 0,
     ...rest,

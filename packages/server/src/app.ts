@@ -37,8 +37,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const status = c.res.status;
     const route = c.req.routePath;
     metrics.requests.inc({ route, status: String(status) });
-    // Never the IP, never a header: method, route, status and time are enough to debug with.
-    const line = { requestId, method: c.req.method, path: c.req.path, status, ms: performance.now() - started };
+    // Never the IP, a header or the path (user and session ids sit in paths): method, route
+    // pattern, status and time are enough to debug with; the request id finds the rest.
+    const line = { requestId, method: c.req.method, route, status, ms: performance.now() - started };
     if (status >= 500) logger.error(line, 'request failed');
     else if (status >= 400) logger.info(line, 'request refused');
     else logger.debug(line, 'request');
