@@ -15,6 +15,8 @@ import type { WriteBuffer } from './write-buffer.js';
 
 export interface AppConfig {
   adminToken: string;
+  /** When set, /metrics needs it (or the admin token) as a bearer token. */
+  metricsToken?: string | undefined;
   /** Which peers are proxies whose X-Forwarded-For and CF-* headers are believed (core forwarded.ts). */
   trustProxy: TrustProxy;
   /** Requests per minute per client address; 0 = off. Loopback is never limited. */

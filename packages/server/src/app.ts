@@ -68,12 +68,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
 
+  // /metrics is open unless a metrics token is set (docs/operations.md "Security").
+  const { metricsToken, adminToken } = deps.config;
+  if (metricsToken) app.use('/metrics', bearerAuth([metricsToken, adminToken], 'metrics token'));
   app.route('/', opsRoutes(d));
   app.route('/', trackerRoutes());
   app.route('/api/v1', ingestRoutes(d));
   app.route('/api/v1', agentStateRoutes(d));
   // Everything below needs the admin token.
-  app.use('/api/v1/*', adminAuth(deps.config.adminToken));
+  app.use('/api/v1/*', bearerAuth([deps.config.adminToken], 'admin token'));
   app.route('/api/v1', readRoutes(d));
   app.route('/api/v1', statsRoutes(d));
   app.route('/api/v1', adminRoutes(d));
@@ -83,14 +86,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
-function adminAuth(adminToken: string): MiddlewareHandler<AppEnv> {
-  const expected = digest(adminToken);
-  return async function adminAuth(c, next) {
+/** `Authorization: Bearer <one of tokens>`, else 401 saying `what` was missing. */
+function bearerAuth(tokens: readonly string[], what: string): MiddlewareHandler<AppEnv> {
+  const expected = tokens.map(digest);
+  return async function bearerAuth(c, next) {
     const header = c.req.header('authorization') ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     // Compare digests: constant time, and the lengths are always equal.
-    if (!token || !timingSafeEqual(digest(token), expected)) {
-      throw new ApiError('unauthorized', 'missing or wrong admin token (Authorization: Bearer <token>)');
+    const given = token ? digest(token) : null;
+    if (!given || !expected.some((e) => timingSafeEqual(given, e))) {
+      throw new ApiError('unauthorized', `missing or wrong ${what} (Authorization: Bearer <token>)`);
     }
     await next();
   };

@@ -40,6 +40,11 @@ export interface ServeSettings {
   sqliteSynchronous: 'normal' | 'full';
   logLevel: string;
   adminToken: string | undefined;
+  metricsToken: string | undefined;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 const text = (raw: string) => raw;
@@ -178,6 +183,48 @@ export const SERVE_SETTINGS: { readonly [K in keyof ServeSettings]: Setting<Serv
     shown: 'generated on first start',
     parse: text,
     help: 'the admin token; without it one is generated on first start, kept in <data-dir>/admin-token and printed once',
+  },
+  metricsToken: {
+    flag: null,
+    env: 'SESSIONTRACK_METRICS_TOKEN',
+    default: undefined,
+    shown: 'none: /metrics is open',
+    parse: text,
+    help: 'when set, GET /metrics needs Authorization: Bearer <this token> (or the admin token)',
+  },
+  // An ingest server answers small bodies: a client that takes longer than this to send its
+  // headers or its request is slow on purpose (slowloris) or lost, and holds a connection.
+  headersTimeoutMs: {
+    flag: 'headers-timeout',
+    arg: '<ms>',
+    env: 'SESSIONTRACK_HEADERS_TIMEOUT_MS',
+    default: 10_000,
+    parse: integer({ min: 1000 }),
+    help: 'a request whose headers take longer is answered 408 and its connection closed (at least 1000)',
+  },
+  requestTimeoutMs: {
+    flag: 'request-timeout',
+    arg: '<ms>',
+    env: 'SESSIONTRACK_REQUEST_TIMEOUT_MS',
+    default: 30_000,
+    parse: integer({ min: 1000 }),
+    help: 'the same for the whole request, body included (at least 1000)',
+  },
+  keepAliveTimeoutMs: {
+    flag: 'keep-alive-timeout',
+    arg: '<ms>',
+    env: 'SESSIONTRACK_KEEP_ALIVE_TIMEOUT_MS',
+    default: 65_000,
+    parse: integer({ min: 1000 }),
+    help: "an idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout (60 s on most)",
+  },
+  maxConnections: {
+    flag: 'max-connections',
+    arg: '<n>',
+    env: 'SESSIONTRACK_MAX_CONNECTIONS',
+    default: 10_000,
+    parse: integer({ min: 1 }),
+    help: 'open connections at most; more are refused at once (the open-files limit must allow it)',
   },
 };
 

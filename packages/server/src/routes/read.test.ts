@@ -25,6 +25,26 @@ describe('admin token', () => {
   });
 });
 
+describe('/metrics with SESSIONTRACK_METRICS_TOKEN', () => {
+  it('answers 401 without the metrics token (or the admin token), and the metrics with it', async () => {
+    const guarded = await createTestApp({ metricsToken: 'metrics-token-0123456789' });
+    try {
+      const get = (authorization?: string) =>
+        guarded.app.request('/metrics', authorization ? { headers: { authorization } } : {});
+      const none = await get();
+      expect(none.status).toBe(401);
+      expect((await json(none)).error.message).toBe('missing or wrong metrics token (Authorization: Bearer <token>)');
+      expect((await get('Bearer wrong')).status).toBe(401);
+      expect((await get(`Bearer ${guarded.writeKey}`)).status).toBe(401);
+      expect(await (await get('Bearer metrics-token-0123456789')).text()).toContain('sessiontrack_active_sessions');
+      expect((await get(`Bearer ${ADMIN_TOKEN}`)).status).toBe(200);
+      expect((await guarded.app.request('/healthz')).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
 describe('request log', () => {
   it('names a refused request by its route pattern, never its path (user and session ids sit in paths)', async () => {
     const lines: Record<string, unknown>[] = [];
