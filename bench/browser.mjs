@@ -28,10 +28,11 @@ export const newContext = (browser) =>
 
 /**
  * Opens `url/hash` in a fresh context (empty cache), signs in and times the click to `ready(page)`;
- * then reloads (assets cached, sign-in remembered) and times that too. `requests` lists the API
- * paths the page asked for after the click (the signed-in load), in order.
+ * then (with `reload`) reloads (assets cached, sign-in remembered) and times that too. `requests`
+ * lists the API requests ({ method, path, body }) the page made after the click (the signed-in load), in order. A panel
+ * that shows an error fails the sign-in with its message.
  */
-export async function signIn(browser, url, hash, ready, timeout = 60_000) {
+export async function signIn(browser, url, hash, ready, timeout = 60_000, reload = true) {
   const ctx = await newContext(browser);
   try {
     const page = await ctx.newPage();
@@ -41,23 +42,34 @@ export async function signIn(browser, url, hash, ready, timeout = 60_000) {
     let recording = true;
     page.on('request', (r) => {
       const at = r.url().indexOf('/api/v1/');
-      if (recording && at >= 0) requests.push(r.url().slice(at + '/api/v1'.length));
+      if (recording && at >= 0) {
+        requests.push({ method: r.method(), path: r.url().slice(at + '/api/v1'.length), body: r.postData() });
+      }
     });
     const t0 = performance.now();
     await page.getByRole('button', { name: 'Sign in' }).click();
     await ready(page, timeout);
+    await failed(page);
     const cold = performance.now() - t0;
     recording = false;
+    if (!reload) return { cold, warm: null, requests };
     // Warm: the app's files come from the cache; the sign-in is remembered in sessionStorage, so this
     // is a reload — the time a returning user waits.
     const t1 = performance.now();
     await page.reload();
     await ready(page, timeout);
+    await failed(page);
     const warm = performance.now() - t1;
     return { cold, warm, requests };
   } finally {
     await ctx.close();
   }
+}
+
+/** Throws with the first panel error the page shows (a request of the view failed). */
+async function failed(page) {
+  const alert = page.locator('.error[role="alert"]').first();
+  if ((await alert.count()) > 0) throw new Error(`a panel failed: ${(await alert.textContent())?.trim()}`);
 }
 
 /** The overview: every card has its number, the chart's canvas exists, no section is still loading. */
@@ -66,6 +78,7 @@ export function overviewDrawn(page, timeout = 60_000) {
     () => {
       const view = document.querySelector('[data-testid="overview"]');
       if (!view) return false;
+      if (view.querySelector('.error[role="alert"]')) return true; // failed: signIn says which
       const values = [...view.querySelectorAll('.card-value')].map((e) => e.textContent);
       if (values.length < 7 || values.some((v) => v === '…')) return false;
       if (!view.querySelector('[data-testid="chart-sessions"] canvas')) return false;
@@ -83,6 +96,7 @@ export function mcpDrawn(page, timeout = 60_000) {
     () => {
       const view = document.querySelector('[data-testid="mcp"]');
       if (!view) return false;
+      if (view.querySelector('.error[role="alert"]')) return true; // failed: signIn says which
       if (!view.querySelector('[data-testid="chart-tools"] canvas')) return false;
       return !view.querySelector('.loading');
     },

@@ -45,7 +45,7 @@ const USAGE = `Usage: npm run bench:busy-day -- [options]
   --runs <n>              timed runs per route (default 20)
   --route-budget <s>      a route stops after this many seconds of its own time, with at least 3
                           runs (default 60; the table says how many runs each route got)
-  --browser-runs <n>      sign-ins per view, each in a fresh profile (default 5)
+  --browser-runs <n>      sign-ins per view, each in a fresh profile (default 3)
   --chromium <path>       the browser (default /usr/bin/chromium, env SESSIONTRACK_E2E_CHROMIUM)
   --seed <n>              the data set's seed (default 13)`;
 
@@ -55,7 +55,7 @@ const opts = parseCli(
     'database-url': { type: 'string' },
     runs: { type: 'string', default: '20' },
     'route-budget': { type: 'string', default: '60' },
-    'browser-runs': { type: 'string', default: '5' },
+    'browser-runs': { type: 'string', default: '3' },
     chromium: { type: 'string', default: process.env.SESSIONTRACK_E2E_CHROMIUM ?? '/usr/bin/chromium' },
     seed: { type: 'string', default: '13' },
   },
@@ -321,59 +321,121 @@ const ROUTES = [
   ['sessions mcp (500)', `/sessions?${P}&kind=mcp&limit=500`],
 ];
 
-async function api(url, p) {
-  const res = await fetch(`${url}/api/v1${p}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+async function api(url, p, method = 'GET', body = null) {
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  if (body !== null) headers['content-type'] = 'application/json';
+  const res = await fetch(`${url}/api/v1${p}`, { method, headers, body });
   const text = await res.text();
-  if (!res.ok) throw new Error(`GET ${p}: ${res.status} ${text.slice(0, 300)}`);
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text.slice(0, 300)}`);
   return text;
 }
 
 /** Rounds over every route, one request at a time; a route leaves once its budget is spent (≥ 3 runs). */
 async function timeRoutes(url) {
   const times = new Map(ROUTES.map(([name]) => [name, []]));
+  const failed = new Map(ROUTES.map(([name]) => [name, []]));
   const spent = new Map(ROUTES.map(([name]) => [name, 0]));
-  for (const [, p] of ROUTES) await api(url, p); // first request: caches, prepared statements
+  for (const [name, p] of ROUTES) await attempt([], failed.get(name), () => api(url, p)); // first: caches, prepared statements
   for (let round = 0; round < RUNS; round++) {
     for (const [name, p] of ROUTES) {
       const xs = times.get(name);
-      if (xs.length >= 3 && spent.get(name) > ROUTE_BUDGET_MS) continue;
+      if (xs.length + failed.get(name).length >= 3 && spent.get(name) > ROUTE_BUDGET_MS) continue;
       const t = performance.now();
-      await api(url, p);
-      const ms = performance.now() - t;
-      xs.push(ms);
-      spent.set(name, spent.get(name) + ms);
+      await attempt(xs, failed.get(name), async () => {
+        await api(url, p);
+        return performance.now() - t;
+      });
+      spent.set(name, spent.get(name) + performance.now() - t);
     }
     log(`  route round ${round + 1}/${RUNS}`);
   }
-  return times;
+  return { times, failed };
 }
 
 /** The requests a view made, again from Node, all at once: what the server alone takes. */
-async function inParallel(url, paths) {
+async function inParallel(url, requests) {
   const t = performance.now();
-  await Promise.all(paths.map((p) => api(url, p)));
+  await Promise.all(requests.map((r) => api(url, r.path, r.method, r.body)));
   return performance.now() - t;
 }
 
+/** The 14 GETs the overview made before stats/batch: all at once, then one after another. */
+function singleOverviewRequests() {
+  const today = new Date().toISOString().slice(0, 10);
+  const day = (d, n) => new Date(Date.parse(d) + n * DAY).toISOString().slice(0, 10);
+  const r = `${P}&from=${day(today, -29)}&to=${today}`;
+  return [
+    `/sessions/active?${P}&limit=1`,
+    `/stats/summary?${r}`,
+    `/stats/summary?${P}&from=${day(today, -59)}&to=${day(today, -30)}`,
+    `/stats/daily?${r}`,
+    `/stats/countries?${r}&limit=10`,
+    ...['entryPage', 'exitPage', 'source', 'referrer', 'campaign', 'deviceType', 'browser', 'os'].map(
+      (by) => `/stats/breakdown?${r}&by=${by}&limit=8`,
+    ),
+  ].map((path) => ({ method: 'GET', path, body: null }));
+}
+
+async function sequentially(url, requests) {
+  const t = performance.now();
+  for (const r of requests) await api(url, r.path, r.method, r.body);
+  return performance.now() - t;
+}
+
+/** Runs `fn` and records its time, or its failure (a timeout, an error answer) without stopping the run. */
+async function attempt(xs, failures, fn) {
+  try {
+    xs.push(await fn());
+  } catch (err) {
+    failures.push(err.message.split('\n')[0].slice(0, 200));
+    log(`  failed: ${failures.at(-1)}`);
+  }
+}
+
 async function timeView(browser, url, hash, ready) {
-  const timeout = 15 * MIN;
-  const first = await signIn(browser, url, hash, ready, timeout); // unmeasured: Chromium's start, caches
-  log(`  ${hash}: warm-up ${fmt(first.cold)} ms, ${first.requests.length} API requests`);
+  const timeout = 5 * MIN;
   const cold = [];
   const warm = [];
   const node = [];
-  let requests = first.requests;
+  const failures = [];
+  let requests = [];
+  // Unmeasured: Chromium's start, the app's files; it also records what the view asks for.
+  try {
+    const first = await signIn(browser, url, hash, ready, timeout, false);
+    requests = first.requests;
+    log(`  ${hash}: warm-up ${fmt(first.cold)} ms, ${requests.length} API requests`);
+  } catch (err) {
+    failures.push(`warm-up: ${err.message.split('\n')[0].slice(0, 200)}`);
+    log(`  ${hash}: warm-up failed: ${failures.at(-1)}`);
+  }
   for (let k = 0; k < BROWSER_RUNS; k++) {
-    const r = await signIn(browser, url, hash, ready, timeout);
-    cold.push(r.cold);
-    warm.push(r.warm);
-    requests = r.requests;
-    node.push(await inParallel(url, requests));
+    await attempt(cold, failures, async () => {
+      const r = await signIn(browser, url, hash, ready, timeout);
+      requests = r.requests;
+      warm.push(r.warm);
+      return r.cold;
+    });
+    if (requests.length > 0) await attempt(node, failures, () => inParallel(url, requests));
     log(
-      `  ${hash}: run ${k + 1}/${BROWSER_RUNS}: ${fmt(r.cold)} ms, warm ${fmt(r.warm)} ms, API only ${fmt(node.at(-1))} ms`,
+      `  ${hash}: run ${k + 1}/${BROWSER_RUNS}: ${cold.map((x) => fmt(x)).join(', ')} ms; API only ${node.map((x) => fmt(x)).join(', ')} ms`,
     );
   }
-  return { cold, warm, node, requests };
+  return { cold, warm, node, requests, failures };
+}
+
+async function timeSingles(url) {
+  const requests = singleOverviewRequests();
+  const parallel = [];
+  const serial = [];
+  const failures = [];
+  for (let k = 0; k < BROWSER_RUNS; k++) {
+    await attempt(parallel, failures, () => inParallel(url, requests));
+    await attempt(serial, failures, () => sequentially(url, requests));
+    log(
+      `  14 single GETs: all at once ${parallel.map((x) => fmt(x)).join(', ')} ms; one by one ${serial.map((x) => fmt(x)).join(', ')} ms`,
+    );
+  }
+  return { parallel, serial, failures };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -432,7 +494,10 @@ async function runScale(n) {
       } finally {
         await browser.close();
       }
-      return { n, gen, summary, routes, routesMs, overview, mcp };
+      const singles = await timeSingles(url);
+      const result = { n, gen, summary, routes, routesMs, overview, mcp, singles };
+      console.log(report([result]).join('\n')); // now, so a later scale that fails loses nothing
+      return result;
     } finally {
       await stopChild(server.child);
       if (!db.dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -444,20 +509,17 @@ async function runScale(n) {
 
 // ---------------------------------------------------------------------------------------------
 
-async function main() {
-  const machine = `${os.cpus()[0]?.model.trim()} × ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
-  const results = [];
-  for (const n of SCALES) results.push(await runScale(n));
+const MACHINE = `${os.cpus()[0]?.model.trim()} × ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
 
+function report(results) {
   const backend = PG ? `PostgreSQL (${redact(PG)}, a fresh database per scale)` : 'SQLite (a fresh data dir per scale)';
   const out = ['', '# sessiontrack busy-day benchmark', ''];
-  out.push(
-    `machine: ${machine}, load average ${os
-      .loadavg()
-      .map((x) => x.toFixed(1))
-      .join(' ')} at the end`,
-  );
-  out.push(`node:    ${process.version}`, `storage: ${backend}`, `started: ${new Date().toISOString()}`, '');
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+  out.push(`machine: ${MACHINE}, load average ${load} now`);
+  out.push(`node:    ${process.version}`, `storage: ${backend}`, `at:      ${new Date().toISOString()}`, '');
   for (const r of results) {
     out.push(
       `${fmt(r.n)} sessions today: ${fmt(r.gen.calls)} track calls, ${fmt(r.gen.events)} events, ${fmt(r.gen.swept)} ended by the sweeper; ` +
@@ -467,25 +529,37 @@ async function main() {
   out.push('');
   const head = results.map((r) => `${fmt(r.n)}: p50 / p95 ms (runs)`);
   out.push(`| route | ${head.join(' | ')} |`, `| --- | ${results.map(() => '---:').join(' | ')} |`);
-  const cell = (xs) => `${fmt(pct(xs, 0.5))} / ${fmt(pct(xs, 0.95))} (${xs.length})`;
-  for (const [name] of ROUTES) out.push(`| ${name} | ${results.map((r) => cell(r.routes.get(name))).join(' | ')} |`);
+  const cell = (xs, failures = []) =>
+    (xs.length ? `${fmt(pct(xs, 0.5))} / ${fmt(pct(xs, 0.95))} (${xs.length})` : '—') +
+    (failures.length ? ` + ${failures.length} failed` : '');
+  const row = (label, of) => out.push(`| ${label} | ${results.map(of).join(' | ')} |`);
+  for (const [name] of ROUTES) row(name, (r) => cell(r.routes.times.get(name), r.routes.failed.get(name)));
   for (const [view, label] of [
     ['overview', 'overview'],
     ['mcp', 'MCP view'],
   ]) {
-    out.push(`| ${label}: API requests | ${results.map((r) => r[view].requests.length).join(' | ')} |`);
-    out.push(
-      `| ${label}: those requests in parallel from Node | ${results.map((r) => cell(r[view].node)).join(' | ')} |`,
-    );
-    out.push(`| ${label}: sign-in → drawn, fresh profile | ${results.map((r) => cell(r[view].cold)).join(' | ')} |`);
-    out.push(`| ${label}: reload → drawn, cached assets | ${results.map((r) => cell(r[view].warm)).join(' | ')} |`);
+    row(`${label}: API requests`, (r) => r[view].requests.length);
+    row(`${label}: those requests at once from Node`, (r) => cell(r[view].node));
+    row(`${label}: sign-in → drawn, fresh profile`, (r) => cell(r[view].cold, r[view].failures));
+    row(`${label}: reload → drawn, cached assets`, (r) => cell(r[view].warm));
   }
+  row('14 single overview GETs, all at once', (r) => cell(r.singles.parallel, r.singles.failures));
+  row('14 single overview GETs, one by one', (r) => cell(r.singles.serial));
   out.push('');
   for (const r of results) {
-    out.push(`overview requests at ${fmt(r.n)}: ${r.overview.requests.join(' ')}`);
-    out.push(`MCP view requests at ${fmt(r.n)}: ${r.mcp.requests.join(' ')}`);
+    for (const view of ['overview', 'mcp']) {
+      out.push(`${view} requests at ${fmt(r.n)}: ${r[view].requests.map((q) => `${q.method} ${q.path}`).join(' ')}`);
+      for (const f of r[view].failures) out.push(`${view} failure at ${fmt(r.n)}: ${f}`);
+    }
+    for (const f of r.singles.failures) out.push(`single GETs failure at ${fmt(r.n)}: ${f}`);
   }
-  console.log(out.join('\n'));
+  return out;
+}
+
+async function main() {
+  const results = [];
+  for (const n of SCALES) results.push(await runScale(n));
+  if (results.length > 1) console.log(report(results).join('\n'));
 }
 
 main()
