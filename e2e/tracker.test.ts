@@ -260,6 +260,49 @@ describe.skipIf(skipReason !== null)('tracker script in Chromium', () => {
     expectNoPageErrors(page);
   });
 
+  it('measures engaged time: visible 3 s, hidden 10 s, visible 2 s, left → engaged ≈ 5 s, duration ≈ 15 s', async () => {
+    const { project, site, page } = await open();
+    await page.goto(site.url('/article'));
+    const { sessionId } = await sessionOf(page);
+    // Headless Chromium keeps every page visible (bringing another to the front or minimising the
+    // window changes nothing), so the test sets the page's visibility the way the browser would,
+    // with the event it fires; everything else (timers, listeners, beacon, server) is real.
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((h) => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+        Object.defineProperty(document, 'visibilityState', {
+          configurable: true,
+          get: () => (h ? 'hidden' : 'visible'),
+        });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+    await page.waitForTimeout(3_000);
+    await setHidden(true);
+    await page.waitForTimeout(10_000);
+    await setHidden(false);
+    await page.waitForTimeout(2_000);
+    await page.close({ runBeforeUnload: true });
+
+    const stored = await vi.waitFor(async () => {
+      const s = await h.session(sessionId);
+      expect(s.durationSeconds).toBeGreaterThanOrEqual(14);
+      return s;
+    }, WAIT);
+    // The page's own clock: wall time is what the server saw between the first call and the leave
+    // beacon; on a loaded machine each step can take a little longer, never less.
+    expect(stored.durationSeconds).toBeLessThanOrEqual(20);
+    expect(stored.engagedSeconds).toBeGreaterThanOrEqual(5);
+    expect(stored.engagedSeconds).toBeLessThanOrEqual(7);
+    const reported = h.tracks(project.writeKey).reduce((n, b) => n + ((b as { engagedMs?: number }).engagedMs ?? 0), 0);
+    expect(reported, 'engagedMs summed over every body the page sent').toBeGreaterThanOrEqual(4_900);
+    expect(reported).toBeLessThanOrEqual(7_000);
+    console.log(
+      `engaged time e2e: engagedSeconds ${stored.engagedSeconds}, durationSeconds ${stored.durationSeconds}, engagedMs reported ${reported}`,
+    );
+    expect((await h.sessions(project.id)).map((s) => s.id)).toEqual([sessionId]);
+    expectCleanTraffic(site, project);
+  });
+
   it('keeps the session over a reload', async () => {
     const { project, site, page } = await open();
     await page.goto(site.url('/article'));

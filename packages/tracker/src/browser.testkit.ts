@@ -102,6 +102,10 @@ export function installBrowser(
     get href() {
       return url.href;
     },
+    // As a real Location: its text is its href (new URL(path, location) relies on it).
+    toString() {
+      return url.href;
+    },
     get pathname() {
       return url.pathname;
     },

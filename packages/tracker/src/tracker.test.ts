@@ -359,7 +359,7 @@ describe('tracker: navigation', () => {
 });
 
 describe('tracker: errors', () => {
-  it('records window errors and unhandled rejections, at most 10 a minute', async () => {
+  it('records window errors and unhandled rejections, at most 10 per heartbeat interval', async () => {
     await start({ batchSize: 100 });
     const err = new TypeError('x is not a function');
     b.fire('error', { error: err, message: err.message });
@@ -372,7 +372,7 @@ describe('tracker: errors', () => {
     expect(errors[0]?.details).toMatchObject({ stack: expect.stringContaining('x is not a function') });
     expect(errors[1]).toMatchObject({ name: 'nope' });
     expect(errors[1]?.details).toBeUndefined();
-    await vi.advanceTimersByTimeAsync(60_000);
+    await vi.advanceTimersByTimeAsync(300_000);
     b.fire('error', { error: null, message: 'later' });
     await vi.advanceTimersByTimeAsync(2000);
     expect(events().filter((e) => e.type === 'error')).toHaveLength(11);
@@ -472,5 +472,64 @@ describe('tracker: script tag', () => {
       sessionId: b.sent[0]?.body.sessionId,
     });
     expect(b.sent[0]?.body.sessionId).toMatch(ID);
+  });
+});
+
+describe('tracker: engaged time (docs/metrics.md)', () => {
+  const engaged = () => b.sent.reduce((n, r) => n + ((r.body as { engagedMs?: number }).engagedMs ?? 0), 0);
+
+  it('counts visible time only: visible 3 s, hidden 10 s, visible 2 s, left → 5 s', async () => {
+    await start();
+    await vi.advanceTimersByTimeAsync(3_000);
+    b.setHidden(true);
+    // the beacon on hiding reports the 3 s
+    expect(b.sent.at(-1)).toMatchObject({ via: 'beacon', body: { engagedMs: 3_000 } });
+    await vi.advanceTimersByTimeAsync(10_000);
+    b.setHidden(false);
+    await vi.advanceTimersByTimeAsync(2_000);
+    b.setHidden(true);
+    b.fire('pagehide');
+    expect(engaged()).toBe(5_000);
+  });
+
+  it('stops counting 30 s after the last input, scroll, pointer or key, and starts again with the next', async () => {
+    await start({ heartbeatInterval: 3_600_000 });
+    await vi.advanceTimersByTimeAsync(50_000);
+    b.fire('pointermove');
+    await vi.advanceTimersByTimeAsync(10_000);
+    b.fire('keydown');
+    await vi.advanceTimersByTimeAsync(5_000);
+    b.fire('scroll');
+    await vi.advanceTimersByTimeAsync(60_000);
+    b.setHidden(true);
+    // 30 s after load, then 10 + 5 + 30 s from the pointer on
+    expect(engaged()).toBe(75_000);
+  });
+
+  it('reports with heartbeats and batches what came since the last report, never twice', async () => {
+    const t = await start({ heartbeatInterval: 10_000 });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(b.sent[1]?.body).toMatchObject({ events: [], engagedMs: 10_000 });
+    b.fire('pointermove');
+    await vi.advanceTimersByTimeAsync(4_000);
+    t.track('a');
+    await vi.advanceTimersByTimeAsync(2_000);
+    const batch = b.sent.find((r) => r.body.events.some((e) => e.name === 'a'));
+    // the 2 s tick after the action: 6 s since the heartbeat
+    expect(batch?.body).toMatchObject({ engagedMs: 6_000 });
+    expect(engaged()).toBe(16_000);
+  });
+
+  it('does not resend what a failed report carried', async () => {
+    const t = await start();
+    b.respond = () => json({ error: { code: 'unavailable' } }, 503);
+    await vi.advanceTimersByTimeAsync(1_000);
+    t.track('a');
+    await vi.advanceTimersByTimeAsync(2_000);
+    // the batch at 2 s failed and was retried 1 s later with its events, but only the new second
+    expect(b.sent.slice(1).map((r) => [r.body.events.length, (r.body as { engagedMs?: number }).engagedMs])).toEqual([
+      [1, 2_000],
+      [1, 1_000],
+    ]);
   });
 });
