@@ -96,7 +96,7 @@ const remember = (id: string | null, at = now()) => {
 };
 
 /**
- * Engaged time (docs/metrics.md): visible, and within 30 s of the last input, scroll, pointer or key.
+ * Engaged time (docs/metrics.md): visible, and within 30 s of the last key, pointer move or scroll.
  * Each report sends what this tab counted since its last one and the server adds them up (the
  * tabs and pages of a session each report their own). `active` is the last activity (0 while
  * hidden); `span` is what the time since then counts; `engaged` is the rest not yet reported, less
@@ -237,7 +237,8 @@ export function init(o: TrackerOptions): void {
   }
   writeKey = o.writeKey;
   // endpoint is an origin (a path in it is dropped, a trailing slash is harmless).
-  url = new URL('/api/v1/track', o.endpoint || location).href;
+  // (A Location is read as its href, as the browser does: the cast costs no byte.)
+  url = new URL('/api/v1/track', o.endpoint || (location as unknown as string)).href;
   const k = o.storageKey || 'anonymousUserId';
   sessionKey = `${k}_s`;
   queueKey = `${k}_q`;
