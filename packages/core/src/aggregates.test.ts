@@ -60,9 +60,10 @@ describe('facets', () => {
     expect(addEventToFacets(f, e('workflow_start', 'checkout'))).toBe(f);
     expect(f).toEqual({ a: ['export'], t: { search: [2, 1], fetch: [1, 1] }, w: { checkout: 5 } });
     expect(facetsFromText(facetsToText(f))).toEqual(f);
-    expect(facetsFromText(null)).toBeNull();
+    expect(facetsToText(emptyFacets())).toBeNull();
+    expect(facetsFromText(null)).toEqual(emptyFacets());
     expect(facetsFromText('{"a":1}')).toBeNull();
-    expect(facetsFromText('not json')).toBeNull();
+    expect(facetsFromText('unknown')).toBeNull();
   });
 
   it('keep only the first 30 action names, alphabetically, whatever the order they came in', () => {

@@ -5,6 +5,7 @@ import {
   type Counts,
   type DayRollup,
   type DayTotals,
+  DEFAULT_BOUNCE,
   durationBucket,
   durationMs,
   isBounce,
@@ -15,7 +16,7 @@ import {
 } from './analytics.js';
 import { effectiveSession } from './lifecycle.js';
 import { addDays, zoneClock } from './time.js';
-import type { Session } from './types.js';
+import type { Project, Session } from './types.js';
 
 // Maintained aggregates (docs/metrics.md, "When a number is final"): what one session adds to
 // its start day's totals, counts and users, so that the store can keep the day's aggregates up to
@@ -35,6 +36,17 @@ import type { Session } from './types.js';
 // The core's own definition (computeDays) is the sum of these contributions over the raw rows
 // with the clock applied, so maintained, rebuilt and computed answers can only differ by what was
 // not written yet (an expired session the sweeper has not ended).
+
+/** A project's analytics settings (its zone and bounce thresholds; absent thresholds: the defaults). */
+export function analyticsOptions(
+  project: Pick<Project, 'timeZone' | 'bounceSeconds' | 'bounceMaxActions'>,
+): AnalyticsOptions {
+  return {
+    timeZone: project.timeZone,
+    bounceSeconds: project.bounceSeconds ?? DEFAULT_BOUNCE.bounceSeconds,
+    bounceMaxActions: project.bounceMaxActions ?? DEFAULT_BOUNCE.bounceMaxActions,
+  };
+}
 
 /** What a session's accepted events add to analytics: order-independent, so batches can fold them. */
 export interface SessionFacets {
@@ -99,14 +111,21 @@ export function facetsOf(events: Iterable<Pick<AnalyticsEvent, 'type' | 'name' |
   return f;
 }
 
-/** Facets as stored with the session (a short JSON text). */
-export function facetsToText(f: SessionFacets): string {
-  return JSON.stringify(f);
+/**
+ * Facets as stored with the session: NULL for none (most sessions: pageviews only, never
+ * written), else a short JSON text.
+ */
+export function facetsToText(f: SessionFacets): string | null {
+  return f.a.length === 0 && Object.keys(f.t).length === 0 && Object.keys(f.w).length === 0 ? null : JSON.stringify(f);
 }
 
-/** Stored facets back; null (or a text that is not facets) means unknown: recompute them from the events. */
+/**
+ * Stored facets back. Anything but NULL or facets JSON — the 'unknown' that migration 6 wrote on
+ * sessions stored before facets existed — answers null: recompute them from the session's events.
+ */
 export function facetsFromText(text: unknown): SessionFacets | null {
-  if (typeof text !== 'string' || text === '') return null;
+  if (text === null || text === undefined) return emptyFacets();
+  if (typeof text !== 'string') return null;
   try {
     const v = JSON.parse(text) as Partial<SessionFacets> | null;
     if (!v || !Array.isArray(v.a) || typeof v.t !== 'object' || typeof v.w !== 'object' || !v.t || !v.w) return null;
@@ -342,16 +361,26 @@ export class AggregateDelta {
   add(projectId: string, c: SessionContribution, sign: 1 | -1): void {
     const day = this.#day(projectId, c.date);
     for (const k of TOTAL_KEYS) day[k] += sign * c.totals[k];
-    for (const [dim, value, n] of c.counts) {
-      const k = projectId + SEP + c.date + SEP + dim + SEP + value;
-      const row = this.#counts.get(k);
-      if (row) row.n += sign * n;
-      else this.#counts.set(k, { projectId, date: c.date, dim, value, n: sign * n });
-    }
+    for (const [dim, value, n] of c.counts) this.addCount(projectId, c.date, dim, value, sign * n);
     if (c.user !== null) this.addUser(projectId, c.date, c.user, sign);
   }
 
-  /** A change of one user's sessions on a day (also used alone by a rebuild). */
+  /** Stored totals in or out (a rebuild takes out what is stored and puts in what the raw rows say). */
+  addTotals(projectId: string, date: string, totals: DayTotals, sign: 1 | -1): void {
+    const day = this.#day(projectId, date);
+    for (const k of TOTAL_KEYS) day[k] += sign * totals[k];
+  }
+
+  /** One stored count in or out (a rebuild). */
+  addCount(projectId: string, date: string, dim: CountDim, value: string, n: number): void {
+    this.#day(projectId, date);
+    const k = projectId + SEP + date + SEP + dim + SEP + value;
+    const row = this.#counts.get(k);
+    if (row) row.n += n;
+    else this.#counts.set(k, { projectId, date, dim, value, n });
+  }
+
+  /** A change of one user's sessions on a day (also used alone by a rebuild and an erase). */
   addUser(projectId: string, date: string, user: string, n: number): void {
     this.#day(projectId, date);
     const k = projectId + SEP + date + SEP + user;
