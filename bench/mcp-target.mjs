@@ -8,7 +8,8 @@ import path from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { createMcpSessions, embeddedSink } from '@sessiontrack/mcp';
+import { createMcpSessions } from '@sessiontrack/mcp';
+import { embeddedSink } from '@sessiontrack/mcp/embedded';
 import { SqliteStore } from '@sessiontrack/store';
 import { z } from 'zod';
 

@@ -5,8 +5,7 @@
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { createMcpSessions, embeddedSink, remoteSink } from '@sessiontrack/mcp';
-import { SqliteStore } from '@sessiontrack/store';
+import { createMcpSessions, remoteSink } from '@sessiontrack/mcp';
 import { z } from 'zod';
 
 const env = process.env;
@@ -46,6 +45,9 @@ let sink;
 if (env.SESSIONTRACK_URL && env.SESSIONTRACK_WRITE_KEY) {
   sink = remoteSink({ url: env.SESSIONTRACK_URL, writeKey: env.SESSIONTRACK_WRITE_KEY, logger: log });
 } else {
+  // Only the embedded sink needs the store (and its native SQLite driver): loaded when chosen.
+  const { embeddedSink } = await import('@sessiontrack/mcp/embedded');
+  const { SqliteStore } = await import('@sessiontrack/store');
   const dataDir = path.resolve(env.SESSIONTRACK_DATA_DIR ?? './data');
   store = new SqliteStore({ filename: path.join(dataDir, 'sessiontrack.db') });
   sink = embeddedSink({ store, logger: log });

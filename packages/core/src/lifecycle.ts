@@ -4,7 +4,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** Seed defaults (DESIGN.md): web idle 30 min / 24 h; MCP idle 1 h / 30 days; grace 10 min. */
+/** Defaults (docs/lifecycle.md): web idle 30 min / 24 h; MCP idle 1 h / 30 days; grace 10 min. */
 export const KIND_DEFAULTS: Record<SessionKind, { idleTimeoutMs: number; absoluteTimeoutMs: number }> = {
   web: { idleTimeoutMs: 30 * MINUTE, absoluteTimeoutMs: DAY },
   api: { idleTimeoutMs: 30 * MINUTE, absoluteTimeoutMs: DAY },

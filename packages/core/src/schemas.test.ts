@@ -38,7 +38,7 @@ describe('startSessionSchema', () => {
     expect(startSessionSchema.safeParse({ userId: 'u', kind: 'desktop' }).success).toBe(false);
   });
 
-  it('accepts the full body of API.md', () => {
+  it('accepts the full body of docs/api.md', () => {
     const body = {
       userId: 'u_42',
       anonymousId: 'a_9f00',
@@ -106,7 +106,7 @@ describe('sessionIdSchema', () => {
 });
 
 describe('eventSchema', () => {
-  it('accepts every event type of API.md and nothing else', () => {
+  it('accepts every event type of docs/api.md and nothing else', () => {
     expect(EVENT_TYPES).toEqual([
       'pageview',
       'action',
@@ -123,7 +123,7 @@ describe('eventSchema', () => {
     }
   });
 
-  it('accepts the example event of API.md', () => {
+  it('accepts the example event of docs/api.md', () => {
     const e = eventSchema.parse({
       id: 'e_01H',
       type: 'action',

@@ -3,7 +3,7 @@ import { BREAKDOWN_DIMS } from './analytics.js';
 import { MAX_GRACE_MS, MAX_RECOVERY_ATTEMPTS } from './lifecycle.js';
 import { END_REASONS, EVENT_TYPES, SESSION_KINDS } from './types.js';
 
-// Wire schemas of API.md. Every request body passes one of these at the boundary; what comes out
+// Wire schemas of docs/api.md. Every request body passes one of these at the boundary; what comes out
 // is plain typed data for the pure functions of this package.
 
 export const MAX_METADATA_BYTES = 8 * 1024;
@@ -12,7 +12,7 @@ const text = (max: number) => z.string().max(max);
 const optionalText = (max: number) => text(max).nullish();
 
 /**
- * Names a missing required field `required` (API.md: `events[3].type: required`). zod 4 drops the
+ * Names a missing required field `required` (docs/api.md: `events[3].type: required`). zod 4 drops the
  * input from the issues it returns, so this must be decided where the issue is raised.
  */
 const required = { error: (issue: { input?: unknown }) => (issue.input === undefined ? 'required' : undefined) };
@@ -201,7 +201,7 @@ export const historyQuery = z.object({
 });
 
 /**
- * One readable line from a zod error, naming the field as API.md shows it:
+ * One readable line from a zod error, naming the field as docs/api.md shows it:
  * `events[3].type: required`.
  */
 export function formatIssues(error: z.ZodError): { message: string; details: { path: string; message: string }[] } {

@@ -45,7 +45,7 @@ describe('sessionToWire', () => {
     for (const t of [w.startedAt, w.lastActivityAt, w.expiresAt]) expect(t).toMatch(ISO_UTC);
   });
 
-  it('has every field of the session object of API.md and none of the internal ones', () => {
+  it('has every field of the session object of docs/api.md and none of the internal ones', () => {
     const w = sessionToWire(session(), T0 + 6 * MIN);
     for (const key of [
       'id',

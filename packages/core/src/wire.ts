@@ -1,7 +1,7 @@
 import { durationSeconds, effectiveSession, expiresAt } from './lifecycle.js';
 import type { Session, StoredEvent } from './types.js';
 
-// The JSON shapes of API.md's responses. Times leave the system here as ISO 8601 UTC strings.
+// The JSON shapes of docs/api.md's responses. Times leave the system here as ISO 8601 UTC strings.
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 

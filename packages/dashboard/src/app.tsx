@@ -1,29 +1,15 @@
-import { createContext, type FormEvent, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { get, type Project, setUnauthorizedHandler, storedToken, storeToken, Unauthorized } from './api.js';
 import { ErrorNote } from './components.js';
-import { type DateRange, previousRange, rangeDates, todayIn } from './format.js';
+import { previousRange, rangeDates, todayIn } from './format.js';
 import { useApi } from './hooks.js';
 import { formatHash, parseHash, type Route, type View, withRoute } from './route.js';
+import { type Ctx, ViewContext } from './view.js';
 import { Insights } from './views/insights.js';
 import { Mcp } from './views/mcp.js';
 import { Overview } from './views/overview.js';
 import { Sessions } from './views/sessions.js';
 import { Users } from './views/users.js';
-
-export interface Ctx {
-  route: Route;
-  go: (patch: Partial<Route>) => void;
-  project: Project;
-  range: DateRange;
-  previous: DateRange;
-}
-
-const ViewContext = createContext<Ctx | null>(null);
-export function useView(): Ctx {
-  const c = useContext(ViewContext);
-  if (!c) throw new Error('useView outside the app');
-  return c;
-}
 
 const NAV: [View, string][] = [
   ['overview', 'Overview'],

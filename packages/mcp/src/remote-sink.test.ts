@@ -109,7 +109,7 @@ describe('remote sink', () => {
     const { client, transport } = await connect(r.http.url, { name: 'agent' });
     const id = transport.sessionId as string;
     await client.callTool({ name: 'echo', arguments: { text: 'one' } });
-    await r.mcp.state.set('planner', id, 'plan', { step: 2 }, { ttlMs: 60_000 });
+    await r.mcp.state.set(id, 'planner', 'plan', { step: 2 }, { ttlMs: 60_000 });
     await r.sink.flush();
 
     // the MCP process dies; a new one (fresh memory, same sessiontrack server) takes over
@@ -127,9 +127,9 @@ describe('remote sink', () => {
     }
     expect(who).toBe('agent');
     expect(r.mcp.get(id)?.recoveryAttempts).toBe(1);
-    expect(await r.mcp.state.get('planner', id, 'plan')).toEqual({ step: 2 });
-    await r.mcp.state.delete('planner', id);
-    expect(await r.mcp.state.get('planner', id, 'plan')).toBeUndefined();
+    expect(await r.mcp.state.get(id, 'planner', 'plan')).toEqual({ step: 2 });
+    await r.mcp.state.delete(id, 'planner');
+    expect(await r.mcp.state.get(id, 'planner', 'plan')).toBeUndefined();
     await r.sink.flush();
     const { body } = await read(server, id);
     expect(body).toMatchObject({ status: 'active', recoveryAttempts: 1, toolCalls: 2 });

@@ -310,7 +310,7 @@ describe('recovery after a restart', () => {
     const { client, transport } = await connect(r.http.url, { name: 'claude-ish' });
     const id = transport.sessionId as string;
     await client.callTool({ name: 'echo', arguments: { text: 'before' } });
-    await r.mcp.state.set('planner', id, 'plan', ['a', 'b']);
+    await r.mcp.state.set(id, 'planner', 'plan', ['a', 'b']);
 
     // 1: the process dies (no shutdown: the store still says active) and a new one starts.
     await r.sink.flush();
@@ -323,7 +323,7 @@ describe('recovery after a restart', () => {
       capabilities: { roots: {} },
     });
     expect(r.mcp.get(id)).toMatchObject({ recoveryAttempts: 1, clientName: 'claude-ish' });
-    expect(await r.mcp.state.get('planner', id, 'plan')).toEqual(['a', 'b']);
+    expect(await r.mcp.state.get(id, 'planner', 'plan')).toEqual(['a', 'b']);
 
     // 2: a graceful restart (clearAll marks it disconnected)
     await r.mcp.clearAll();
@@ -441,20 +441,20 @@ describe('agent state', () => {
       await mcp.shutdown();
       await store.close();
     });
-    await mcp.state.set('planner', 'sess-1', 'plan', { steps: ['a', 'b'] });
-    await mcp.state.set('planner', 'sess-1', 'scratch', 'tmp', { ttlMs: 1000 });
-    await mcp.state.set('critic', 'sess-1', 'plan', 'other agent');
-    expect(await mcp.state.get('planner', 'sess-1', 'plan')).toEqual({ steps: ['a', 'b'] });
-    expect(await mcp.state.get('critic', 'sess-1', 'plan')).toBe('other agent');
-    expect(await mcp.state.get('planner', 'sess-2', 'plan')).toBeUndefined();
-    expect(await mcp.state.get('planner', 'sess-1', 'scratch')).toBe('tmp');
+    await mcp.state.set('sess-1', 'planner', 'plan', { steps: ['a', 'b'] });
+    await mcp.state.set('sess-1', 'planner', 'scratch', 'tmp', { ttlMs: 1000 });
+    await mcp.state.set('sess-1', 'critic', 'plan', 'other agent');
+    expect(await mcp.state.get('sess-1', 'planner', 'plan')).toEqual({ steps: ['a', 'b'] });
+    expect(await mcp.state.get('sess-1', 'critic', 'plan')).toBe('other agent');
+    expect(await mcp.state.get('sess-2', 'planner', 'plan')).toBeUndefined();
+    expect(await mcp.state.get('sess-1', 'planner', 'scratch')).toBe('tmp');
     clock += 1000;
-    expect(await mcp.state.get('planner', 'sess-1', 'scratch')).toBeUndefined();
-    await mcp.state.delete('planner', 'sess-1', 'plan');
-    expect(await mcp.state.get('planner', 'sess-1', 'plan')).toBeUndefined();
-    await expect(mcp.state.set('planner', 'sess-1', 'big', 'x'.repeat(9000))).rejects.toThrow(RangeError);
-    await expect(mcp.state.set('planner', 'sess-1', 'fn', () => 1)).rejects.toThrow(TypeError);
-    await expect(mcp.state.set('', 'sess-1', 'k', 1)).rejects.toThrow(RangeError);
+    expect(await mcp.state.get('sess-1', 'planner', 'scratch')).toBeUndefined();
+    await mcp.state.delete('sess-1', 'planner', 'plan');
+    expect(await mcp.state.get('sess-1', 'planner', 'plan')).toBeUndefined();
+    await expect(mcp.state.set('sess-1', 'planner', 'big', 'x'.repeat(9000))).rejects.toThrow(RangeError);
+    await expect(mcp.state.set('sess-1', 'planner', 'fn', () => 1)).rejects.toThrow(TypeError);
+    await expect(mcp.state.set('sess-1', '', 'k', 1)).rejects.toThrow(RangeError);
   });
 
   it('deletes expired rows in the background (embedded sink without a sessiontrack server)', async () => {
@@ -471,8 +471,8 @@ describe('agent state', () => {
     const { transport } = await connect(http.url);
     const id = transport.sessionId as string;
     await sink.flush();
-    await mcp.state.set('a', id, 'short', 1, { ttlMs: 1000 });
-    await mcp.state.set('a', id, 'long', 2);
+    await mcp.state.set(id, 'a', 'short', 1, { ttlMs: 1000 });
+    await mcp.state.set(id, 'a', 'long', 2);
     clock += 2000;
     // read "as of long ago": a row that still exists would show
     await until(async () => (await store.getAgentState(id, 'a', 'short', 0)) === null);

@@ -1,59 +1,27 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomToken } from '@sessiontrack/core';
-import { StorageUnavailableError, type Store } from '@sessiontrack/store';
-import { type Context, Hono } from 'hono';
-import type { Logger } from 'pino';
-import { registerAdminRoutes } from './admin-routes.js';
-import { registerDashboardRoutes } from './dashboard-route.js';
+import { StorageUnavailableError } from '@sessiontrack/store';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { AppDeps, AppEnv, RouteDeps } from './app-deps.js';
+import { systemClock } from './clock.js';
 import { ApiError, errorBody } from './errors.js';
-import type { GeoLookup } from './geo.js';
-import { registerImportRoutes } from './import-routes.js';
-import { registerIngestRoutes } from './ingest-routes.js';
-import { gauge, type Metrics } from './metrics.js';
-import type { Projects } from './projects.js';
-import type { RateLimiter } from './rate-limit.js';
-import { registerReadRoutes } from './read-routes.js';
-import { registerStatsRoutes } from './stats-routes.js';
-import { registerTrackerRoute } from './tracker-route.js';
-import type { WriteBuffer } from './write-buffer.js';
+import { adminRoutes } from './routes/admin.js';
+import { agentStateRoutes } from './routes/agent-state.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { importRoutes } from './routes/import.js';
+import { ingestRoutes } from './routes/ingest.js';
+import { opsRoutes } from './routes/ops.js';
+import { readRoutes } from './routes/read.js';
+import { statsRoutes } from './routes/stats.js';
+import { trackerRoutes } from './routes/tracker.js';
 
-export interface AppConfig {
-  adminToken: string;
-  /** Believe X-Forwarded-For and CF-* headers (only behind a proxy that sets them). */
-  trustProxy: boolean;
-  /** Requests per minute per client address; 0 = off. Loopback is never limited. */
-  ipRateLimitPerMinute: number;
-  bodyLimitBytes: number;
-  maxBatchEvents: number;
-}
-
-export interface AppDeps {
-  store: Store;
-  projects: Projects;
-  buffer: WriteBuffer;
-  metrics: Metrics;
-  limiter: RateLimiter;
-  logger: Logger;
-  geo: GeoLookup | null;
-  config: AppConfig;
-  /** The socket's peer address; supplied by the runtime adapter (null in-process). */
-  socketAddress?: (c: Context<AppEnv>) => string | null;
-  now?: () => number;
-  /** The built dashboard; default: resolved from @sessiontrack/dashboard (null: not served). */
-  dashboardDir?: string | null;
-}
-
-export type AppEnv = { Variables: { requestId: string } };
-
-export const DEFAULT_CONFIG: Omit<AppConfig, 'adminToken'> = {
-  trustProxy: false,
-  ipRateLimitPerMinute: 12_000,
-  bodyLimitBytes: 256 * 1024,
-  maxBatchEvents: 500,
-};
-
-/** The whole HTTP surface on Web Request/Response; the Node entry is a thin adapter around it. */
+/**
+ * The whole HTTP surface on Web Request/Response; the Node entry is a thin adapter around it.
+ * Each route group (routes/) is a Hono app of its own, mounted here in order: the open routes,
+ * the write-key routes, then the admin token for every other /api/v1 path, then the dashboard.
+ */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const d: RouteDeps = { ...deps, now: deps.now ?? systemClock };
   const app = new Hono<AppEnv>();
   const { logger, metrics } = deps;
 
@@ -92,37 +60,24 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
-  app.get('/healthz', async (c) => {
-    try {
-      await deps.store.ping();
-      return c.json({ status: 'ok' });
-    } catch (err) {
-      logger.warn({ err }, 'health check: storage does not answer');
-      return c.json(errorBody('unavailable', 'storage does not answer'), 503);
-    }
-  });
-
-  app.get('/metrics', async (c) => {
-    const now = (deps.now ?? Date.now)();
-    let live = Number.NaN;
-    try {
-      live = await deps.store.countLive(null, now);
-    } catch {
-      // storage down: the gauge says NaN and the rest still renders
-    }
-    const text = metrics.render([
-      gauge('sessiontrack_active_sessions', 'Sessions live now (not ended, not expired).', live),
-      gauge('sessiontrack_write_buffer_pending', 'Events waiting for the group commit.', deps.buffer.pending),
-    ]);
-    return c.text(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-  });
-
-  registerTrackerRoute(app);
-  registerIngestRoutes(app, deps);
-
+  app.route('/', opsRoutes(d));
+  app.route('/', trackerRoutes());
+  app.route('/api/v1', ingestRoutes(d));
+  app.route('/api/v1', agentStateRoutes(d));
   // Everything below needs the admin token.
-  const expected = digest(deps.config.adminToken);
-  app.use('/api/v1/*', async function adminAuth(c, next) {
+  app.use('/api/v1/*', adminAuth(deps.config.adminToken));
+  app.route('/api/v1', readRoutes(d));
+  app.route('/api/v1', statsRoutes(d));
+  app.route('/api/v1', adminRoutes(d));
+  app.route('/api/v1', importRoutes(d));
+  // Last: every other GET is the dashboard (or its single-page fallback).
+  app.route('/', dashboardRoutes(deps.dashboardDir));
+  return app;
+}
+
+function adminAuth(adminToken: string): MiddlewareHandler<AppEnv> {
+  const expected = digest(adminToken);
+  return async function adminAuth(c, next) {
     const header = c.req.header('authorization') ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     // Compare digests: constant time, and the lengths are always equal.
@@ -130,14 +85,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       throw new ApiError('unauthorized', 'missing or wrong admin token (Authorization: Bearer <token>)');
     }
     await next();
-  });
-  registerReadRoutes(app, deps);
-  registerStatsRoutes(app, deps);
-  registerAdminRoutes(app, deps);
-  registerImportRoutes(app, deps);
-  // Last: every other GET is the dashboard (or its single-page fallback).
-  registerDashboardRoutes(app, deps.dashboardDir);
-  return app;
+  };
 }
 
 // Request ids only need to be unique in this process's logs: a random prefix and a counter cost

@@ -2,19 +2,25 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProjectSchema, formatIssues } from '@sessiontrack/core';
-import { msUntilUtc, runRollup } from './analytics-jobs.js';
-import { dashboardDir } from './dashboard-route.js';
+import { DAY_MS } from './clock.js';
 import { DemoError, runDemo } from './demo.js';
+import { runRollup } from './jobs/analytics.js';
 import { openStore, type RunningServer, StartupError, startServer } from './node-server.js';
 import { Projects } from './projects.js';
+import { dashboardDir } from './routes/dashboard.js';
+import { envHelp, flagHelp, flagOptions, readSettings, SERVE_SETTINGS, UsageError } from './settings.js';
 
-// `sessiontrack <command>`: the CLI contract of API.md ("Running"). Every command has --help;
+// `sessiontrack <command>` (README "CLI"). The settings of `serve` are declared in settings.ts. Every command has --help;
 // a problem the operator must fix is one line on stderr and a non-zero exit, never a stack trace.
 
 const VERSION = '0.1.0';
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 const env = process.env;
+
+/** Every setting of `serve`, in the order of --help. */
+const SERVE_KEYS = Object.keys(SERVE_SETTINGS) as (keyof typeof SERVE_SETTINGS)[];
+/** Where the other commands find the database: as serve does. */
+const STORAGE_KEYS = ['dataDir', 'databaseUrl'] as const;
 
 const HELP = {
   main: `sessiontrack ${VERSION} — self-hosted session tracking for web apps and MCP servers
@@ -36,23 +42,10 @@ Run 'sessiontrack <command> --help' for a command's options.`,
 Runs the HTTP server: ingest, read and admin routes, /healthz, /metrics.
 
 Options:
-  --port <n>            port to listen on (env PORT, default 3000)
-  --host <addr>         address to bind (env HOST, default 127.0.0.1)
-  --data-dir <dir>      SQLite file and admin token live here (env SESSIONTRACK_DATA_DIR, default ./data)
-  --database-url <url>  PostgreSQL instead of SQLite (env DATABASE_URL); several servers may share one
-  --trust-proxy         believe X-Forwarded-For, CF-IPCountry, CF-Region (only behind a proxy that sets them)
-  --ip-rate-limit <n>   requests per minute per client address, 0 = off (env SESSIONTRACK_IP_RATE_LIMIT, default 12000)
-  --sweep-interval <ms> how often expired sessions are written as ended (env SESSIONTRACK_SWEEP_INTERVAL_MS, default 30000)
-  --rollup-interval <ms> how often changed days are rolled up, 0 = never (env SESSIONTRACK_ROLLUP_INTERVAL_MS, default 600000)
-  --retention-at <HH:MM> daily retention run, UTC (env SESSIONTRACK_RETENTION_AT, default 02:30): raw sessions and
-                        events older than each project's retentionDays are deleted; rollups stay
-  --geo-city-db <file>  a GeoLite2-City .mmdb for regions (env SESSIONTRACK_GEO_CITY_DB)
-  --sync <mode>         SQLite durability: normal (survives a crash of the process) or full (fsync every commit)
-  --log-level <level>   trace, debug, info, warn, error (env LOG_LEVEL, default info)
-  -h, --help            show this help
+${flagHelp(SERVE_KEYS, [['-h, --help', 'show this help']]).join('\n')}
 
-Env: SESSIONTRACK_ADMIN_TOKEN sets the admin token; without it one is generated on first start,
-kept in <data-dir>/admin-token and printed once.`,
+Environment:
+${envHelp(SERVE_KEYS).join('\n')}`,
   migrate: `Usage: sessiontrack migrate [--data-dir <dir>] [--database-url <url>]
 
 Applies pending database migrations and exits. (serve applies them at start too.)`,
@@ -93,13 +86,9 @@ Options:
   -h, --help            show this help`,
 };
 
-const storageOptions = {
-  'data-dir': { type: 'string' },
-  'database-url': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-class UsageError extends Error {}
+const help = { help: { type: 'boolean', short: 'h' } } as const;
+const storageOptions = { ...flagOptions(STORAGE_KEYS), ...help };
+const storage = (values: Parameters<typeof readSettings>[1]) => readSettings(STORAGE_KEYS, values, env);
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -148,8 +137,6 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-const dataDir = (v: string | undefined) => v ?? env.SESSIONTRACK_DATA_DIR ?? './data';
-
 function int(name: string, v: string | undefined, fallback: number): number {
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
@@ -158,61 +145,19 @@ function int(name: string, v: string | undefined, fallback: number): number {
 }
 
 async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...storageOptions,
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'trust-proxy': { type: 'boolean' },
-      'ip-rate-limit': { type: 'string' },
-      'sweep-interval': { type: 'string' },
-      'rollup-interval': { type: 'string' },
-      'retention-at': { type: 'string' },
-      'geo-city-db': { type: 'string' },
-      sync: { type: 'string' },
-      'log-level': { type: 'string' },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: { ...flagOptions(SERVE_KEYS), ...help } });
   if (values.help) {
     console.log(HELP.serve);
     return 0;
   }
-  const sync = values.sync ?? 'normal';
-  if (sync !== 'normal' && sync !== 'full') throw new UsageError(`--sync must be normal or full, got '${sync}'`);
-  const port = int('port', values.port ?? env.PORT, 3000);
-  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-  const dir = dataDir(values['data-dir']);
-  const retentionAt = values['retention-at'] ?? env.SESSIONTRACK_RETENTION_AT ?? '02:30';
-  try {
-    msUntilUtc(retentionAt, Date.now());
-  } catch (err) {
-    throw new UsageError(`--retention-at: ${(err as Error).message}`);
-  }
-  const server = await startServer({
-    port,
-    host: values.host ?? env.HOST ?? '127.0.0.1',
-    dataDir: dir,
-    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
-    trustProxy: values['trust-proxy'] ?? env.SESSIONTRACK_TRUST_PROXY === '1',
-    ipRateLimitPerMinute: int('ip-rate-limit', values['ip-rate-limit'] ?? env.SESSIONTRACK_IP_RATE_LIMIT, 12_000),
-    sweepIntervalMs: Math.max(
-      100,
-      int('sweep-interval', values['sweep-interval'] ?? env.SESSIONTRACK_SWEEP_INTERVAL_MS, 30_000),
-    ),
-    rollupIntervalMs: int('rollup-interval', values['rollup-interval'] ?? env.SESSIONTRACK_ROLLUP_INTERVAL_MS, 600_000),
-    retentionAt,
-    geoCityDb: values['geo-city-db'] ?? env.SESSIONTRACK_GEO_CITY_DB,
-    sqliteSynchronous: sync,
-    adminToken: env.SESSIONTRACK_ADMIN_TOKEN,
-    logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
-  });
-  printBanner(server, dir);
+  const settings = readSettings(SERVE_KEYS, values, env);
+  const server = await startServer(settings);
+  printBanner(server, settings.dataDir, settings.adminToken !== undefined);
   await untilSignal(server);
   return 0;
 }
 
-function printBanner(s: RunningServer, dir: string): void {
+function printBanner(s: RunningServer, dir: string, tokenFromEnv: boolean): void {
   const tokenFile = join(resolve(dir), 'admin-token');
   const lines = [
     `sessiontrack ${VERSION} listening on ${s.url}`,
@@ -220,7 +165,7 @@ function printBanner(s: RunningServer, dir: string): void {
     `  project:     default   write key: ${s.writeKey}`,
     s.adminTokenGenerated
       ? `  admin token: ${s.adminToken}   (generated now and kept in ${tokenFile}; it is not printed again)`
-      : env.SESSIONTRACK_ADMIN_TOKEN
+      : tokenFromEnv
         ? '  admin token: from SESSIONTRACK_ADMIN_TOKEN'
         : `  admin token: kept in ${tokenFile}`,
     dashboardDir()
@@ -257,10 +202,7 @@ async function migrate(argv: string[]): Promise<number> {
     return 0;
   }
   // Opening a store applies its pending migrations.
-  const store = await openStore({
-    dataDir: dataDir(values['data-dir']),
-    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
-  });
+  const store = await openStore(storage(values));
   await store.close();
   console.log(`migrations applied (${store.backend})`);
   return 0;
@@ -284,10 +226,7 @@ async function project(argv: string[]): Promise<number> {
     console.log(HELP.project);
     return values.help ? 0 : 2;
   }
-  const store = await openStore({
-    dataDir: dataDir(values['data-dir']),
-    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
-  });
+  const store = await openStore(storage(values));
   try {
     const projects = new Projects(store);
     await projects.ensureDefault();
@@ -330,10 +269,7 @@ async function cleanup(argv: string[]): Promise<number> {
     return 0;
   }
   const days = int('days-inactive', values['days-inactive'], 30);
-  const store = await openStore({
-    dataDir: dataDir(values['data-dir']),
-    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
-  });
+  const store = await openStore(storage(values));
   try {
     const now = Date.now();
     const all = await store.listProjects();
@@ -370,8 +306,9 @@ async function demo(argv: string[]): Promise<number> {
   const url = values.url ?? 'http://127.0.0.1:3000';
   if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
   // The admin token as serve finds it: the environment, else the file serve generated.
-  let adminToken = env.SESSIONTRACK_ADMIN_TOKEN;
-  const tokenFile = join(resolve(dataDir(values['data-dir'])), 'admin-token');
+  const found = readSettings(['dataDir', 'adminToken'], values, env);
+  let adminToken = found.adminToken;
+  const tokenFile = join(resolve(found.dataDir), 'admin-token');
   if (!adminToken && existsSync(tokenFile)) adminToken = readFileSync(tokenFile, 'utf8').trim();
   if (!adminToken) {
     throw new UsageError(`no admin token: set SESSIONTRACK_ADMIN_TOKEN (or run from where ${tokenFile} exists)`);
@@ -401,10 +338,7 @@ async function rollup(argv: string[]): Promise<number> {
     console.log(HELP.rollup);
     return 0;
   }
-  const store = await openStore({
-    dataDir: dataDir(values['data-dir']),
-    databaseUrl: values['database-url'] ?? env.DATABASE_URL,
-  });
+  const store = await openStore(storage(values));
   try {
     const all = await store.listProjects();
     const projects = values.project ? all.filter((p) => p.id === values.project) : all;

@@ -1,6 +1,6 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
-// The one error shape of API.md: { "error": { "code", "message", "details" } }.
+// The one error shape of docs/api.md: { "error": { "code", "message", "details" } }.
 
 export type ErrorCode =
   | 'validation_failed'

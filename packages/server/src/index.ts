@@ -1,4 +1,5 @@
-export { type AppConfig, type AppDeps, type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
+export { createApp } from './app.js';
+export { type AppConfig, type AppDeps, type AppEnv, DEFAULT_CONFIG } from './app-deps.js';
 export { ApiError, type ErrorCode } from './errors.js';
 export { Metrics } from './metrics.js';
 export {

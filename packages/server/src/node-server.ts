@@ -6,40 +6,33 @@ import { newAdminToken, type Project } from '@sessiontrack/core';
 import { PgPoolDriver, PostgresStore, SqliteStore, type Store } from '@sessiontrack/store';
 import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
-import { msUntilUtc, retainProject, runRollup } from './analytics-jobs.js';
-import { type AppConfig, type AppDeps, type AppEnv, createApp, DEFAULT_CONFIG } from './app.js';
+import { createApp } from './app.js';
+import { type AppConfig, type AppDeps, type AppEnv, DEFAULT_CONFIG } from './app-deps.js';
+import { type Clock, systemClock } from './clock.js';
 import { openGeoLookup } from './geo.js';
+import { backgroundJobs } from './jobs/background.js';
+import { startJobs } from './jobs/runner.js';
 import { Metrics } from './metrics.js';
 import { Projects } from './projects.js';
 import { RateLimiter } from './rate-limit.js';
+import { SERVE_SETTINGS, type ServeSettings, withDefaults } from './settings.js';
 import { WriteBuffer } from './write-buffer.js';
 
 // The Node entry: opens storage, builds the app, listens, runs the background jobs, and shuts
 // down in order (stop accepting → drain the write buffer → close storage).
 
-export interface ServeOptions {
-  port: number;
-  host: string;
-  dataDir: string;
-  databaseUrl?: string | undefined;
-  trustProxy: boolean;
-  ipRateLimitPerMinute: number;
-  /** From SESSIONTRACK_ADMIN_TOKEN; when absent, generated once and kept in the data dir. */
-  adminToken?: string | undefined;
-  logLevel: string;
-  sweepIntervalMs: number;
-  /** Daily retention run at this UTC time, HH:MM (default 02:30). */
-  retentionAt?: string | undefined;
+/**
+ * `sessiontrack serve`'s settings (settings.ts; any left out take their default there), plus what
+ * only a program or a test sets.
+ */
+export interface ServeOptions extends Partial<ServeSettings> {
   /** Instead of daily: run retention every this many ms (tests). */
   retentionIntervalMs?: number;
-  /** How often changed closed days are rolled up (default 10 min; 0 = never). */
-  rollupIntervalMs?: number | undefined;
-  /** Optional GeoLite2-City database for regions. */
-  geoCityDb?: string | undefined;
-  sqliteSynchronous?: 'normal' | 'full';
   /** Events allowed to wait for a commit before ingest answers 503. */
   maxPendingEvents?: number;
   logger?: Logger;
+  /** The clock of the routes, the write buffer, the projects cache and the jobs (default: the system clock). */
+  now?: Clock;
 }
 
 export interface RunningServer {
@@ -54,8 +47,6 @@ export interface RunningServer {
   adminTokenGenerated: boolean;
   close(): Promise<void>;
 }
-
-const HOUR_MS = 60 * 60 * 1000;
 
 /** A problem the operator must fix (taken port, unopenable database): one clear line, exit 1. */
 export class StartupError extends Error {}
@@ -75,9 +66,12 @@ export async function openStore(
       throw new StartupError(`cannot open the database ${redact(opts.databaseUrl)}: ${(err as Error).message}`);
     }
   }
-  const filename = join(resolve(opts.dataDir), 'sessiontrack.db');
+  const filename = join(resolve(opts.dataDir ?? SERVE_SETTINGS.dataDir.default), 'sessiontrack.db');
   try {
-    return new SqliteStore({ filename, synchronous: opts.sqliteSynchronous ?? 'normal' });
+    return new SqliteStore({
+      filename,
+      synchronous: opts.sqliteSynchronous ?? SERVE_SETTINGS.sqliteSynchronous.default,
+    });
   } catch (err) {
     throw new StartupError(`cannot open the database ${filename}: ${(err as Error).message}`);
   }
@@ -94,7 +88,8 @@ function redact(url: string): string {
   }
 }
 
-export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const opts = withDefaults(options);
   const logger = opts.logger ?? pino({ level: opts.logLevel, base: { service: 'sessiontrack' } });
   const store = await openStore({ ...opts, logger });
   try {
@@ -111,7 +106,7 @@ export interface AssembleOptions extends Partial<Omit<AppConfig, 'adminToken'>> 
   /** Events allowed to wait for a commit before ingest answers 503. */
   maxPendingEvents?: number | undefined;
   socketAddress?: AppDeps['socketAddress'];
-  now?: () => number;
+  now?: Clock | undefined;
   /** The built dashboard's directory (default: resolved; null: none). */
   dashboardDir?: string | null;
 }
@@ -123,11 +118,14 @@ export interface Assembled {
   metrics: Metrics;
   limiter: RateLimiter;
   defaultProject: Project;
+  /** The one clock everything above reads. */
+  now: Clock;
 }
 
 /** Everything the app needs, wired once: used by `startServer` and by the in-process tests. */
 export async function assemble(store: Store, logger: Logger, opts: AssembleOptions): Promise<Assembled> {
-  const projects = new Projects(store);
+  const now = opts.now ?? systemClock;
+  const projects = new Projects(store, now);
   const { project } = await projects.ensureDefault();
   const metrics = new Metrics();
   const limiter = new RateLimiter();
@@ -135,6 +133,7 @@ export async function assemble(store: Store, logger: Logger, opts: AssembleOptio
     maxPending: opts.maxPendingEvents ?? 50_000,
     maxBatch: 1_000,
     maxConcurrent: store.concurrentWriters,
+    now,
     onCommit: ({ events, ms }) => {
       metrics.batchEvents.observe(events);
       metrics.commitSeconds.observe(ms / 1000);
@@ -145,7 +144,7 @@ export async function assemble(store: Store, logger: Logger, opts: AssembleOptio
     },
   });
   const geo = await openGeoLookup({ cityDb: opts.geoCityDb });
-  const { geoCityDb: _g, maxPendingEvents: _m, socketAddress, now, dashboardDir, ...config } = opts;
+  const { geoCityDb: _g, maxPendingEvents: _m, socketAddress, now: _n, dashboardDir, ...config } = opts;
   const app = createApp({
     store,
     projects,
@@ -156,20 +155,21 @@ export async function assemble(store: Store, logger: Logger, opts: AssembleOptio
     geo,
     config: { ...DEFAULT_CONFIG, ...config },
     ...(socketAddress ? { socketAddress } : {}),
-    ...(now ? { now } : {}),
+    now,
     ...(dashboardDir !== undefined ? { dashboardDir } : {}),
   });
-  return { app, projects, buffer, metrics, limiter, defaultProject: project };
+  return { app, projects, buffer, metrics, limiter, defaultProject: project, now };
 }
 
-async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise<RunningServer> {
+async function listen(opts: ServeOptions & ServeSettings, store: Store, logger: Logger): Promise<RunningServer> {
   const { token: adminToken, generated } = adminTokenFor(opts);
-  const { app, projects, buffer, limiter, defaultProject } = await assemble(store, logger, {
+  const { app, projects, buffer, limiter, defaultProject, now } = await assemble(store, logger, {
     adminToken,
     trustProxy: opts.trustProxy,
     ipRateLimitPerMinute: opts.ipRateLimitPerMinute,
     geoCityDb: opts.geoCityDb,
     maxPendingEvents: opts.maxPendingEvents,
+    now: opts.now,
     socketAddress: (c) => (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress ?? null,
   });
 
@@ -186,76 +186,13 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
 
-  // Background jobs. Expiry is a rule every answer applies; the sweeper only writes it down.
-  // With several instances on one PostgreSQL, one of them runs each tick (advisory lock).
-  const sweep = setInterval(() => {
-    store
-      .runExclusive('sweeper', async () => {
-        const n = await store.sweepExpired(Date.now());
-        if (n > 0) logger.info({ ended: n }, 'sweeper ended idle sessions');
-      })
-      .catch((err) => logger.warn({ err: (err as Error).message }, 'sweeper failed; will retry'));
-  }, opts.sweepIntervalMs);
-  // Retention (daily, 02:30 UTC by default): per project, roll up, then delete raw sessions and
-  // events older than its retentionDays, in chunks; rollups stay (analytics-jobs.ts).
-  const retain = () =>
-    store
-      .runExclusive('retention', async () => {
-        for (const p of projects.list()) {
-          const r = await retainProject(store, p, Date.now(), p.retentionDays);
-          if (r.deletedSessions + r.deletedEvents + r.deletedOldEvents > 0)
-            logger.info(r, 'retention deleted raw data');
-        }
-      })
-      .catch((err) => logger.warn({ err: (err as Error).message }, 'retention failed; will retry'));
-  let retention: NodeJS.Timeout;
-  const scheduleRetention = () => {
-    const wait = opts.retentionIntervalMs ?? msUntilUtc(opts.retentionAt ?? '02:30', Date.now());
-    retention = setTimeout(() => void retain().finally(scheduleRetention), wait);
-    retention.unref();
-  };
-  scheduleRetention();
-  // Rollups of closed days that changed (today is always computed live).
-  const rollupEvery = opts.rollupIntervalMs ?? 10 * 60_000;
-  const rollup =
-    rollupEvery > 0
-      ? setInterval(() => {
-          void runRollup(store, projects.list(), Date.now(), (run) => {
-            if (run.days.length > 0) {
-              logger.info({ project: run.project, days: run.days.length, ms: Math.round(run.ms) }, 'rolled up');
-            }
-          }).catch((err) => logger.warn({ err: (err as Error).message }, 'rollup failed; will retry'));
-        }, rollupEvery)
-      : undefined;
-  rollup?.unref();
-  // MCP agent state (hourly): expired entries are invisible already; this frees their rows (and orphans').
-  const agentState = setInterval(() => {
-    void store
-      .runExclusive('agent-state', async () => {
-        const n = await store.purgeAgentState(Date.now());
-        if (n > 0) logger.info({ deleted: n }, 'purged expired agent state');
-      })
-      .catch((err) => logger.warn({ err: (err as Error).message }, 'agent state purge failed; will retry'));
-  }, HOUR_MS);
-  agentState.unref();
-  const prune = setInterval(() => {
-    limiter.prune(Date.now(), (key) =>
-      key.startsWith('ip:')
-        ? opts.ipRateLimitPerMinute
-        : (projects.byId(key.slice('project:'.length))?.rateLimitPerMinute ?? 0),
-    );
-  }, 60_000);
-  sweep.unref();
-  prune.unref();
+  // With several instances on one PostgreSQL, one of them runs each job at a time (its lock).
+  const jobs = startJobs(backgroundJobs({ store, projects, limiter, logger }, opts), { store, logger, now });
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      clearInterval(sweep);
-      clearTimeout(retention);
-      clearInterval(rollup);
-      clearInterval(agentState);
-      clearInterval(prune);
+      jobs.stop();
       // Stop accepting. Requests already read wait for their commit below; keep-alive
       // connections are closed as soon as they fall idle, and any still open after the drain
       // and a grace period are cut (their requests were answered 503 by the closed buffer).
@@ -288,7 +225,7 @@ async function listen(opts: ServeOptions, store: Store, logger: Logger): Promise
   };
 }
 
-function adminTokenFor(opts: ServeOptions): { token: string; generated: boolean } {
+function adminTokenFor(opts: Pick<ServeSettings, 'adminToken' | 'dataDir'>): { token: string; generated: boolean } {
   if (opts.adminToken) return { token: opts.adminToken, generated: false };
   const dir = resolve(opts.dataDir);
   const file = join(dir, 'admin-token');

@@ -1,6 +1,7 @@
 import { type CreateProjectInput, newProjectId, newWriteKey, type Project } from '@sessiontrack/core';
 import type { Store } from '@sessiontrack/store';
 import type { Context } from 'hono';
+import { type Clock, systemClock } from './clock.js';
 import { ApiError } from './errors.js';
 
 export const DEFAULT_PROJECT_ID = 'default';
@@ -12,19 +13,21 @@ export const DEFAULT_PROJECT_ID = 'default';
  */
 export class Projects {
   readonly #store: Store;
+  readonly #now: Clock;
   #byKey = new Map<string, Project>();
   #byId = new Map<string, Project>();
   #lastReload = 0;
 
-  constructor(store: Store) {
+  constructor(store: Store, now: Clock = systemClock) {
     this.#store = store;
+    this.#now = now;
   }
 
   async load(): Promise<void> {
     const all = await this.#store.listProjects();
     this.#byKey = new Map(all.map((p) => [p.writeKey, p]));
     this.#byId = new Map(all.map((p) => [p.id, p]));
-    this.#lastReload = Date.now();
+    this.#lastReload = this.#now();
   }
 
   byWriteKey(key: string): Project | undefined {
@@ -34,7 +37,7 @@ export class Projects {
   /** For an unknown key: reload (rate-limited) and look again. */
   async byWriteKeyFresh(key: string): Promise<Project | undefined> {
     const hit = this.#byKey.get(key);
-    if (hit || Date.now() - this.#lastReload < 1000) return hit;
+    if (hit || this.#now() - this.#lastReload < 1000) return hit;
     await this.load();
     return this.#byKey.get(key);
   }
@@ -66,7 +69,7 @@ export class Projects {
       absoluteTimeoutMs: input.absoluteTimeoutMs ?? null,
       retentionDays: input.retentionDays ?? 30,
       rateLimitPerMinute: input.rateLimitPerMinute ?? 0,
-      createdAt: Date.now(),
+      createdAt: this.#now(),
       ...(input.bounceSeconds === undefined ? {} : { bounceSeconds: input.bounceSeconds }),
       ...(input.bounceMaxActions === undefined ? {} : { bounceMaxActions: input.bounceMaxActions }),
     };

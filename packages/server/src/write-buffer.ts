@@ -1,7 +1,8 @@
 import type { Store, WriteOp, WriteResult } from '@sessiontrack/store';
+import { type Clock, systemClock } from './clock.js';
 import { ApiError } from './errors.js';
 
-// Group commit (DESIGN.md "The write path"). Requests hand their operation to one bounded
+// Group commit (README "Write path: group commit"). Requests hand their operation to one bounded
 // buffer and wait; one transaction commits everything gathered, and each request is answered
 // only after its operation is committed. No fixed timer: when no commit is running the next
 // request commits on the next turn of the event loop (so requests parsed in the same turn share
@@ -17,6 +18,8 @@ export interface WriteBufferOptions {
    * writer; more for PostgreSQL, where a commit waits on the network and the server's disk.
    */
   maxConcurrent?: number;
+  /** The time each commit is stamped with (default: the system clock). */
+  now?: Clock;
   onCommit?: (info: { ops: number; events: number; ms: number }) => void;
   onError?: (err: unknown, ops: number) => void;
 }
@@ -31,6 +34,7 @@ interface Pending {
 export class WriteBuffer {
   readonly #store: Store;
   readonly #opts: WriteBufferOptions;
+  readonly #now: Clock;
   #queue: Pending[] = [];
   #pending = 0;
   /** Commit loops running (each commits one batch at a time). */
@@ -42,6 +46,7 @@ export class WriteBuffer {
   constructor(store: Store, opts: WriteBufferOptions) {
     this.#store = store;
     this.#opts = opts;
+    this.#now = opts.now ?? systemClock;
   }
 
   get pending(): number {
@@ -109,7 +114,7 @@ export class WriteBuffer {
     try {
       const results = await this.#store.commit(
         batch.map((p) => p.op),
-        Date.now(),
+        this.#now(),
       );
       this.#opts.onCommit?.({ ops: batch.length, events, ms: performance.now() - started });
       for (const [i, p] of batch.entries()) p.resolve(results[i] as WriteResult);
@@ -129,7 +134,7 @@ export class WriteBuffer {
 
   async #commitOne(p: Pending): Promise<void> {
     try {
-      const [result] = await this.#store.commit([p.op], Date.now());
+      const [result] = await this.#store.commit([p.op], this.#now());
       p.resolve(result as WriteResult);
     } catch (err) {
       p.reject(storageError(err));

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { useView } from '../app.js';
+import { useView } from '../view.js';
 
 /** No data yet: how to send some, with this project's real write key. */
 export function EmptyProject() {

@@ -1,8 +1,8 @@
 import type { BreakdownRow, Exits, WorkflowStats } from '../api.js';
-import { useView } from '../app.js';
 import { Async, Section, TopList } from '../components.js';
 import { fmtInt, fmtPct } from '../format.js';
 import { type Loaded, useApi } from '../hooks.js';
+import { useView } from '../view.js';
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 

@@ -1,10 +1,10 @@
 import { useMemo } from 'react';
 import type { BreakdownRow, Daily, WireSession } from '../api.js';
-import { useView } from '../app.js';
 import { DaysChart } from '../chart.js';
 import { Async, Section, TopList } from '../components.js';
 import { countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
 import { useApi } from '../hooks.js';
+import { useView } from '../view.js';
 
 const SAMPLE = 500;
 

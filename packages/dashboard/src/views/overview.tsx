@@ -1,9 +1,9 @@
 import type { BreakdownRow, Countries as CountriesData, Daily, Summary } from '../api.js';
-import { useView } from '../app.js';
 import { DaysChart } from '../chart.js';
 import { Async, Card, Section, TopList } from '../components.js';
 import { change, countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
 import { useApi } from '../hooks.js';
+import { useView } from '../view.js';
 import { EmptyProject } from './empty.js';
 
 const ACTIVE_POLL_MS = 15_000;

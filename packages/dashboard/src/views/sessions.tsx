@@ -1,9 +1,9 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { get, type SessionDetail, type WireSession } from '../api.js';
-import { useView } from '../app.js';
 import { Async, ErrorNote, Facts, Section } from '../components.js';
 import { countryName, fmtDuration, fmtGap } from '../format.js';
 import { useApi } from '../hooks.js';
+import { useView } from '../view.js';
 
 const PAGE = 100;
 

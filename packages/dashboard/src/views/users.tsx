@@ -1,9 +1,9 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Pattern, WireSession } from '../api.js';
-import { useView } from '../app.js';
 import { Async, Facts, Section } from '../components.js';
 import { fmtDuration, fmtPct } from '../format.js';
 import { useApi } from '../hooks.js';
+import { useView } from '../view.js';
 
 const PATTERN_TEXT: Record<string, string> = {
   new_user: 'New user: no sessions yet',

@@ -9,20 +9,21 @@ import {
   sessionToWire,
   sessionWorkflows,
 } from '@sessiontrack/core';
-import type { Context, Hono } from 'hono';
-import type { AppDeps, AppEnv } from './app.js';
-import { ApiError } from './errors.js';
-import { parse } from './ingest-routes.js';
+import { type Context, Hono } from 'hono';
+import type { AppEnv, RouteDeps } from '../app-deps.js';
+import { ApiError } from '../errors.js';
+import { parse } from '../validate.js';
 
-// Session read routes (admin token). Every answer applies the clock: a session past its idle
+// Session read routes (admin token, mounted at /api/v1). Every answer applies the clock: a session past its idle
 // timeout shows as ended at its last activity even before the sweeper has written it.
 
-export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const { store } = deps;
-  const now = deps.now ?? Date.now;
+  const { now } = deps;
   const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
 
-  app.get('/api/v1/sessions/active', async (c) => {
+  app.get('/sessions/active', async (c) => {
     const project = projectOf(c);
     const t = now();
     const { limit } = parse(activeQuery, c.req.query());
@@ -33,7 +34,7 @@ export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json({ count, sessions: page.sessions.map((s) => sessionToWire(s, t)) });
   });
 
-  app.get('/api/v1/sessions/user/:userId/current', async (c) => {
+  app.get('/sessions/user/:userId/current', async (c) => {
     const project = projectOf(c);
     const t = now();
     const page = await store.listSessions(
@@ -45,7 +46,7 @@ export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json(sessionToWire(s, t));
   });
 
-  app.get('/api/v1/sessions/user/:userId/history', async (c) => {
+  app.get('/sessions/user/:userId/history', async (c) => {
     const q = parse(historyQuery, c.req.query());
     const project = projectOf(c);
     const t = now();
@@ -54,7 +55,7 @@ export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json({ userId, sessions: page.sessions.map((s) => sessionToWire(s, t)) });
   });
 
-  app.get('/api/v1/sessions', async (c) => {
+  app.get('/sessions', async (c) => {
     const q = parse(listSessionsQuery, c.req.query());
     const project = projectOf(c);
     const t = now();
@@ -85,7 +86,7 @@ export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json({ sessions: page.sessions.map((s) => sessionToWire(s, t)), nextCursor: page.nextCursor });
   });
 
-  app.get('/api/v1/sessions/:id', async (c) => {
+  app.get('/sessions/:id', async (c) => {
     const t = now();
     const s = await store.getSession(c.req.param('id'));
     const wanted = c.req.query('project');
@@ -101,4 +102,5 @@ export function registerReadRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       abandonedWorkflows: outcomes.filter((w) => w.abandoned).map((w) => w.workflowId),
     });
   });
+  return app;
 }

@@ -1,25 +1,36 @@
 import type { Project } from '@sessiontrack/core';
 import { type CleanupResult, type RollupRun, rollupProject, type Store } from '@sessiontrack/store';
+import { DAY_MS } from '../clock.js';
 
-// The analytics background jobs, shared by the server's timers, the CLI and the admin route.
-// Both run under a job lock (one instance at a time on a shared PostgreSQL).
+// The analytics work behind the rollup and retention jobs (jobs/background.ts), the CLI's
+// `rollup` and `cleanup`, and the admin cleanup and import routes.
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** Rolls up the changed closed days of `projects`, without the job lock (the caller holds it). */
+export async function rollupProjects(
+  store: Store,
+  projects: readonly Project[],
+  now: number,
+  onRun?: (run: RollupRun) => void,
+): Promise<RollupRun[]> {
+  const runs: RollupRun[] = [];
+  for (const p of projects) {
+    const run = await rollupProject(store, p, now);
+    runs.push(run);
+    onRun?.(run);
+  }
+  return runs;
+}
 
-/** Rolls up the changed closed days of `projects`; false when another instance holds the lock. */
+/** `rollupProjects` under the rollup lock; null when another instance holds it. */
 export async function runRollup(
   store: Store,
   projects: readonly Project[],
   now: number,
   onRun?: (run: RollupRun) => void,
 ): Promise<RollupRun[] | null> {
-  const runs: RollupRun[] = [];
+  let runs: RollupRun[] = [];
   const ran = await store.runExclusive('rollup', async () => {
-    for (const p of projects) {
-      const run = await rollupProject(store, p, now);
-      runs.push(run);
-      onRun?.(run);
-    }
+    runs = await rollupProjects(store, projects, now, onRun);
   });
   return ran ? runs : null;
 }
@@ -49,17 +60,4 @@ export async function retainProject(
   const r = await store.cleanup(project.id, before);
   const deletedOldEvents = await store.deleteEventsBefore(before, project.id);
   return { project: project.id, ...r, deletedOldEvents };
-}
-
-/** Milliseconds from `now` until the next `HH:MM` UTC (at least 1 s). */
-export function msUntilUtc(hhmm: string, now: number): number {
-  const m = /^(\d{2}):(\d{2})$/.exec(hhmm);
-  const h = Number(m?.[1]);
-  const min = Number(m?.[2]);
-  if (!m || h > 23 || min > 59) throw new RangeError(`expected HH:MM (UTC), got '${hhmm}'`);
-  const d = new Date(now);
-  d.setUTCHours(h, min, 0, 0);
-  let at = d.getTime();
-  if (at <= now) at += DAY_MS;
-  return Math.max(1000, at - now);
 }

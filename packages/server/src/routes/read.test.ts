@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, createTestApp, json, type TestApp } from './app.testkit.js';
+import { ADMIN_TOKEN, createTestApp, json, type TestApp } from '../app.testkit.js';
 
 let t: TestApp;
 beforeEach(async () => {

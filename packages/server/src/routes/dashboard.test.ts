@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestApp, json } from './app.testkit.js';
+import { createTestApp, json } from '../app.testkit.js';
 
 // The dashboard's static files: a fake build in a temp dir, served by the real app in-process.
 

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppEnv } from './app.js';
-import { createTestApp, type TestApp } from './app.testkit.js';
-import { registerTrackerRoute, trackerScriptPath } from './tracker-route.js';
+import { createTestApp, type TestApp } from '../app.testkit.js';
+import { trackerRoutes, trackerScriptPath } from './tracker.js';
 
 // `npm test` builds the tracker before vitest runs; run `npm run build -w @sessiontrack/tracker` first
 // when running this file alone.
@@ -46,8 +44,7 @@ describe('GET /tracker.js', () => {
 
   it('answers 404 saying how to build it while the file is missing, and serves it once it is there', async () => {
     let path: string | null = '/nonexistent/tracker.min.js';
-    const app = new Hono<AppEnv>();
-    registerTrackerRoute(app, () => path);
+    const app = trackerRoutes(() => path);
     const missing = await app.request('/tracker.js');
     expect(missing.status).toBe(404);
     const body = (await missing.json()) as { error: { code: string; message: string } };

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, sep } from 'node:path';
-import type { Context, Hono } from 'hono';
-import type { AppEnv } from './app.js';
-import { errorBody } from './errors.js';
+import { type Context, Hono } from 'hono';
+import type { AppEnv } from '../app-deps.js';
+import { errorBody } from '../errors.js';
 
 // The dashboard (packages/dashboard, a Vite build) at `/`. Its files are read once and kept in
 // memory (about 100 KB gzipped). Hashed assets under /assets/ are cached for a year; index.html
@@ -81,7 +81,8 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>sessiontrack</tit
 <p>Run <code>npm run build</code> (or <code>npm run build -w @sessiontrack/dashboard</code>) in the sessiontrack
 checkout and reload. The API under <code>/api/v1</code> works without it.</p>`;
 
-export function registerDashboardRoutes(app: Hono<AppEnv>, dir: string | null = dashboardDir()): void {
+export function dashboardRoutes(dir: string | null = dashboardDir()): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   let files = loadDashboard(dir);
   const send = (c: Context<AppEnv>, f: File) => {
     const headers: Record<string, string> = {
@@ -113,4 +114,5 @@ export function registerDashboardRoutes(app: Hono<AppEnv>, dir: string | null = 
     }
     return send(c, files.get('/index.html') as File);
   });
+  return app;
 }

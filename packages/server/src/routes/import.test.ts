@@ -1,6 +1,6 @@
 import { localDate } from '@sessiontrack/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTestApp, json, type TestApp } from './app.testkit.js';
+import { createTestApp, json, type TestApp } from '../app.testkit.js';
 
 const DAY = 24 * 3600_000;
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Hono } from 'hono';
-import type { AppEnv } from './app.js';
-import { errorBody } from './errors.js';
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-deps.js';
+import { errorBody } from '../errors.js';
 
 // GET /tracker.js: the browser tracker's script-tag build (dist/tracker.min.js of
 // @sessiontrack/tracker), for `<script defer src="…/tracker.js" data-write-key="…">` on any site.
@@ -36,7 +36,8 @@ function readScript(path: string | null): Script | null {
  * Serves the file read once and kept; while it is missing (not built yet) every request looks again
  * and answers 404 saying how to build it.
  */
-export function registerTrackerRoute(app: Hono<AppEnv>, locate: () => string | null = trackerScriptPath): void {
+export function trackerRoutes(locate: () => string | null = trackerScriptPath): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   let script: Script | null = readScript(locate());
   app.get('/tracker.js', (c) => {
     script ??= readScript(locate());
@@ -59,4 +60,5 @@ export function registerTrackerRoute(app: Hono<AppEnv>, locate: () => string | n
     if (c.req.header('if-none-match') === script.etag) return c.body(null, 304, headers);
     return c.body(script.body, 200, headers);
   });
+  return app;
 }

@@ -1,31 +1,33 @@
 import { cleanupSchema, createProjectSchema, type Project } from '@sessiontrack/core';
-import type { Hono } from 'hono';
-import { runRollup } from './analytics-jobs.js';
-import type { AppDeps, AppEnv } from './app.js';
-import { readJsonBody } from './body.js';
-import { ApiError } from './errors.js';
-import { parse } from './ingest-routes.js';
+import { Hono } from 'hono';
+import type { AppEnv, RouteDeps } from '../app-deps.js';
+import { readJsonBody } from '../body.js';
+import { DAY_MS } from '../clock.js';
+import { ApiError } from '../errors.js';
+import { runRollup } from '../jobs/analytics.js';
+import { parse } from '../validate.js';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+// Projects and maintenance (admin token, mounted at /api/v1).
 
-export function registerAdminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function adminRoutes(deps: RouteDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const body = (req: Request) => readJsonBody(req, { limitBytes: deps.config.bodyLimitBytes, allowTextPlain: false });
 
-  app.post('/api/v1/projects', async (c) => {
+  app.post('/projects', async (c) => {
     const input = parse(createProjectSchema, (await body(c.req.raw)) ?? {});
     return c.json(projectToWire(await deps.projects.create(input)), 201);
   });
 
-  app.get('/api/v1/projects', async (c) => {
+  app.get('/projects', async (c) => {
     await deps.projects.load();
     return c.json({ projects: deps.projects.list().map(projectToWire) });
   });
 
-  app.post('/api/v1/maintenance/cleanup', async (c) => {
+  app.post('/maintenance/cleanup', async (c) => {
     const input = parse(cleanupSchema, (await body(c.req.raw)) ?? {});
     const projectId = c.req.query('project') ?? null;
     if (projectId && !deps.projects.byId(projectId)) throw new ApiError('not_found', `unknown project ${projectId}`);
-    const now = (deps.now ?? Date.now)();
+    const now = deps.now();
     // Roll up first: the raw rows about to go are then counted in the rollups, which stay.
     await runRollup(
       deps.store,
@@ -34,6 +36,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     );
     return c.json(await deps.store.cleanup(projectId, now - input.daysInactive * DAY_MS));
   });
+  return app;
 }
 
 export function projectToWire(p: Project) {

@@ -1,10 +1,10 @@
 import { importBodySchema, importedSession } from '@sessiontrack/core';
-import type { Hono } from 'hono';
-import { runRollup } from './analytics-jobs.js';
-import type { AppDeps, AppEnv } from './app.js';
-import { readJsonBody } from './body.js';
-import { ApiError } from './errors.js';
-import { parse } from './ingest-routes.js';
+import { Hono } from 'hono';
+import type { AppEnv, RouteDeps } from '../app-deps.js';
+import { readJsonBody } from '../body.js';
+import { ApiError } from '../errors.js';
+import { runRollup } from '../jobs/analytics.js';
+import { parse } from '../validate.js';
 
 // POST /api/v1/import (admin token): whole sessions with their events and past timestamps, one
 // transaction per request, idempotent by session id. This is the only way past times get in:
@@ -20,7 +20,8 @@ const IMPORT_BODY_LIMIT = 4 * 1024 * 1024;
  */
 export const IMPORT_ROLLUP_DELAY_MS = 2_000;
 
-export function registerImportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function importRoutes(deps: RouteDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const pending = new Map<string, ReturnType<typeof setTimeout>>();
   const rollupSoon = (projectId: string) => {
     clearTimeout(pending.get(projectId));
@@ -28,7 +29,7 @@ export function registerImportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       pending.delete(projectId);
       const project = deps.projects.byId(projectId);
       if (!project) return;
-      runRollup(deps.store, [project], Date.now()).then(
+      runRollup(deps.store, [project], deps.now()).then(
         (runs) => deps.logger.info({ project: projectId, days: runs?.[0]?.days.length }, 'rolled up after an import'),
         (err) => deps.logger.warn({ err: (err as Error).message }, 'rollup after an import failed; the job retries'),
       );
@@ -37,14 +38,14 @@ export function registerImportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     pending.set(projectId, timer);
   };
 
-  app.post('/api/v1/import', async (c) => {
+  app.post('/import', async (c) => {
     const project = deps.projects.fromQuery(c);
     const raw = await readJsonBody(c.req.raw, {
       limitBytes: Math.max(deps.config.bodyLimitBytes, IMPORT_BODY_LIMIT),
       allowTextPlain: false,
     });
     const input = parse(importBodySchema, raw ?? {});
-    const now = (deps.now ?? Date.now)();
+    const now = deps.now();
     const items = input.sessions.map((s, i) => {
       try {
         return importedSession(s, project, now);
@@ -56,4 +57,5 @@ export function registerImportRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     if (result.sessions > 0) rollupSoon(project.id);
     return c.json(result);
   });
+  return app;
 }

@@ -1,8 +1,9 @@
 import { buildSession, continentOf, type EventInput, normalizeEvent, type StartSessionInput } from '@sessiontrack/core';
 import { rollupAll, type WriteOp } from '@sessiontrack/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { msUntilUtc, retainProject } from './analytics-jobs.js';
-import { createTestApp, json, type TestApp } from './app.testkit.js';
+import { createTestApp, json, type TestApp } from '../app.testkit.js';
+import { retainProject } from '../jobs/analytics.js';
+import { msUntilUtc } from '../jobs/runner.js';
 
 // The analytics routes through the real app on a real SQLite store: hand-built traffic with known
 // answers, the same answers before and after the rollup job, validation, export and erase.
@@ -242,7 +243,7 @@ describe('users', () => {
 
     const res = await t.app.request('/api/v1/users/u1', {
       method: 'DELETE',
-      headers: { authorization: `Bearer ${(await import('./app.testkit.js')).ADMIN_TOKEN}` },
+      headers: { authorization: `Bearer ${(await import('../app.testkit.js')).ADMIN_TOKEN}` },
     });
     expect(await json(res)).toEqual({ deletedSessions: 2, deletedEvents: 8 });
     expect((await json(await t.read('/api/v1/users/u1/export'))).sessions).toEqual([]);

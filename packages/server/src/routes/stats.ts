@@ -22,21 +22,23 @@ import {
   workflowsOf,
 } from '@sessiontrack/core';
 import { loadRange, type RangeQuery, type Store } from '@sessiontrack/store';
-import type { Context, Hono } from 'hono';
-import type { AppDeps, AppEnv } from './app.js';
-import { ApiError } from './errors.js';
-import { parse } from './ingest-routes.js';
+import { type Context, Hono } from 'hono';
+import type { AppEnv, RouteDeps } from '../app-deps.js';
+import { ApiError } from '../errors.js';
+import { parse } from '../validate.js';
 
-// The analytics routes of API.md (admin token): stats over a date range, user patterns, export
-// and erase. The numbers come from store/analytics.ts (rollups for closed days, live for the
-// rest) and the definitions from core/analytics.ts; docs/metrics.md says what each one means.
+// The analytics routes of docs/api.md (admin token, mounted at /api/v1): stats over a date range,
+// user patterns, export and erase. The rows come from the store's `loadRange` (rollups for closed
+// days, live for the rest) and every number is computed by core's analytics.ts; docs/metrics.md
+// says what each one means.
 
 /** The longest range a stats route answers (days computed live cost a query over raw rows each). */
 const MAX_RANGE_DAYS = 400;
 
-export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const { store } = deps;
-  const now = deps.now ?? Date.now;
+  const { now } = deps;
   const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
   const range = async (
     c: Context<AppEnv>,
@@ -49,62 +51,62 @@ export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return { project, t, dates, r: await loadRange(store, project, { ...dates, ...want }, t) };
   };
 
-  app.get('/api/v1/stats/summary', async (c) => {
+  app.get('/stats/summary', async (c) => {
     const q = parse(statsQuery, c.req.query());
     const { dates, r } = await range(c, q, { users: true });
     return c.json({ ...dates, ...summaryOf(r.totals, r.uniqueUsers) });
   });
 
-  app.get('/api/v1/stats/daily', async (c) => {
+  app.get('/stats/daily', async (c) => {
     const q = parse(statsQuery, c.req.query());
     const { r } = await range(c, q, { dayDims: ['country', 'entryPage', 'exitPage'] });
     return c.json(r.days.map(dailyOf));
   });
 
-  app.get('/api/v1/stats/breakdown', async (c) => {
+  app.get('/stats/breakdown', async (c) => {
     const q = parse(breakdownQuery, c.req.query());
     const dims: CountDim[] = q.by === 'tool' ? ['tool', 'toolCall', 'toolError'] : [q.by];
     const { r } = await range(c, q, { dims });
     return c.json(breakdownOf(r.totals, q.by, q.limit));
   });
 
-  app.get('/api/v1/stats/workflows/abandoned', async (c) => {
+  app.get('/stats/workflows/abandoned', async (c) => {
     const q = parse(statsQuery, c.req.query());
     const { r } = await range(c, q, { dims: ['wfStarted', 'wfCompleted', 'wfFailed', 'wfAbandoned'] });
     return c.json(workflowsOf(r.totals).slice(0, q.limit));
   });
 
-  app.get('/api/v1/stats/activity', async (c) => {
+  app.get('/stats/activity', async (c) => {
     const q = parse(statsQuery, c.req.query());
     const { project, r } = await range(c, q, { dims: ['cell'] });
     return c.json({ timeZone: project.timeZone, cells: activityOf(r.totals) });
   });
 
-  app.get('/api/v1/stats/together', async (c) => {
+  app.get('/stats/together', async (c) => {
     const q = parse(statsQuery, c.req.query());
     const { r } = await range(c, q, { dims: ['action', 'pair'] });
     return c.json(togetherOf(r.totals, q.limit));
   });
 
-  app.get('/api/v1/stats/exits', async (c) => {
+  app.get('/stats/exits', async (c) => {
     const q = parse(statsQuery, c.req.query());
     const { r } = await range(c, q, { dims: ['exitPage', 'exitReason', 'exitAction'] });
     return c.json(exitsOf(r.totals, q.limit));
   });
 
-  app.get('/api/v1/stats/durations', async (c) => {
+  app.get('/stats/durations', async (c) => {
     const q = parse(statsQuery, c.req.query());
     const { r } = await range(c, q, { dims: ['duration'] });
     return c.json({ endedSessions: r.totals.endedSessions, buckets: durationsOf(r.totals) });
   });
 
-  app.get('/api/v1/stats/countries', async (c) => {
+  app.get('/stats/countries', async (c) => {
     const q = parse(statsQuery.extend({ limit: statsQuery.shape.limit.default(10) }), c.req.query());
     const { dates, r } = await range(c, q, { dims: ['country', 'region'], dayDims: ['country'] });
     return c.json({ ...dates, ...countriesOf(r.totals, r.days, q.limit) });
   });
 
-  app.get('/api/v1/sessions/patterns/:userId', async (c) => {
+  app.get('/sessions/patterns/:userId', async (c) => {
     const project = projectOf(c);
     const t = now();
     const userId = c.req.param('userId');
@@ -115,7 +117,7 @@ export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json({ userId, ...userPattern(list, t) });
   });
 
-  app.get('/api/v1/users/:userId/export', async (c) => {
+  app.get('/users/:userId/export', async (c) => {
     const project = projectOf(c);
     const t = now();
     const userId = c.req.param('userId');
@@ -125,10 +127,11 @@ export function registerStatsRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json({ projectId: project.id, userId, exportedAt: new Date(t).toISOString(), sessions: out });
   });
 
-  app.delete('/api/v1/users/:userId', async (c) => {
+  app.delete('/users/:userId', async (c) => {
     const project = projectOf(c);
     return c.json(await store.eraseUser(project.id, c.req.param('userId')));
   });
+  return app;
 }
 
 /** Every session of a user in a project, newest first (pages of 500). */
@@ -143,7 +146,7 @@ async function userSessions(store: Store, projectId: string, userId: string, now
   return out;
 }
 
-/** Inclusive dates of a stats query: API.md's range rules (default: the last 30 days, today included). */
+/** Inclusive dates of a stats query: docs/api.md's range rules (default: the last 30 days, today included). */
 export function rangeDates(
   q: { from?: string | undefined; to?: string | undefined },
   project: Project,

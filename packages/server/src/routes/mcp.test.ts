@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, json, type TestApp } from './app.testkit.js';
+import { createTestApp, json, type TestApp } from '../app.testkit.js';
 
 // The write-key routes the remote sink of @sessiontrack/mcp relies on: disconnect, the heartbeat
 // answer that recovers a disconnected session, and agent state scoped to the project's sessions.

@@ -1,0 +1,89 @@
+import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { REPLAY_REQUEST_ID } from '../sdk-recovery.js';
+
+// Reads a session's JSON-RPC traffic by wrapping its transport's `onmessage` (requests in) and
+// `send` (answers out), so the author's tool code stays untouched. Every request is tracked from
+// its arrival to its answer; `RequestHooks` is the one place that sees both ends (the handler
+// counts tool calls there; spans or metrics of a request belong there too).
+
+export type RequestId = string | number;
+
+/** One JSON-RPC request, from its arrival on the transport. */
+export interface TrackedRequest {
+  readonly id: RequestId;
+  readonly method: string;
+  /** The tool of a `tools/call` (as the client named it, '' for none), else null. */
+  readonly tool: string | null;
+  /** `performance.now()` at arrival. */
+  readonly t0: number;
+}
+
+/** How a tracked request was answered. */
+export interface RequestEnd {
+  /** From arrival until the answer was handed to the transport, in ms to the µs. */
+  readonly durationMs: number;
+  /** The JSON-RPC error of the answer, else null. */
+  readonly error: { readonly code: number; readonly message: string } | null;
+  /** A `tools/call` answered with a result that says `isError: true` (the tool's own failure). */
+  readonly toolError: boolean;
+}
+
+/** What the instrumentation keeps on a session: its requests not answered yet. */
+export interface InFlight {
+  inFlight: number;
+  pending: Map<RequestId, TrackedRequest>;
+}
+
+export interface RequestHooks<S extends InFlight> {
+  /** A request arrived, before the SDK sees it. */
+  begin(session: S, request: TrackedRequest): void;
+  /**
+   * Its answer was handed to the transport (after `send`: the bookkeeping never delays an answer).
+   * Not called for a request the client cancelled (it gets no answer) or one still pending when
+   * the session was retired.
+   */
+  end(session: S, request: TrackedRequest, end: RequestEnd): void;
+}
+
+export function instrumentTransport<S extends InFlight>(
+  t: WebStandardStreamableHTTPServerTransport,
+  session: S,
+  hooks: RequestHooks<S>,
+): void {
+  const onmessage = t.onmessage;
+  t.onmessage = (msg, extra) => {
+    // The replayed initialize of a recovery is the handler's own, not the client's.
+    if ('method' in msg && 'id' in msg && msg.id !== REPLAY_REQUEST_ID) {
+      const params = msg.params as { name?: unknown } | undefined;
+      const request: TrackedRequest = {
+        id: msg.id,
+        method: msg.method,
+        tool: msg.method === 'tools/call' ? String(params?.name ?? '') : null,
+        t0: performance.now(),
+      };
+      session.inFlight++;
+      session.pending.set(msg.id, request);
+      hooks.begin(session, request);
+    } else if ('method' in msg && msg.method === 'notifications/cancelled') {
+      // A cancelled request gets no answer: it must not hold its session open for ever.
+      const requestId = (msg.params as { requestId?: RequestId } | undefined)?.requestId;
+      if (requestId !== undefined && session.pending.delete(requestId)) session.inFlight--;
+    }
+    onmessage?.call(t, msg, extra);
+  };
+  const send = t.send.bind(t);
+  t.send = (msg: JSONRPCMessage, opts) => {
+    const request = !('method' in msg) && 'id' in msg && msg.id !== undefined ? session.pending.get(msg.id) : undefined;
+    if (!request) return send(msg, opts);
+    session.pending.delete(request.id);
+    session.inFlight--;
+    const durationMs = Math.round((performance.now() - request.t0) * 1000) / 1000;
+    const sent = send(msg, opts);
+    const error = 'error' in msg ? msg.error : null;
+    const toolError =
+      request.tool !== null && 'result' in msg && (msg.result as { isError?: unknown }).isError === true;
+    hooks.end(session, request, { durationMs, error, toolError });
+    return sent;
+  };
+}
