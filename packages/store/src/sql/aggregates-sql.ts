@@ -280,12 +280,16 @@ export function totalsOf(r: Row): DayTotals {
 /** Projects' analytics options and local clocks; projects never change their zone or thresholds. */
 export class ProjectOptions {
   readonly #known = new Map<string, { opts: AnalyticsOptions; clock: LocalClock }>();
+  /** Projects without a row, asked for again after this wall-clock time. */
+  readonly #absent = new Map<string, number>();
 
   /** Loads the projects not known yet (one query, only for a project's first batch in this process). */
   *load(ids: Iterable<string>): SqlProgram<void> {
-    const missing = [...new Set(ids)].filter((id) => !this.#known.has(id));
+    const wall = Date.now();
+    const missing = [...new Set(ids)].filter((id) => !this.#known.has(id) && (this.#absent.get(id) ?? 0) <= wall);
     if (missing.length === 0) return;
     for (const r of yield sql`SELECT * FROM projects WHERE ${inList('id', missing)}`) this.remember(rowToProject(r));
+    for (const id of missing) if (!this.#known.has(id)) this.#absent.set(id, wall + 60_000);
   }
 
   remember(p: Project): void {
@@ -293,13 +297,19 @@ export class ProjectOptions {
     this.#known.set(p.id, { opts, clock: zoneClock(opts.timeZone) });
   }
 
-  /** For AggregateDelta; a project must have been loaded (a session's project always exists). */
-  readonly of = (projectId: string): { opts: AnalyticsOptions; clock: LocalClock } => {
-    const o = this.#known.get(projectId);
-    if (!o) throw new Error(`project ${projectId} is not loaded`);
-    return o;
-  };
+  /**
+   * For AggregateDelta. A project without a row (an embedded MCP sink writing for a project id
+   * no one created) counts in UTC with the default thresholds until its row exists: `load` asks
+   * for it again a minute later, and a rebuild moves its days once it has another zone.
+   */
+  readonly of = (projectId: string): { opts: AnalyticsOptions; clock: LocalClock } =>
+    this.#known.get(projectId) ?? UNKNOWN_PROJECT;
 }
+
+const UNKNOWN_PROJECT = (() => {
+  const opts = analyticsOptions({ timeZone: 'UTC' });
+  return { opts, clock: zoneClock(opts.timeZone) };
+})();
 
 /**
  * Facets of sessions stored before facets existed (migration 6 wrote 'unknown'), from their
