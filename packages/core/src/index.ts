@@ -3,6 +3,7 @@ export * from './aggregates.js';
 export * from './analytics.js';
 export * from './continents.js';
 export * from './derive.js';
+export * from './forwarded.js';
 export * from './ids.js';
 export * from './import.js';
 export * from './ingest.js';

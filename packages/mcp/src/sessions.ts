@@ -53,6 +53,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const { sink, now } = s;
   const tombstones = new Tombstones(s.maxTombstones, s.tombstoneTtlMs);
   const live = new LiveSessions(sink, tombstones, s.log, now);
+  // The one place that sees each JSON-RPC request begin and end (method, id, tool, duration,
+  // error): activity and tool calls are recorded here, and spans or metrics per request belong here.
   const hooks: RequestHooks<Live> = {
     begin: (l, request) => {
       if (request.method === 'logging/setLevel') l.logging = true;
@@ -67,6 +69,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const capacity: Capacity = new Capacity(s.maxSessions, () => live.size + groups.size);
   const groups = new SessionlessGroups(s, capacity, transports);
   const recovery = new Recovery(s, live, tombstones, capacity, transports);
+  const creation = { s, live, capacity, transports };
   const expiry: Expiry = { s, live, groups, tombstones };
   const stopSweeping = startSweeping(expiry);
 
@@ -86,8 +89,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
           return invalidJson();
         }
       }
-      if (initializeParams(body))
-        return createSession({ s, live, capacity, transports }, req, source, body, opts.authInfo);
+      if (initializeParams(body)) return createSession(creation, req, source, body, opts.authInfo);
       if (options.sessionless) return groups.serve(req, source, body, opts.authInfo);
       return sessionIdRequired();
     }
