@@ -267,5 +267,5 @@ describe('sessiontrack commands', () => {
     // an unknown project is a usage error
     expect(cli(['rollup', '--project', 'nope', '--data-dir', dir]).code).toBe(2);
     expect(cli(['serve', '--retention-at', '25:00', '--data-dir', dir]).code).toBe(2);
-  });
+  }, 90_000); // a dozen CLI processes, each a Node start
 });

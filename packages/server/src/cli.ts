@@ -63,8 +63,8 @@ Options of 'create':
   --data-dir <dir>, --database-url <url>  as for serve`,
   cleanup: `Usage: sessiontrack cleanup [--days-inactive 30] [--project <id>] [--data-dir <dir>] [--database-url <url>]
 
-Rolls up the changed days first, then deletes sessions whose last activity is older than N days,
-with their events (in chunks). Daily rollups are kept.`,
+Rebuilds the days still marked for a rebuild first, then deletes sessions whose last activity is
+older than N days, with their events (in chunks). The aggregates keep their counts.`,
   rollup: `Usage: sessiontrack rollup [--rebuild [--from <date>] [--to <date>]] [--project <id>]
                          [--data-dir <dir>] [--database-url <url>]
 
