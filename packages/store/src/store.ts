@@ -19,7 +19,7 @@ import type {
 export type WriteOp =
   | { op: 'start'; session: Session }
   | { op: 'events'; projectId: string; sessionId: string; events: NewEvent[] }
-  | { op: 'heartbeat'; projectId: string; sessionId: string; page: string | null }
+  | { op: 'heartbeat'; projectId: string; sessionId: string; page: string | null; engagedMs?: number | undefined }
   | {
       op: 'end';
       projectId: string;
@@ -39,6 +39,8 @@ export type WriteOp =
       newSession: Session;
       events: NewEvent[];
       end: EndReason | null;
+      /** The client's engaged-time total so far, if it reports one. */
+      engagedMs?: number | undefined;
     };
 
 export type WriteError = 'not_found' | 'session_ended' | 'conflict';

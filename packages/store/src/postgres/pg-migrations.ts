@@ -180,4 +180,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
     `,
   },
+  {
+    version: 7,
+    name: 'engaged time',
+    sql: `
+      -- Milliseconds visible and active, as the tracker reports it (NULL: none reported).
+      ALTER TABLE sessions ADD COLUMN engaged_ms bigint;
+    `,
+  },
 ];

@@ -187,4 +187,12 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         SELECT DISTINCT project_id, started_at / 86400000, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM sessions;
     `,
   },
+  {
+    version: 7,
+    name: 'engaged time',
+    sql: `
+      -- Milliseconds visible and active, as the tracker reports it (NULL: none reported).
+      ALTER TABLE sessions ADD COLUMN engaged_ms INTEGER;
+    `,
+  },
 ];
