@@ -5,6 +5,7 @@ import {
   DEFAULT_MAX_RECOVERY_ATTEMPTS,
   expiresAt,
   type Project,
+  type ProjectShare,
   type Session,
   type StoredEvent,
 } from '@sessiontrack/core';
@@ -301,6 +302,8 @@ export function projectToRow(p: Project): Record<string, string | number | null>
     created_at: p.createdAt,
     bounce_seconds: p.bounceSeconds ?? null,
     bounce_max_actions: p.bounceMaxActions ?? null,
+    previous_write_key: p.previousWriteKey ?? null,
+    previous_key_valid_until: p.previousKeyValidUntil ?? null,
   };
 }
 
@@ -321,6 +324,19 @@ export function rowToProject(r: Record<string, unknown>): Project {
     ...(r.bounce_max_actions === null || r.bounce_max_actions === undefined
       ? {}
       : { bounceMaxActions: num(r.bounce_max_actions) }),
+    ...(r.previous_write_key === null || r.previous_write_key === undefined
+      ? {}
+      : { previousWriteKey: String(r.previous_write_key), previousKeyValidUntil: num(r.previous_key_valid_until) }),
+  };
+}
+
+export function rowToShare(r: Record<string, unknown>): ProjectShare {
+  return {
+    id: String(r.id),
+    projectId: String(r.project_id),
+    label: r.label === null || r.label === undefined ? null : String(r.label),
+    tokenHash: String(r.token_hash),
+    createdAt: num(r.created_at),
   };
 }
 
