@@ -26,6 +26,7 @@ import { type Context, Hono } from 'hono';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { ApiError } from '../errors.js';
 import { parse } from '../validate.js';
+import { projectOf as scopeProject } from './scope.js';
 
 // The analytics routes of docs/api.md (admin token, mounted at /api/v1): stats over a date range,
 // user patterns, export and erase. The rows come from the store's `loadRange` (rollups for closed
@@ -39,13 +40,13 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { store } = deps;
   const { now } = deps;
-  const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
+  const projectOf = (c: Context<AppEnv>): Promise<Project> => scopeProject(c, deps.projects);
   const range = async (
     c: Context<AppEnv>,
     q: { from?: string | undefined; to?: string | undefined },
     want: Omit<RangeQuery, 'fromDate' | 'toDate'>,
   ) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const dates = rangeDates(q, project, t);
     return { project, t, dates, r: await loadRange(store, project, { ...dates, ...want }, t) };
@@ -107,7 +108,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   });
 
   app.get('/sessions/patterns/:userId', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const userId = c.req.param('userId');
     const page = await store.listSessions({ projectId: project.id, userId, limit: PATTERN_SESSIONS }, t);
@@ -118,7 +119,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   });
 
   app.get('/users/:userId/export', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const userId = c.req.param('userId');
     const sessions = await userSessions(store, project.id, userId, t);
@@ -128,7 +129,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   });
 
   app.delete('/users/:userId', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     return c.json(await store.eraseUser(project.id, c.req.param('userId')));
   });
   return app;
