@@ -259,7 +259,8 @@ describe('sessiontrack commands', () => {
     expect(cli(['rollup', '--data-dir', dir]).out).toContain('default\tnothing changed');
     expect(cli(['rollup', '--project', 'nope', '--data-dir', dir]).code).toBe(2);
     expect(cli(['serve', '--retention-at', '25:00', '--data-dir', dir]).code).toBe(2);
-  });
+    // A dozen CLI processes and a server: over 30 s on a loaded machine.
+  }, 120_000);
   it('project update, rotate-key and delete work on the data dir', async () => {
     const dir = tempDir();
     const created = cli(['project', 'create', 'Shop', '--data-dir', dir]);

@@ -117,7 +117,8 @@ export class Projects {
 
   /** The project of a write key (or of its previous key within the grace period); undefined when unknown. */
   async byWriteKey(key: string): Promise<Project | undefined> {
-    await this.#fresh();
+    // The hot path of every ingest request: no await while the cache is fresh.
+    if (this.#inflight || performance.now() - this.#checkedAt >= FRESH_MS) await this.#fresh();
     const hit = this.#byKey.get(key);
     if (hit && this.#accepts(hit, key)) return hit;
     if (this.#remembered(`k:${key}`)) return undefined;
