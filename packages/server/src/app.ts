@@ -2,7 +2,7 @@ import { randomToken } from '@sessiontrack/core';
 import { StorageUnavailableError } from '@sessiontrack/store';
 import { Hono } from 'hono';
 import type { AppDeps, AppEnv, RouteDeps } from './app-deps.js';
-import { apiAuth } from './auth.js';
+import { apiAuth, bearerAuth } from './auth.js';
 import { systemClock } from './clock.js';
 import { ApiError, errorBody } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -37,8 +37,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const status = c.res.status;
     const route = c.req.routePath;
     metrics.requests.inc({ route, status: String(status) });
-    // Never the IP, never a header: method, route, status and time are enough to debug with.
-    const line = { requestId, method: c.req.method, path: c.req.path, status, ms: performance.now() - started };
+    // Never the IP, a header or the path (user and session ids sit in paths): method, route
+    // pattern, status and time are enough to debug with; the request id finds the rest.
+    const line = { requestId, method: c.req.method, route, status, ms: performance.now() - started };
     if (status >= 500) logger.error(line, 'request failed');
     else if (status >= 400) logger.info(line, 'request refused');
     else logger.debug(line, 'request');
@@ -60,6 +61,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
+  // A path or query with %00 would reach the store as U+0000, which PostgreSQL refuses (a 503 for
+  // a request that can never succeed); bodies are checked in body.ts.
+  app.use('*', async function noNul(c, next) {
+    if (/%00/i.test(c.req.url)) throw new ApiError('validation_failed', 'path or query: contains U+0000 (NUL)');
+    await next();
+  });
+
+  // /metrics is open unless a metrics token is set (docs/operations.md "Security").
+  const { metricsToken, adminToken } = deps.config;
+  if (metricsToken) app.use('/metrics', bearerAuth([metricsToken, adminToken], 'metrics token'));
   app.route('/', opsRoutes(d));
   app.route('/', trackerRoutes());
   app.route('/api/v1', ingestRoutes(d));

@@ -37,4 +37,19 @@ export function apiAuth(adminToken: string, projects: Projects): MiddlewareHandl
   };
 }
 
+/** `Authorization: Bearer <one of tokens>`, else 401 saying `what` was missing (/metrics with a metrics token). */
+export function bearerAuth(tokens: readonly string[], what: string): MiddlewareHandler<AppEnv> {
+  const expected = tokens.map(digest);
+  return async function bearerAuth(c, next) {
+    const header = c.req.header('authorization') ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    // Compare digests: constant time, and the lengths are always equal.
+    const given = token ? digest(token) : null;
+    if (!given || !expected.some((e) => timingSafeEqual(given, e))) {
+      throw new ApiError('unauthorized', `missing or wrong ${what} (Authorization: Bearer <token>)`);
+    }
+    await next();
+  };
+}
+
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
