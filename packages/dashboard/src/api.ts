@@ -93,34 +93,36 @@ export function apiPath(path: string, params: Params = {}): string {
   return `/api/v1${path}${qs ? `?${qs}` : ''}`;
 }
 
-export async function get<T>(
-  path: string,
-  params: Params = {},
-  token = storedToken(),
-  signal?: AbortSignal,
-): Promise<T> {
-  const res = await fetch(apiPath(path, params), {
-    headers: { authorization: `Bearer ${token ?? ''}` },
-    ...(signal ? { signal } : {}),
-  });
-  return answer<T>(res);
+export function get<T>(path: string, params: Params = {}, token = storedToken(), signal?: AbortSignal): Promise<T> {
+  return request<T>(apiPath(path, params), { headers: { authorization: `Bearer ${token ?? ''}` } }, signal);
+}
+
+/** A stats batch part: `route` and that route's own query (docs/api.md, "Several stats in one request"). */
+export type BatchPart = { route: string } & Params;
+
+/** POST /stats/batch: every part's answer under its name, in one request. */
+export function batch<T>(project: string, parts: Record<string, BatchPart>, signal?: AbortSignal): Promise<T> {
+  const init = {
+    method: 'POST',
+    headers: { authorization: `Bearer ${storedToken() ?? ''}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ parts }),
+  };
+  return request<T>(apiPath('/stats/batch', { project }), init, signal);
 }
 
 /** A write of the Settings view (admin token); null for a 204. */
-export async function send<T = unknown>(method: string, path: string, body?: unknown): Promise<T | null> {
-  const res = await fetch(apiPath(path), {
+export function send<T = unknown>(method: string, path: string, body?: unknown): Promise<T | null> {
+  const headers: Record<string, string> = { authorization: `Bearer ${storedToken() ?? ''}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return request<T | null>(apiPath(path), {
     method,
-    headers: {
-      authorization: `Bearer ${storedToken() ?? ''}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
+    headers,
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  if (res.status === 204) return null;
-  return answer<T>(res);
 }
 
-async function answer<T>(res: Response): Promise<T> {
+async function request<T>(url: string, init: RequestInit, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, { ...init, ...(signal ? { signal } : {}) });
   if (res.status === 401) {
     onUnauthorized();
     throw new Unauthorized('the admin token was refused');
@@ -137,5 +139,6 @@ async function answer<T>(res: Response): Promise<T> {
     }
     throw new ApiFailure(res.status, code, message);
   }
+  if (res.status === 204) return null as T;
   return (await res.json()) as T;
 }

@@ -13,7 +13,9 @@ import type { Projects } from './projects.js';
 const SHARE_READABLE = [/^\/api\/v1\/sessions(\/|$)/, /^\/api\/v1\/stats(\/|$)/, /^\/api\/v1\/users\/?$/];
 
 export const shareMayRead = (method: string, path: string): boolean =>
-  (method === 'GET' || method === 'HEAD') && SHARE_READABLE.some((re) => re.test(path));
+  ((method === 'GET' || method === 'HEAD') && SHARE_READABLE.some((re) => re.test(path))) ||
+  // The dashboard's several-stats-in-one read: GET stats routes in one POST, the same project scope.
+  (method === 'POST' && path === '/api/v1/stats/batch');
 
 export function apiAuth(adminToken: string, projects: Projects): MiddlewareHandler<AppEnv> {
   const expected = digest(adminToken);

@@ -53,6 +53,7 @@ export const SESSION_COLUMNS = [
   'metadata',
   'grace_ms',
   'max_recovery_attempts',
+  'engaged_ms',
 ] as const;
 
 const TEXT_SESSION_COLUMNS: ReadonlySet<string> = new Set([
@@ -132,6 +133,7 @@ export function sessionToRow(s: Session): SessionRow {
     metadata: s.metadata ? JSON.stringify(s.metadata) : null,
     grace_ms: s.graceMs,
     max_recovery_attempts: s.maxRecoveryAttempts,
+    engaged_ms: s.engagedMs,
   };
 }
 
@@ -171,6 +173,7 @@ export function rowToSession(r: Record<string, unknown>): Session {
     workflows: num(r.workflows),
     recoveryAttempts: num(r.recovery_attempts),
     metadata: json(r.metadata),
+    engagedMs: numOrNull(r.engaged_ms),
   };
 }
 
@@ -356,6 +359,7 @@ export const MUTABLE_SESSION_COLUMNS = [
   'tool_calls',
   'workflows',
   'recovery_attempts',
+  'engaged_ms',
 ] as const satisfies readonly (typeof SESSION_COLUMNS)[number][];
 
 /**

@@ -72,7 +72,7 @@ export function adminRoutes(deps: RouteDeps): Hono<AppEnv> {
     if (projectId && !(await deps.projects.find(projectId)))
       throw new ApiError('not_found', `unknown project ${projectId}`);
     const now = deps.now();
-    // Roll up first: the raw rows about to go are then counted in the rollups, which stay.
+    // Days still marked for a rebuild (an upgrade) are rebuilt while their raw rows are all there.
     await runRollup(
       deps.store,
       projectId ? deps.projects.list().filter((p) => p.id === projectId) : deps.projects.list(),

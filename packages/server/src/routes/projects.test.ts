@@ -5,7 +5,9 @@ import { ADMIN_TOKEN, createTestApp, json, type TestApp } from '../app.testkit.j
 
 /** API.md "Contract v1.1", written out here on purpose (not imported from auth.ts): what a share token may read. */
 const contractReadable = (method: string, path: string) =>
-  method === 'GET' && (/^\/api\/v1\/(sessions|stats)(\/|$)/.test(path) || path === '/api/v1/users');
+  (method === 'GET' && (/^\/api\/v1\/(sessions|stats)(\/|$)/.test(path) || path === '/api/v1/users')) ||
+  // POST /stats/batch is GET stats routes in one request (the dashboard's reads): readable too.
+  (method === 'POST' && path === '/api/v1/stats/batch');
 
 let t: TestApp;
 let clock = Date.parse('2026-11-20T12:00:00Z');
