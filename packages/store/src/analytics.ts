@@ -16,9 +16,9 @@ import {
   type RangeTotals,
 } from '@sessiontrack/core';
 import { SQL_DIMS } from './live-sql.js';
-import type { Store } from './store.js';
+import type { AggregateStore, ProjectStore } from './store.js';
 
-// The read path and the rollup job of the stats routes, written once over the Store interface.
+// The read path and the rollup job of the stats routes, written once over the Store's aggregate port.
 //
 // Read path: closed days (before today in the project's time zone) that have a stored rollup are
 // read from it; every other day of the range (today, and days not rolled up yet) is computed live
@@ -58,7 +58,12 @@ export interface RangeResult {
   rolledDays: number;
 }
 
-export async function loadRange(store: Store, project: Project, q: RangeQuery, now: number): Promise<RangeResult> {
+export async function loadRange(
+  store: AggregateStore,
+  project: Project,
+  q: RangeQuery,
+  now: number,
+): Promise<RangeResult> {
   const dims = q.dims ?? [];
   const dayDims = q.dayDims ?? [];
   const today = localDate(now, project.timeZone);
@@ -106,7 +111,7 @@ export async function loadRange(store: Store, project: Project, q: RangeQuery, n
  * logic (heatmap cell, action pairs, workflows) through core's computeDays.
  */
 export async function computeDay(
-  store: Store,
+  store: AggregateStore,
   project: Project,
   date: string,
   now: number,
@@ -153,7 +158,7 @@ export const DEFAULT_ROLLUP_MARGIN_MS = 5 * 60_000;
  * rollup. Idempotent; run it under `store.runExclusive('rollup', …)` so one instance does it.
  */
 export async function rollupProject(
-  store: Store,
+  store: AggregateStore,
   project: Project,
   now: number,
   options: { marginMs?: number; onDay?: (date: string, ms: number) => void } = {},
@@ -196,7 +201,7 @@ export async function rollupProject(
 
 /** `rollupProject` for every project. */
 export async function rollupAll(
-  store: Store,
+  store: AggregateStore & Pick<ProjectStore, 'listProjects'>,
   now: number,
   options: { marginMs?: number; onDay?: (date: string, ms: number) => void } = {},
 ): Promise<RollupRun[]> {
