@@ -45,7 +45,7 @@ const jsonObject = z.record(z.string(), z.unknown());
 const utf8 = new TextEncoder();
 
 /** A JSON object whose JSON is at most `maxBytes` of UTF-8 (encoded only when the length cannot decide). */
-const boundedObject = (maxBytes: number) =>
+export const boundedObject = (maxBytes: number) =>
   jsonObject.refine(
     (o) => {
       const json = JSON.stringify(o);
