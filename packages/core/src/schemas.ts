@@ -238,6 +238,44 @@ export const breakdownQuery = statsQuery.extend({
   by: z.enum(BREAKDOWN_DIMS),
 });
 
+/** /stats/countries lists 10 countries unless asked otherwise. */
+export const countriesQuery = statsQuery.extend({ limit: statsQuery.shape.limit.default(10) });
+
+/** The read routes a stats batch part can be (docs/api.md, "Several stats in one request"). */
+export const STATS_BATCH_MAX_PARTS = 32;
+// A part is the route's own query (its project is the batch's) plus `route`.
+const statsPart = statsQuery.omit({ project: true });
+const on = <R extends string>(route: R) => ({ route: z.literal(route) });
+export const statsBatchPart = z.discriminatedUnion('route', [
+  statsPart.extend(on('summary')),
+  statsPart.extend(on('daily')),
+  breakdownQuery.omit({ project: true }).extend(on('breakdown')),
+  countriesQuery.omit({ project: true }).extend(on('countries')),
+  statsPart.extend(on('activity')),
+  statsPart.extend(on('together')),
+  statsPart.extend(on('exits')),
+  statsPart.extend(on('durations')),
+  statsPart.extend(on('workflows/abandoned')),
+  listSessionsQuery.omit({ project: true }).extend(on('sessions')),
+]);
+export type StatsBatchPart = z.infer<typeof statsBatchPart>;
+
+/**
+ * POST /api/v1/stats/batch: named parts, each the query of one read route (`route` says which);
+ * the answer has the same names, each holding exactly what that route answers.
+ */
+const PART_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+export const statsBatchSchema = z.object({
+  parts: z
+    .record(z.string(), statsBatchPart)
+    .refine((p) => Object.keys(p).length >= 1, 'at least one part')
+    .refine((p) => Object.keys(p).length <= STATS_BATCH_MAX_PARTS, `at most ${STATS_BATCH_MAX_PARTS} parts`)
+    .refine(
+      (p) => Object.keys(p).every((k) => PART_NAME.test(k)),
+      'a part name is a letter, then up to 63 letters, digits, _ or -',
+    ),
+});
+
 /** POST /api/v1/sessions/{id}/disconnect: optionally, the principal the caller expects the session to have. */
 export const disconnectSchema = z.object({
   userId: z.string().max(256).nullable().optional(),
