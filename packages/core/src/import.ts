@@ -154,6 +154,7 @@ export function importedSession(
     workflows: delta.workflows,
     recoveryAttempts: 0,
     metadata: input.metadata ?? null,
+    engagedMs: null,
   };
   return { session, events };
 }

@@ -110,8 +110,17 @@ export const startSessionSchema = z
   });
 export type StartSessionInput = z.infer<typeof startSessionSchema>;
 
+/** Engaged milliseconds since the client's last report: the server adds the reports up. */
+const engagedMsSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(365 * 24 * 60 * 60 * 1000)
+  .optional();
+
 export const heartbeatSchema = z.object({
   page: optionalText(2048),
+  engagedMs: engagedMsSchema,
   writeKey: z.string().optional(),
 });
 export type HeartbeatInput = z.infer<typeof heartbeatSchema>;
@@ -139,6 +148,7 @@ export const trackSchema = z
     userAgent: optionalText(1024),
     entry: entrySchema.optional(),
     events: z.array(eventSchema).default([]),
+    engagedMs: engagedMsSchema,
     end: z.object({ reason: z.enum(END_REASONS).default('logout') }).optional(),
   })
   .refine((b) => Boolean(b.userId || b.anonymousId), {

@@ -125,6 +125,8 @@ class EmbeddedSink implements McpSink {
       workflows: 0,
       recoveryAttempts: 0,
       metadata: s.metadata,
+      // An MCP client reports no engaged time.
+      engagedMs: null,
     };
     for (let tries = 1; ; tries++) {
       try {

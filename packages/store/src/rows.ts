@@ -53,6 +53,7 @@ const SESSION_COLUMN_TYPES = {
   metadata: 'json',
   grace_ms: 'bigint',
   max_recovery_attempts: 'bigint',
+  engaged_ms: 'bigint',
 } as const satisfies Record<string, SqlType>;
 
 export type SessionColumn = keyof typeof SESSION_COLUMN_TYPES;
@@ -108,6 +109,7 @@ export function sessionToRow(s: Session): SessionRow {
     metadata: s.metadata ? JSON.stringify(s.metadata) : null,
     grace_ms: s.graceMs,
     max_recovery_attempts: s.maxRecoveryAttempts,
+    engaged_ms: s.engagedMs,
   };
 }
 
@@ -147,6 +149,7 @@ export function rowToSession(r: Record<string, unknown>): Session {
     workflows: num(r.workflows),
     recoveryAttempts: num(r.recovery_attempts),
     metadata: json(r.metadata),
+    engagedMs: numOrNull(r.engaged_ms),
   };
 }
 
@@ -317,6 +320,7 @@ export const MUTABLE_SESSION_COLUMNS = [
   'tool_calls',
   'workflows',
   'recovery_attempts',
+  'engaged_ms',
 ] as const satisfies readonly SessionColumn[];
 
 /**
