@@ -18,6 +18,7 @@ import {
 } from './sessions/rpc-errors.js';
 import { SessionTransports } from './sessions/session-transport.js';
 import { SessionlessGroups } from './sessions/sessionless.js';
+import { requestTelemetry } from './sessions/telemetry.js';
 import { type Tombstone, Tombstones } from './sessions/tombstones.js';
 import { countToolCall } from './sessions/tool-calls.js';
 import type { RequestHooks } from './sessions/transport-instrumentation.js';
@@ -52,7 +53,12 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const s = settingsOf(options);
   const { sink, now } = s;
   const tombstones = new Tombstones(s.maxTombstones, s.tombstoneTtlMs);
-  const live = new LiveSessions(sink, tombstones, s.log, now);
+  const telemetry = requestTelemetry(options.openTelemetry);
+  const live = new LiveSessions(sink, tombstones, s.log, now, (l, reason) => {
+    if (!telemetry) return;
+    for (const request of l.pending.values()) telemetry.abandon(request, `session_${reason}`);
+    telemetry.sessionEnded(l);
+  });
   const hooks: RequestHooks<Live> = {
     begin: (l, request) => {
       if (request.method === 'logging/setLevel') l.logging = true;
@@ -61,7 +67,12 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       const at = now();
       l.lastSeen = at;
       if (request.tool !== null) countToolCall(sink, l, request.tool, end, at);
+      telemetry?.end(l, request, end);
     },
+    ...(telemetry && {
+      deliver: (l, request, params, deliver) => telemetry.begin(l, request, params, deliver),
+      cancelled: (_l, request) => telemetry.abandon(request, 'cancelled'),
+    }),
   };
   const transports = new SessionTransports(s, live, hooks);
   const capacity: Capacity = new Capacity(s.maxSessions, () => live.size + groups.size);

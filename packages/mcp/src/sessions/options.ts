@@ -11,6 +11,7 @@ import {
   MAX_RECOVERY_ATTEMPTS,
 } from '@sessiontrack/core';
 import { type McpLogger, type McpSink, silentLogger } from '../sink.js';
+import type { McpTelemetryOptions } from './telemetry.js';
 
 /** The request as the author's framework gave it: Node's IncomingMessage, or a Web Request. */
 export type McpRequest = IncomingMessage | Request;
@@ -61,6 +62,11 @@ export interface McpSessionsOptions {
     WebStandardStreamableHTTPServerTransportOptions,
     'sessionIdGenerator' | 'onsessioninitialized' | 'onsessionclosed'
   >;
+  /**
+   * OpenTelemetry spans and metrics through `@opentelemetry/api` when it is installed (no-ops
+   * until the application registers an SDK); `false` turns them off. docs/mcp.md#opentelemetry.
+   */
+  openTelemetry?: McpTelemetryOptions | false;
   now?: () => number;
 }
 
