@@ -2,6 +2,7 @@ export * from './activity.js';
 export * from './analytics.js';
 export * from './continents.js';
 export * from './derive.js';
+export * from './forwarded.js';
 export * from './ids.js';
 export * from './import.js';
 export * from './ingest.js';

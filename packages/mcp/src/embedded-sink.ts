@@ -1,5 +1,12 @@
 import { deviceFromUserAgent, type Session } from '@sessiontrack/core';
-import { StorageUnavailableError, type Store, type WriteOp } from '@sessiontrack/store';
+import {
+  type AgentStateStore,
+  type MaintenanceStore,
+  type SessionReadStore,
+  type SessionWriteStore,
+  StorageUnavailableError,
+  type WriteOp,
+} from '@sessiontrack/store';
 import { backoffMs, readMetadata, recoveryDecision } from './policy.js';
 import {
   type AgentStateBackend,
@@ -13,9 +20,15 @@ import {
 } from './sink.js';
 import { WriteQueue } from './write-queue.js';
 
+/** The parts of a sessiontrack Store the sink uses: batches, one read, agent state, the job lock. */
+export type EmbeddedSinkStore = Pick<SessionWriteStore, 'commit'> &
+  Pick<SessionReadStore, 'getSession'> &
+  AgentStateStore &
+  Pick<MaintenanceStore, 'runExclusive'>;
+
 export interface EmbeddedSinkOptions {
   /** A sessiontrack Store (SQLite or PostgreSQL); the sink does not close it. */
-  store: Store;
+  store: EmbeddedSinkStore;
   /** Project the sessions belong to; default `default` (the server's default project). */
   projectId?: string;
   /** Queued writes are committed at most this long after they were queued (default 100 ms). */
@@ -41,7 +54,7 @@ export function embeddedSink(options: EmbeddedSinkOptions): McpSink & { readonly
 
 class EmbeddedSink implements McpSink {
   readonly kind = 'embedded';
-  readonly #store: Store;
+  readonly #store: EmbeddedSinkStore;
   readonly #projectId: string;
   readonly #maxBatch: number;
   readonly #log: McpLogger;

@@ -70,6 +70,28 @@ const until = async (cond: () => boolean | Promise<boolean>, ms = 5000) => {
   }
 };
 
+/**
+ * The handler's clock for the short idle timeouts: real time while running, standing still while
+ * held (on a loaded machine a handshake can outlast a 100 ms idle timeout), moved on by hand.
+ */
+function heldClock() {
+  let base = Date.now();
+  let since: number | null = null; // null: held
+  return {
+    now: () => (since === null ? base : base + Date.now() - since),
+    hold() {
+      if (since !== null) base += Date.now() - since;
+      since = null;
+    },
+    run() {
+      since ??= Date.now();
+    },
+    advance(ms: number) {
+      base += ms;
+    },
+  };
+}
+
 describe('session lifecycle through the SDK client', () => {
   it('refuses a grace period or recovery count beyond what a session start accepts', async () => {
     const store = new SqliteStore({ filename: ':memory:' });
@@ -149,9 +171,15 @@ describe('session lifecycle through the SDK client', () => {
 
   it('closes the transport of an idle session, calls onExpired, answers 404 after, and ends it with timeout', async () => {
     const expired: string[] = [];
-    const { mcp, http, store, sink } = await rig({ idleTimeoutMs: 150, onExpired: (id) => expired.push(id) });
+    const clock = heldClock();
+    const { mcp, http, store, sink } = await rig({
+      idleTimeoutMs: 150,
+      onExpired: (id) => expired.push(id),
+      now: clock.now,
+    });
     const { client, transport } = await connect(http.url);
     const id = transport.sessionId as string;
+    clock.run();
     await until(() => expired.includes(id));
     expect(mcp.get(id)).toBeUndefined();
     expect(mcp.activeCount()).toBe(0);
@@ -164,19 +192,36 @@ describe('session lifecycle through the SDK client', () => {
 
   it('does not expire a session with a request in flight', async () => {
     const expired: string[] = [];
-    const { http } = await rig({ idleTimeoutMs: 100, sweepIntervalMs: 20, onExpired: (id) => expired.push(id) });
+    const clock = heldClock();
+    const { http, mcp } = await rig({
+      idleTimeoutMs: 100,
+      sweepIntervalMs: 20,
+      onExpired: (id) => expired.push(id),
+      now: clock.now,
+    });
     const { client, transport } = await connect(http.url);
     const id = transport.sessionId as string;
-    // 400 ms of tool work: four idle timeouts long, yet the session must answer it.
-    expect(text(await client.callTool({ name: 'slow', arguments: { ms: 400 } }))).toBe('done');
+    // 400 ms of tool work, and four idle timeouts pass meanwhile, yet the session must answer it.
+    const call = client.callTool({ name: 'slow', arguments: { ms: 400 } });
+    await until(() => mcp.get(id)?.inFlight === 1);
+    clock.advance(400);
+    expect(await mcp.sweep()).toBe(0);
+    expect(text(await call)).toBe('done');
     expect(expired).not.toContain(id);
+    clock.run();
     await until(() => expired.includes(id));
     await client.close();
   });
 
   it('does not let a cancelled request keep its session from expiring', async () => {
     const expired: string[] = [];
-    const { http, mcp } = await rig({ idleTimeoutMs: 100, sweepIntervalMs: 20, onExpired: (id) => expired.push(id) });
+    const clock = heldClock();
+    const { http, mcp } = await rig({
+      idleTimeoutMs: 100,
+      sweepIntervalMs: 20,
+      onExpired: (id) => expired.push(id),
+      now: clock.now,
+    });
     const { client, transport } = await connect(http.url);
     const id = transport.sessionId as string;
     const ac = new AbortController();
@@ -184,6 +229,7 @@ describe('session lifecycle through the SDK client', () => {
     await until(() => mcp.get(id)?.inFlight === 1);
     ac.abort(); // the SDK client sends notifications/cancelled; the tool never answers
     await expect(call).rejects.toThrow();
+    clock.run();
     await until(() => expired.includes(id), 3000);
     await client.close();
   });

@@ -59,6 +59,8 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     for (const request of l.pending.values()) telemetry.abandon(request, `session_${reason}`);
     telemetry.sessionEnded(l);
   });
+  // The one place that sees each JSON-RPC request begin and end (method, id, tool, duration,
+  // error): activity, tool calls, and the OpenTelemetry span and metric of each request.
   const hooks: RequestHooks<Live> = {
     begin: (l, request) => {
       if (request.method === 'logging/setLevel') l.logging = true;
@@ -78,6 +80,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const capacity: Capacity = new Capacity(s.maxSessions, () => live.size + groups.size);
   const groups = new SessionlessGroups(s, capacity, transports);
   const recovery = new Recovery(s, live, tombstones, capacity, transports);
+  const creation = { s, live, capacity, transports };
   const expiry: Expiry = { s, live, groups, tombstones };
   const stopSweeping = startSweeping(expiry);
 
@@ -97,8 +100,7 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
           return invalidJson();
         }
       }
-      if (initializeParams(body))
-        return createSession({ s, live, capacity, transports }, req, source, body, opts.authInfo);
+      if (initializeParams(body)) return createSession(creation, req, source, body, opts.authInfo);
       if (options.sessionless) return groups.serve(req, source, body, opts.authInfo);
       return sessionIdRequired();
     }

@@ -207,6 +207,25 @@ describe('sessiontrack commands', () => {
     expect(badFlag.err.trim().split('\n')).toHaveLength(1);
   });
 
+  it("README's CLI table lists every command of --help", () => {
+    const commands = (cli(['--help']).out.split('Commands:\n')[1] ?? '')
+      .split('\n\n')[0]
+      ?.split('\n')
+      .map((l) => l.trim().split(/\s{2,}/)[0] as string);
+    expect(commands).toContain('rollup');
+    const readme = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
+    const section = readme.split('\n## CLI\n')[1]?.split('\n## ')[0] ?? '';
+    const listed = section
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .map((l) => (l.split('|')[1] as string).trim().replaceAll('`', ''));
+    for (const c of commands ?? [])
+      expect(
+        listed.some((l) => l === c || l.startsWith(`${c} `)),
+        c,
+      ).toBe(true);
+  });
+
   it('migrate, project create/list and cleanup work on the data dir', async () => {
     const dir = tempDir();
     expect(cli(['migrate', '--data-dir', dir]).out).toContain('migrations applied (sqlite)');

@@ -10,8 +10,9 @@ import { Projects } from './projects.js';
 import { dashboardDir } from './routes/dashboard.js';
 import { envHelp, flagHelp, flagOptions, readSettings, SERVE_SETTINGS, UsageError } from './settings.js';
 
-// `sessiontrack <command>` (README "CLI"). The settings of `serve` are declared in settings.ts. Every command has --help;
-// a problem the operator must fix is one line on stderr and a non-zero exit, never a stack trace.
+// `sessiontrack <command>` (README "CLI"); the settings of `serve` are declared in settings.ts.
+// Every command has --help; a problem the operator must fix is one line on stderr and a non-zero
+// exit, never a stack trace.
 
 const VERSION = '0.1.0';
 

@@ -350,6 +350,8 @@ describe.skipIf(!ADMIN_URL)('two instances, one sweeper', () => {
           current_setting('application_name'),
           (SELECT string_agg(a.application_name, ',') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted
+              -- advisory locks are per database: another suite's sweeper on this server holds the same key
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND ((l.classid::bigint << 32) | l.objid::bigint) = ${SWEEPER_LOCK}::bigint));
         RETURN NEW;
       END $$;

@@ -1,5 +1,5 @@
 import { type CreateProjectInput, newProjectId, newWriteKey, type Project } from '@sessiontrack/core';
-import type { Store } from '@sessiontrack/store';
+import type { ProjectStore } from '@sessiontrack/store';
 import type { Context } from 'hono';
 import { type Clock, systemClock } from './clock.js';
 import { ApiError } from './errors.js';
@@ -12,13 +12,13 @@ export const DEFAULT_PROJECT_ID = 'default';
  * cache reloads when a key is unknown (another instance may have created it), at most once a second.
  */
 export class Projects {
-  readonly #store: Store;
+  readonly #store: ProjectStore;
   readonly #now: Clock;
   #byKey = new Map<string, Project>();
   #byId = new Map<string, Project>();
   #lastReload = 0;
 
-  constructor(store: Store, now: Clock = systemClock) {
+  constructor(store: ProjectStore, now: Clock = systemClock) {
     this.#store = store;
     this.#now = now;
   }

@@ -1,4 +1,4 @@
-import type { Store, WriteOp, WriteResult } from '@sessiontrack/store';
+import type { SessionWriteStore, WriteOp, WriteResult } from '@sessiontrack/store';
 import { type Clock, systemClock } from './clock.js';
 import { ApiError } from './errors.js';
 
@@ -32,7 +32,8 @@ interface Pending {
 }
 
 export class WriteBuffer {
-  readonly #store: Store;
+  /** The one port it uses: the batch commit. */
+  readonly #store: Pick<SessionWriteStore, 'commit'>;
   readonly #opts: WriteBufferOptions;
   readonly #now: Clock;
   #queue: Pending[] = [];
@@ -43,7 +44,7 @@ export class WriteBuffer {
   #closed = false;
   #idle: (() => void)[] = [];
 
-  constructor(store: Store, opts: WriteBufferOptions) {
+  constructor(store: Pick<SessionWriteStore, 'commit'>, opts: WriteBufferOptions) {
     this.#store = store;
     this.#opts = opts;
     this.#now = opts.now ?? systemClock;

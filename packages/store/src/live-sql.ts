@@ -6,6 +6,8 @@ import {
   DURATION_BUCKETS,
   EXIT_DIMS,
 } from '@sessiontrack/core';
+import type { SqlDialect } from './sql/dialect.js';
+import { named } from './sql/sql.js';
 
 // Today's numbers (and any day without a rollup) straight from SQL, so a live day costs a few
 // aggregate queries instead of loading every session into JavaScript. The same definitions as
@@ -32,7 +34,7 @@ export interface LiveDay extends DayTotals {
   counts: Partial<Record<CountDim, Counts>>;
 }
 
-/** One backend's way to run a query: `?` placeholders are numbered by the caller's dialect. */
+/** One backend's way to run a query in its own dialect's text. */
 export type RunSql = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
 const ENDED = `(status = 'ended' OR expires_at <= @now)`;
@@ -83,16 +85,8 @@ function dimExpr(dim: CountDim, tab: string): string | null {
   }
 }
 
-/**
- * Runs the live-day aggregates. `named` turns `@name` parameters into the dialect's placeholders
- * and returns the parameter list; `tab` is the dialect's tab character expression.
- */
-export async function liveDay(
-  q: LiveDayQuery,
-  run: RunSql,
-  named: (sql: string, params: Record<string, unknown>) => [string, unknown[]],
-  tab: string,
-): Promise<LiveDay> {
+/** Runs the live-day aggregates; `@name` parameters become the dialect's placeholders. */
+export async function liveDay(q: LiveDayQuery, run: RunSql, dialect: SqlDialect): Promise<LiveDay> {
   const p = {
     projectId: q.projectId,
     from: q.from,
@@ -102,7 +96,10 @@ export async function liveDay(
     bounceActions: q.bounceMaxActions,
   };
   const scope = 'project_id = @projectId AND started_at >= @from AND started_at < @to';
-  const go = (sql: string) => run(...named(sql, p));
+  const go = (sql: string) => {
+    const c = named(sql, p, dialect);
+    return run(c.text, c.params);
+  };
   const [totals] = await go(
     `SELECT count(*) AS sessions,
        sum(CASE WHEN ${ENDED} THEN 1 ELSE 0 END) AS ended_sessions,
@@ -118,7 +115,7 @@ export async function liveDay(
   );
   const counts: LiveDay['counts'] = {};
   for (const dim of q.dims) {
-    const d = dimExpr(dim, tab);
+    const d = dimExpr(dim, dialect.tab);
     if (!d) continue;
     const rows = await go(
       `SELECT ${d} AS v, count(*) AS n FROM sessions WHERE ${scope}${EXIT_DIMS.has(dim) ? ` AND ${ENDED}` : ''} GROUP BY 1`,
@@ -154,32 +151,6 @@ export async function liveDay(
     users: users.map((r) => String(r.k)).sort(),
     counts,
   };
-}
-
-/** `@name` → `?` (SQLite, positional). */
-export function namedSqlite(sql: string, params: Record<string, unknown>): [string, unknown[]] {
-  const list: unknown[] = [];
-  const text = sql.replace(/@(\w+)/g, (_, k: string) => {
-    list.push(params[k]);
-    return '?';
-  });
-  return [text, list];
-}
-
-/** `@name` → `$n` (PostgreSQL; each name once). */
-export function namedPg(sql: string, params: Record<string, unknown>): [string, unknown[]] {
-  const index = new Map<string, number>();
-  const list: unknown[] = [];
-  const text = sql.replace(/@(\w+)/g, (_, k: string) => {
-    let i = index.get(k);
-    if (i === undefined) {
-      list.push(params[k]);
-      i = list.length;
-      index.set(k, i);
-    }
-    return `$${i}`;
-  });
-  return [text, list];
 }
 
 /**

@@ -8,6 +8,9 @@ import {
   type Session,
   type StoredEvent,
 } from '@sessiontrack/core';
+import type { EventRow } from './batch.js';
+import type { SqlType } from './sql/dialect.js';
+import { type Sql, sql } from './sql/sql.js';
 import type { AgentStateEntry } from './store.js';
 
 // Row <-> model mapping shared by the SQL backends: the column names are the same in each.
@@ -50,6 +53,34 @@ export const SESSION_COLUMNS = [
   'grace_ms',
   'max_recovery_attempts',
 ] as const;
+
+const TEXT_SESSION_COLUMNS: ReadonlySet<string> = new Set([
+  'id',
+  'project_id',
+  'kind',
+  'user_id',
+  'anonymous_id',
+  'status',
+  'device_type',
+  'browser',
+  'os',
+  'screen_size',
+  'entry_page',
+  'entry_source',
+  'entry_referrer',
+  'entry_campaign',
+  'exit_page',
+  'exit_reason',
+  'last_action',
+  'country',
+  'region',
+  'continent',
+  'transport',
+]);
+
+/** Column types of `sessionToRow`'s values, for binding sessions as rows: the rest are integers. */
+export const sessionColumnType = (c: (typeof SESSION_COLUMNS)[number]): SqlType =>
+  c === 'metadata' ? 'json' : TEXT_SESSION_COLUMNS.has(c) ? 'text' : 'bigint';
 
 export type SessionRow = Record<(typeof SESSION_COLUMNS)[number], string | number | null>;
 
@@ -164,6 +195,25 @@ export function rowToAnalyticsEvent(r: Record<string, unknown>): AnalyticsEvent 
     name: str(r.name),
     details: json(r.details),
   };
+}
+
+/** events columns, in the order of `eventValues`, with their types for binding events as rows. */
+export const EVENT_COLUMNS = [
+  ['project_id', 'text'],
+  ['session_id', 'text'],
+  ['event_id', 'text'],
+  ['type', 'text'],
+  ['name', 'text'],
+  ['ts', 'bigint'],
+  ['received_at', 'bigint'],
+  ['page', 'text'],
+  ['resource_id', 'text'],
+  ['details', 'json'],
+] as const satisfies readonly (readonly [string, SqlType])[];
+
+export function eventValues(e: EventRow): (string | number | null)[] {
+  const details = e.details ? JSON.stringify(e.details) : null;
+  return [e.projectId, e.sessionId, e.id, e.type, e.name, e.ts, e.receivedAt, e.page, e.resourceId, details];
 }
 
 /** A rollup_days row; counts are filled by the caller, users are never loaded. */
@@ -294,17 +344,17 @@ export const MUTABLE_SESSION_COLUMNS = [
 
 /**
  * A session's effective status as SQL over the stored `status` and `expires_at`: the same rule as
- * core's `isLive`. `now` is the dialect's placeholder for the clock (`@now`, `$3`).
+ * core's `isLive`, at the clock `now`.
  */
-export function statusCondition(status: 'live' | 'active' | 'disconnected' | 'ended', now: string): string {
+export function statusCondition(status: 'live' | 'active' | 'disconnected' | 'ended', now: number): Sql {
   switch (status) {
     case 'live':
-      return `(status <> 'ended' AND expires_at > ${now})`;
+      return sql`(status <> 'ended' AND expires_at > ${now})`;
     case 'active':
-      return `(status = 'active' AND expires_at > ${now})`;
+      return sql`(status = 'active' AND expires_at > ${now})`;
     case 'disconnected':
-      return `(status = 'disconnected' AND expires_at > ${now})`;
+      return sql`(status = 'disconnected' AND expires_at > ${now})`;
     case 'ended':
-      return `(status = 'ended' OR expires_at <= ${now})`;
+      return sql`(status = 'ended' OR expires_at <= ${now})`;
   }
 }

@@ -14,8 +14,8 @@ import type {
 } from '@sessiontrack/core';
 import type { LiveDay, LiveDayQuery } from './live-sql.js';
 
-// The one interface every backend implements. Writes arrive as batches of operations (the
-// server's group commit); each batch is one transaction and every operation gets its own result.
+// The interface every backend implements, in ports (below). Writes arrive as batches of operations
+// (the server's group commit); each batch is one transaction and every operation gets its own result.
 
 export type WriteOp =
   | { op: 'start'; session: Session }
@@ -94,41 +94,44 @@ export interface StoredRollup {
   computedAt: number;
 }
 
-export interface Store {
+// The Store, split into ports by role: each caller depends on the part it uses (the MCP embedded
+// sink on writes, reads and agent state; the rollup job on aggregates; …). `Store` is all of them,
+// and every backend implements all of them (sql/sql-store.ts).
+
+/** Which backend answers, whether it answers, and letting go of it. */
+export interface StoreHandle {
   /** Which implementation answers, for logs and test output. */
   readonly backend: string;
+  /** Throws when storage does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Sessions and their events written: ingest's batches and the admin import. */
+export interface SessionWriteStore {
   /** How many `commit` transactions may run at once (SQLite: 1 writer; PostgreSQL: several). */
   readonly concurrentWriters: number;
   /** One transaction for the whole batch; results in the order of `ops`. */
   commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]>;
-
-  getSession(id: string): Promise<Session | null>;
-  /** Oldest first. */
-  getEvents(sessionId: string): Promise<StoredEvent[]>;
-  listSessions(query: SessionQuery, now: number): Promise<SessionPage>;
-  countLive(projectId: string | null, now: number): Promise<number>;
-
-  /** Writes the timeout end of every session past its expiry; returns how many. */
-  sweepExpired(now: number): Promise<number>;
-  /** Deletes sessions (with their events and agent state) whose last activity is before `before`. */
-  cleanup(projectId: string | null, before: number): Promise<CleanupResult>;
-
-  /** Bulk-deletes raw events received before `before` (retention; sessions and rollups stay). */
-  deleteEventsBefore(before: number, projectId?: string): Promise<number>;
-  /**
-   * Runs a background job only if no other process runs it now (several instances share one
-   * PostgreSQL; SQLite has a single server and always runs it). Returns whether it ran.
-   */
-  runExclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
-
   /**
    * Admin import of whole sessions with past times (demo data, migrations): one transaction.
    * Idempotent by session id: a session whose id is stored already is skipped with its events;
    * event ids are unique per session as on ingest. Events are kept as received at their own time.
    */
   importSessions(items: readonly ImportedSession[]): Promise<ImportResult>;
+}
 
-  // Analytics (issue #6): raw rows for the definitions of core's analytics.ts, and rollups.
+/** Sessions and events read back. */
+export interface SessionReadStore {
+  getSession(id: string): Promise<Session | null>;
+  /** Oldest first. */
+  getEvents(sessionId: string): Promise<StoredEvent[]>;
+  listSessions(query: SessionQuery, now: number): Promise<SessionPage>;
+  countLive(projectId: string | null, now: number): Promise<number>;
+}
+
+/** Analytics (issue #6): raw rows for the definitions of core's analytics.ts, live days and rollups. */
+export interface AggregateStore {
   /** Sessions that started in [from, to), and (withEvents) their events of ANALYTICS_EVENT_TYPES. */
   analyticsRows(
     projectId: string,
@@ -151,7 +154,9 @@ export interface Store {
   sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts>;
   /**
    * Distinct user keys of the stored rollups of `dates` together with `extra` (distinct keys).
-   * `version` (the newest computedAt of those rollups) lets the store cache the rolled part.
+   * `dates` are all the stored rollups between the first and the last of them (as `loadRange`
+   * passes them). `version` (the newest computedAt of those rollups) lets the store cache the
+   * rolled part.
    */
   countRollupUsers(
     projectId: string,
@@ -161,21 +166,18 @@ export interface Store {
   ): Promise<number>;
   /** Replaces one day's rollup (idempotent). */
   writeRollup(projectId: string, rollup: DayRollup, computedAt: number): Promise<void>;
-  /**
-   * Erases a user: their sessions, events and agent state, and their key from the rollups' user lists (the
-   * rollups' counts stay). Chunked like cleanup.
-   */
-  eraseUser(projectId: string, userId: string): Promise<CleanupResult>;
+}
 
+export interface ProjectStore {
   createProject(project: Project): Promise<Project>;
   listProjects(): Promise<Project[]>;
+}
 
-  /** Throws when storage does not answer. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-
-  // MCP agent state (issue #5): JSON values per (session, agent, key). Expired entries are
-  // invisible to reads at `now` and removed by `purgeAgentState`.
+/**
+ * MCP agent state (issue #5): JSON values per (session, agent, key). Expired entries are
+ * invisible to reads at `now` and removed by `purgeAgentState`.
+ */
+export interface AgentStateStore {
   getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null>;
   /** Inserts or replaces the entry of (sessionId, agentId, key). */
   setAgentState(entry: AgentStateEntry): Promise<void>;
@@ -184,6 +186,35 @@ export interface Store {
   /** Deletes entries expired at `now` and those whose session no longer exists; returns how many. */
   purgeAgentState(now: number): Promise<number>;
 }
+
+/** The background jobs' and the admin's bulk work: expiry, retention, erasure, job locks. */
+export interface MaintenanceStore {
+  /** Writes the timeout end of every session past its expiry; returns how many. */
+  sweepExpired(now: number): Promise<number>;
+  /** Deletes sessions (with their events and agent state) whose last activity is before `before`. */
+  cleanup(projectId: string | null, before: number): Promise<CleanupResult>;
+  /** Bulk-deletes raw events received before `before` (retention; sessions and rollups stay). */
+  deleteEventsBefore(before: number, projectId?: string): Promise<number>;
+  /**
+   * Runs a background job only if no other process runs it now (several instances share one
+   * PostgreSQL; SQLite has a single server and always runs it). Returns whether it ran.
+   */
+  runExclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
+  /**
+   * Erases a user: their sessions, events and agent state, and their key from the rollups' user lists (the
+   * rollups' counts stay). Chunked like cleanup.
+   */
+  eraseUser(projectId: string, userId: string): Promise<CleanupResult>;
+}
+
+/** Everything a backend implements: the sum of the ports. */
+export type Store = StoreHandle &
+  SessionWriteStore &
+  SessionReadStore &
+  AggregateStore &
+  ProjectStore &
+  AgentStateStore &
+  MaintenanceStore;
 
 export interface AgentStateEntry {
   projectId: string;

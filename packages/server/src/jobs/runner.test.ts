@@ -1,7 +1,8 @@
 import { SqliteStore } from '@sessiontrack/store';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { every, type Job, runJob, startJobs } from './runner.js';
+import { DAY_MS, MINUTE_MS } from '../clock.js';
+import { every, type Job, msUntilUtc, runJob, startJobs } from './runner.js';
 
 // The runner with real timers, a real (in-memory) SQLite store for the locks and a real pino
 // logger writing into an array.
@@ -74,5 +75,16 @@ describe('background job runner', () => {
     await sleep(200);
     expect(runs).toBeGreaterThanOrEqual(3);
     expect(most).toBe(1);
+  });
+});
+
+describe('schedules', () => {
+  it('the daily retention time is the next HH:MM UTC', () => {
+    const at = Date.parse('2025-06-01T02:00:00Z');
+    expect(msUntilUtc('02:30', at)).toBe(30 * MINUTE_MS);
+    expect(msUntilUtc('02:00', at)).toBe(DAY_MS);
+    expect(msUntilUtc('00:15', at)).toBe(DAY_MS - 105 * MINUTE_MS);
+    expect(() => msUntilUtc('2:30', at)).toThrow(RangeError);
+    expect(() => msUntilUtc('24:00', at)).toThrow(RangeError);
   });
 });

@@ -1,4 +1,4 @@
-import type { Store } from '@sessiontrack/store';
+import type { MaintenanceStore } from '@sessiontrack/store';
 import type { Logger } from 'pino';
 import { type Clock, DAY_MS } from '../clock.js';
 
@@ -20,7 +20,7 @@ export interface Job {
 }
 
 export interface JobContext {
-  store: Pick<Store, 'runExclusive'>;
+  store: Pick<MaintenanceStore, 'runExclusive'>;
   logger: Logger;
   now: Clock;
 }

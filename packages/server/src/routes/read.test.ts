@@ -162,7 +162,7 @@ describe('operations', () => {
     expect(metrics).toContain('sessiontrack_ingest_events_total{result="accepted"} 1');
     expect(metrics).toMatch(/sessiontrack_commit_batch_events_count \d+/);
     expect(metrics).toContain('sessiontrack_http_requests_total{route="/api/v1/sessions/start",status="201"} 1');
-    // (A GET outside /api is the dashboard's: see dashboard-route.test.ts.)
+    // (A GET outside /api is the dashboard's: see dashboard.test.ts.)
     const missing = await t.read('/api/v1/nope');
     expect(missing.status).toBe(404);
     expect((await json(missing)).error.code).toBe('not_found');

@@ -3,7 +3,6 @@ import { rollupAll, type WriteOp } from '@sessiontrack/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../app.testkit.js';
 import { retainProject } from '../jobs/analytics.js';
-import { msUntilUtc } from '../jobs/runner.js';
 
 // The analytics routes through the real app on a real SQLite store: hand-built traffic with known
 // answers, the same answers before and after the rollup job, validation, export and erase.
@@ -266,14 +265,5 @@ describe('jobs', () => {
     expect(r).toEqual({ project: 'default', deletedSessions: 3, deletedEvents: 9, deletedOldEvents: 0 });
     expect((await json(await t.read('/api/v1/sessions?from=2025-06-01&to=2025-06-01'))).sessions).toEqual([]);
     expect(await json(await t.read(q))).toEqual(before);
-  });
-
-  it('the daily retention time is the next HH:MM UTC', () => {
-    const at = Date.parse('2025-06-01T02:00:00Z');
-    expect(msUntilUtc('02:30', at)).toBe(30 * MIN);
-    expect(msUntilUtc('02:00', at)).toBe(DAY);
-    expect(msUntilUtc('00:15', at)).toBe(DAY - 105 * MIN);
-    expect(() => msUntilUtc('2:30', at)).toThrow(RangeError);
-    expect(() => msUntilUtc('24:00', at)).toThrow(RangeError);
   });
 });

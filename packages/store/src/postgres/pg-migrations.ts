@@ -1,4 +1,4 @@
-import type { Migration } from '../sqlite/sqlite-migrations.js';
+import type { Migration } from '../migration.js';
 
 // Versioned schema of the PostgreSQL backend. Times are epoch milliseconds (bigint), as in SQLite,
 // so both backends share one row mapping. A migration is never edited once released: add one.

@@ -1,10 +1,6 @@
-// Versioned schema of the SQLite backend. A migration is never edited once released: add one.
+import type { Migration } from '../migration.js';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+// Versioned schema of the SQLite backend. A migration is never edited once released: add one.
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {

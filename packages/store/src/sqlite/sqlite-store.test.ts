@@ -298,3 +298,28 @@ describe('SqliteStore session cache', () => {
     }
   });
 });
+
+describe('SqliteStore beside the shared transactions', () => {
+  it('a commit issued while a shared-layer transaction is open is not lost with its rollback', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    try {
+      await store.createProject(project);
+      const imported = buildSession({ kind: 'web', anonymousId: 'a' }, ctx, 's_sqlite_shared_0000000001');
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      // the import's transaction fails after its first statement (details that cannot be serialised)…
+      const failing = store.importSessions([
+        { session: imported, events: [{ ...normalizeEvent({ id: 'x', type: 'action' }, T0), details: cyclic }] },
+      ]);
+      // …while a commit arrives: it must wait for that transaction, not run inside it
+      const live = buildSession({ kind: 'web', anonymousId: 'b' }, ctx, 's_sqlite_shared_0000000002');
+      const committed = store.commit([{ op: 'start', session: live }], T0);
+      await expect(failing).rejects.toThrow();
+      expect(await committed).toMatchObject([{ ok: true }]);
+      expect(await store.getSession(imported.id)).toBeNull();
+      expect(await store.getSession(live.id)).toEqual(live);
+    } finally {
+      await store.close();
+    }
+  });
+});

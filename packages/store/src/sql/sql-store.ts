@@ -1,0 +1,508 @@
+import {
+  ANALYTICS_EVENT_TYPES,
+  type AnalyticsEvent,
+  type CountDim,
+  type Counts,
+  type DayRollup,
+  type ImportedSession,
+  type Project,
+  type Session,
+  type StoredEvent,
+} from '@sessiontrack/core';
+import type { EventRow } from '../batch.js';
+import { type LiveDay, type LiveDayQuery, liveDay, RolledUserCounts } from '../live-sql.js';
+import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
+import {
+  EVENT_COLUMNS,
+  eventValues,
+  projectToRow,
+  ROLLUP_DAY_COLUMNS,
+  rollupCountRows,
+  rollupDayValues,
+  rowToAgentState,
+  rowToAnalyticsEvent,
+  rowToEvent,
+  rowToProject,
+  rowToSession,
+  rowToStoredRollup,
+  SESSION_COLUMNS,
+  sessionColumnType,
+  sessionToRow,
+  statusCondition,
+} from '../rows.js';
+import {
+  type AgentStateEntry,
+  type CleanupResult,
+  decodeCursor,
+  encodeCursor,
+  type ImportResult,
+  type RollupMark,
+  type SessionPage,
+  type SessionQuery,
+  type Store,
+  type StoredRollup,
+  type WriteOp,
+  type WriteResult,
+} from '../store.js';
+import type { SqlDialect } from './dialect.js';
+import type { SqlDriver, SqlQueryable } from './driver.js';
+import { type Compiled, compile, greatest, inList, join, json, raw, rows, type Sql, sql, values } from './sql.js';
+
+type Row = Record<string, unknown>;
+
+/** Sessions deleted per transaction by cleanup and erase. */
+const CHUNK = 2_000;
+
+const NONE = raw('');
+
+/**
+ * Every Store method whose SQL is the same in each dialect, written once over a driver and a
+ * dialect (sql/dialect.ts). A backend (sqlite/, postgres/) adds only what truly differs: how a
+ * batch commits and locks, `runExclusive`, bulk deletes of raw events, its migrations and its
+ * driver — and overrides nothing else.
+ */
+export abstract class SqlStore implements Store {
+  abstract readonly backend: string;
+  abstract readonly concurrentWriters: number;
+  protected readonly db: SqlDriver;
+  protected readonly dialect: SqlDialect;
+  /** Rollup days this process marked recently (rollup-marks.ts): commit skips marking them again. */
+  protected readonly marks = new RecentMarks();
+  readonly #rolledUsers = new RolledUserCounts();
+
+  constructor(db: SqlDriver, dialect: SqlDialect) {
+    this.db = db;
+    this.dialect = dialect;
+  }
+
+  abstract commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]>;
+  abstract runExclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
+  abstract close(): Promise<void>;
+
+  /** Sessions were changed or deleted outside `commit`: a backend that caches them forgets them. */
+  protected sessionsChanged(): void {}
+
+  protected compile(q: Sql): Compiled {
+    return compile(q, this.dialect);
+  }
+
+  protected async all<R = Row>(q: Sql, on: SqlQueryable = this.db): Promise<R[]> {
+    const { text, params } = this.compile(q);
+    return (await on.query<R>(text, params)).rows;
+  }
+
+  /** Runs a statement; answers how many rows it changed. */
+  protected async run(q: Sql, on: SqlQueryable = this.db): Promise<number> {
+    const { text, params } = this.compile(q);
+    return (await on.query(text, params)).rowCount;
+  }
+
+  // ---- shared statements of the write paths ----
+
+  /** The rollup_dirty upsert of every writer: a mark only ever moves forward in time. */
+  protected markDirty(marks: readonly DirtyMark[], wall: number): Sql {
+    const list = marks.map((m) => [m.projectId, m.utcDay]);
+    // `WHERE true`: SQLite would read ON CONFLICT after a bare FROM as a join constraint.
+    return sql`INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+      SELECT p, d, ${wall} FROM ${rows(
+        'm',
+        [
+          ['p', 'text'],
+          ['d', 'bigint'],
+        ],
+        list,
+      )} WHERE true
+      ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = ${greatest('rollup_dirty.marked_at', 'excluded.marked_at')}`;
+  }
+
+  /** Inserts sessions in one statement; answers the ids stored (with `skipExisting`, the new ones). */
+  protected async insertSessions(tx: SqlQueryable, sessions: readonly Session[], skipExisting: boolean) {
+    const list = sessions.map((s) => {
+      const row = sessionToRow(s);
+      return SESSION_COLUMNS.map((c) => row[c]);
+    });
+    const types = SESSION_COLUMNS.map((c) => [c, sessionColumnType(c)] as const);
+    return this.all<{ id: string }>(
+      sql`INSERT INTO sessions (${raw(SESSION_COLUMNS.join(', '))})
+        SELECT * FROM ${rows('s', types, list)} WHERE true
+        ${skipExisting ? raw('ON CONFLICT DO NOTHING') : NONE} RETURNING id`,
+      tx,
+    );
+  }
+
+  /**
+   * All events of a batch in one INSERT. Answers, per row, whether it was new; a second copy of an
+   * id inside the same batch is a duplicate.
+   */
+  protected async insertEvents(tx: SqlQueryable, list: readonly EventRow[]): Promise<boolean[]> {
+    if (list.length === 0) return [];
+    const added = await this.all<{ session_id: string; event_id: string }>(
+      sql`INSERT INTO events (${raw(EVENT_COLUMNS.map(([c]) => c).join(', '))})
+        SELECT * FROM ${rows('e', EVENT_COLUMNS, list.map(eventValues))} WHERE true
+        ON CONFLICT DO NOTHING RETURNING session_id, event_id`,
+      tx,
+    );
+    const fresh = new Set(added.map((r) => `${r.session_id}\u0000${r.event_id}`));
+    return list.map((e) => fresh.delete(`${e.sessionId}\u0000${e.id}`));
+  }
+
+  // ---- sessions and events ----
+
+  async getSession(id: string): Promise<Session | null> {
+    const [r] = await this.all(sql`SELECT * FROM sessions WHERE id = ${id}`);
+    return r ? rowToSession(r) : null;
+  }
+
+  async getEvents(sessionId: string): Promise<StoredEvent[]> {
+    return (await this.all(sql`SELECT * FROM events WHERE session_id = ${sessionId} ORDER BY ts, seq`)).map(rowToEvent);
+  }
+
+  async listSessions(q: SessionQuery, now: number): Promise<SessionPage> {
+    const where = [sql`project_id = ${q.projectId}`];
+    if (q.from !== undefined) where.push(sql`started_at >= ${q.from}`);
+    if (q.to !== undefined) where.push(sql`started_at < ${q.to}`);
+    if (q.userId !== undefined) where.push(sql`user_id = ${q.userId}`);
+    if (q.kind !== undefined) where.push(sql`kind = ${q.kind}`);
+    if (q.status !== undefined) where.push(statusCondition(q.status, now));
+    if (q.cursor !== undefined) {
+      const c = decodeCursor(q.cursor);
+      if (!c) throw new RangeError('cursor: malformed');
+      // A row value: one index range in both dialects (the OR form scans twice and sorts).
+      where.push(sql`(started_at, id) < (${c.startedAt}, ${c.id})`);
+    }
+    const found = await this.all(
+      sql`SELECT * FROM sessions WHERE ${join(where, ' AND ')} ORDER BY started_at DESC, id DESC LIMIT ${q.limit + 1}`,
+    );
+    const sessions = found.slice(0, q.limit).map(rowToSession);
+    const last = sessions.at(-1);
+    return { sessions, nextCursor: found.length > q.limit && last ? encodeCursor(last) : null };
+  }
+
+  async countLive(projectId: string | null, now: number): Promise<number> {
+    const [r] = await this.all<{ n: unknown }>(
+      sql`SELECT count(*) AS n FROM sessions WHERE status <> 'ended' AND expires_at > ${now}${
+        projectId ? sql` AND project_id = ${projectId}` : NONE
+      }`,
+    );
+    return Number(r?.n ?? 0);
+  }
+
+  async importSessions(items: readonly ImportedSession[]): Promise<ImportResult> {
+    if (items.length === 0) return { sessions: 0, skippedSessions: 0, events: 0 };
+    return this.db.transaction(async (tx) => {
+      const fresh = new Set(
+        (
+          await this.insertSessions(
+            tx,
+            items.map((i) => i.session),
+            true,
+          )
+        ).map((r) => r.id),
+      );
+      // The first item of an id is the one stored (a repeated id later in the list is skipped).
+      const stored = items.filter((i) => fresh.delete(i.session.id));
+      const inserted = await this.insertEvents(
+        tx,
+        stored.flatMap(({ session, events }) =>
+          events.map((e) => ({ ...e, projectId: session.projectId, sessionId: session.id, receivedAt: e.ts })),
+        ),
+      );
+      // Past days changed: the rollup job must recompute them (in this transaction, so an import
+      // that committed is never missed).
+      const wall = Date.now();
+      const marks = new RecentMarks(0).pending(
+        stored.map((i) => i.session),
+        wall,
+      );
+      if (marks.length > 0) await this.run(this.markDirty(marks, wall), tx);
+      return {
+        sessions: stored.length,
+        skippedSessions: items.length - stored.length,
+        events: inserted.filter(Boolean).length,
+      };
+    });
+  }
+
+  // ---- maintenance ----
+
+  async sweepExpired(now: number): Promise<number> {
+    this.sessionsChanged();
+    const ended = await this.all<{ project_id: string; started_at: unknown }>(
+      sql`UPDATE sessions SET status = 'ended', ended_at = last_activity_at, expires_at = last_activity_at,
+          disconnected_at = NULL, exit_reason = 'timeout'
+        WHERE status <> 'ended' AND expires_at <= ${now} RETURNING project_id, started_at`,
+    );
+    await this.markRollupDirty(ended.map((r) => ({ projectId: r.project_id, startedAt: Number(r.started_at) })));
+    return ended.length;
+  }
+
+  async cleanup(projectId: string | null, before: number, chunk = CHUNK): Promise<CleanupResult> {
+    return this.#deleteSessions(
+      sql`last_activity_at < ${before} AND (status = 'ended' OR expires_at <= ${before})${
+        projectId ? sql` AND project_id = ${projectId}` : NONE
+      }`,
+      chunk,
+    );
+  }
+
+  async eraseUser(projectId: string, userId: string): Promise<CleanupResult> {
+    const r = await this.#deleteSessions(sql`project_id = ${projectId} AND user_id = ${userId}`, CHUNK);
+    await this.run(sql`DELETE FROM rollup_users WHERE project_id = ${projectId} AND user_key = ${`u:${userId}`}`);
+    this.#rolledUsers.clear();
+    return r;
+  }
+
+  /**
+   * Deletes the sessions `scope` selects with their events and agent state, at most `chunk` per
+   * transaction, so that ingest waits for one chunk at most (SQLite's one writer; PostgreSQL's
+   * row locks, taken in the select).
+   */
+  async #deleteSessions(scope: Sql, chunk: number): Promise<CleanupResult> {
+    const total: CleanupResult = { deletedSessions: 0, deletedEvents: 0 };
+    const lock = this.dialect.rowLocks ? raw(' FOR UPDATE') : NONE;
+    for (;;) {
+      const r = await this.db.transaction(async (tx) => {
+        const ids = (
+          await this.all<{ id: string }>(sql`SELECT id FROM sessions WHERE ${scope} LIMIT ${chunk}${lock}`, tx)
+        ).map((x) => x.id);
+        if (ids.length === 0) return { sessions: 0, events: 0 };
+        await this.run(sql`DELETE FROM agent_state WHERE ${inList('session_id', ids)}`, tx);
+        const events = await this.run(sql`DELETE FROM events WHERE ${inList('session_id', ids)}`, tx);
+        return { sessions: await this.run(sql`DELETE FROM sessions WHERE ${inList('id', ids)}`, tx), events };
+      });
+      // After every round: commits that ran between rounds may have cached what this one deleted.
+      this.sessionsChanged();
+      total.deletedSessions += r.sessions;
+      total.deletedEvents += r.events;
+      if (r.sessions < chunk) return total;
+      // Let queued requests (and their commits) run between chunks.
+      await new Promise((ok) => setImmediate(ok));
+    }
+  }
+
+  /**
+   * Bulk-deletes raw events (retention) in one statement. SQLite keeps no index on received_at:
+   * it would cost every insert, and an hourly scan is cheap next to that on a single-machine
+   * database. PostgreSQL deletes in slices instead (pg-store.ts).
+   */
+  async deleteEventsBefore(before: number, projectId?: string): Promise<number> {
+    return this.run(
+      sql`DELETE FROM events WHERE received_at < ${before}${projectId ? sql` AND project_id = ${projectId}` : NONE}`,
+    );
+  }
+
+  // ---- analytics: raw rows, live days and rollups ----
+
+  async analyticsRows(
+    projectId: string,
+    from: number,
+    to: number,
+    withEvents: boolean,
+  ): Promise<{ sessions: Session[]; events: AnalyticsEvent[] }> {
+    const sessions = (
+      await this.all(
+        sql`SELECT * FROM sessions WHERE project_id = ${projectId} AND started_at >= ${from} AND started_at < ${to}`,
+      )
+    ).map(rowToSession);
+    if (!withEvents) return { sessions, events: [] };
+    const events = await this.all(
+      sql`SELECT session_id, type, name, details FROM events
+        WHERE ${inList(
+          'session_id',
+          sessions.map((s) => s.id),
+        )} AND ${inList('type', ANALYTICS_EVENT_TYPES)}
+        ORDER BY ts, seq`,
+    );
+    return { sessions, events: events.map(rowToAnalyticsEvent) };
+  }
+
+  async liveDay(q: LiveDayQuery): Promise<LiveDay> {
+    return liveDay(q, async (text, params) => (await this.db.query<Row>(text, params)).rows, this.dialect);
+  }
+
+  async markRollupDirty(marks: readonly RollupMark[]): Promise<void> {
+    if (marks.length === 0) return;
+    const wall = Date.now();
+    // Deduplicated and sorted: writers lock these rows in one order and never deadlock on them.
+    await this.run(this.markDirty(new RecentMarks(0).pending(marks, wall), wall));
+  }
+
+  async rollupDirty(projectId: string): Promise<{ utcDay: number; markedAt: number }[]> {
+    this.marks.clear();
+    const found = await this.all<{ utc_day: unknown; marked_at: unknown }>(
+      sql`SELECT utc_day, marked_at FROM rollup_dirty WHERE project_id = ${projectId} ORDER BY utc_day`,
+    );
+    return found.map((r) => ({ utcDay: Number(r.utc_day), markedAt: Number(r.marked_at) }));
+  }
+
+  async readRollups(
+    projectId: string,
+    fromDate: string,
+    toDate: string,
+    dims: readonly CountDim[],
+  ): Promise<StoredRollup[]> {
+    const out = (
+      await this.all(
+        sql`SELECT * FROM rollup_days WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate} ORDER BY day`,
+      )
+    ).map(rowToStoredRollup);
+    if (dims.length === 0 || out.length === 0) return out;
+    const byDay = new Map(out.map((r) => [r.rollup.date, r.rollup]));
+    const counts = await this.all<{ dim: CountDim; day: string; value: string; n: unknown }>(
+      sql`SELECT dim, day, value, n FROM rollup_counts
+        WHERE project_id = ${projectId} AND ${inList('dim', dims)} AND day >= ${fromDate} AND day <= ${toDate}`,
+    );
+    for (const r of counts) {
+      const day = byDay.get(r.day);
+      if (!day) continue;
+      const c = day.counts[r.dim] ?? {};
+      day.counts[r.dim] = c;
+      c[r.value] = Number(r.n);
+    }
+    return out;
+  }
+
+  async sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts> {
+    if (dates.length === 0) return {};
+    const found = await this.all<{ value: string; n: unknown }>(
+      sql`SELECT value, sum(n) AS n FROM rollup_counts
+        WHERE project_id = ${projectId} AND dim = ${dim} AND ${inList('day', dates)} GROUP BY value`,
+    );
+    const out: Counts = {};
+    for (const r of found) out[r.value] = Number(r.n);
+    return out;
+  }
+
+  async countRollupUsers(
+    projectId: string,
+    dates: readonly string[],
+    extra: readonly string[],
+    version: number,
+  ): Promise<number> {
+    const sorted = [...dates].sort();
+    const first = sorted[0] ?? '';
+    const last = sorted[sorted.length - 1] ?? '';
+    const base = await this.#rolledUsers.of(projectId, dates, version, async () => {
+      // A date range, not a list: user rows exist only for rolled days, and `dates` are all the
+      // rolled days between its first and last, so the range selects the same rows — as one
+      // index range scan.
+      const [r] = await this.all<{ n: unknown }>(
+        sql`SELECT count(DISTINCT user_key) AS n FROM rollup_users
+          WHERE project_id = ${projectId} AND day >= ${first} AND day <= ${last}`,
+      );
+      return Number(r?.n ?? 0);
+    });
+    if (extra.length === 0) return base;
+    // Live users not among the rolled days' users. A scalar subquery per key (one index-only probe
+    // each): as NOT EXISTS PostgreSQL's planner may pick a hash anti-join that reads every user row
+    // of the range (180 ms at 500,000 rows, measured).
+    const [r] = await this.all<{ n: unknown }>(
+      sql`SELECT count(*) AS n FROM ${rows(
+        'k',
+        [['v', 'text']],
+        extra.map((v) => [v]),
+      )} WHERE (
+        SELECT 1 FROM rollup_users r
+        WHERE r.project_id = ${projectId} AND r.user_key = k.v AND r.day >= ${first} AND r.day <= ${last} LIMIT 1) IS NULL`,
+    );
+    return base + Number(r?.n ?? 0);
+  }
+
+  async writeRollup(projectId: string, r: DayRollup, computedAt: number): Promise<void> {
+    const counts = rollupCountRows(r);
+    await this.db.transaction(async (tx) => {
+      await this.run(sql`DELETE FROM rollup_counts WHERE project_id = ${projectId} AND day = ${r.date}`, tx);
+      await this.run(sql`DELETE FROM rollup_users WHERE project_id = ${projectId} AND day = ${r.date}`, tx);
+      await this.run(
+        sql`INSERT INTO rollup_days (${raw(ROLLUP_DAY_COLUMNS.join(', '))})
+          VALUES (${values(rollupDayValues(projectId, r, computedAt))})
+          ON CONFLICT (project_id, day) DO UPDATE SET ${raw(
+            ROLLUP_DAY_COLUMNS.slice(2)
+              .map((c) => `${c} = excluded.${c}`)
+              .join(', '),
+          )}`,
+        tx,
+      );
+      if (counts.length > 0) {
+        await this.run(
+          sql`INSERT INTO rollup_counts (project_id, dim, day, value, n)
+            SELECT ${projectId}, d, ${r.date}, v, n FROM ${rows(
+              'c',
+              [
+                ['d', 'text'],
+                ['v', 'text'],
+                ['n', 'bigint'],
+              ],
+              counts,
+            )}`,
+          tx,
+        );
+      }
+      if (r.users.length > 0) {
+        await this.run(
+          sql`INSERT INTO rollup_users (project_id, day, user_key)
+            SELECT ${projectId}, ${r.date}, u FROM ${rows(
+              'x',
+              [['u', 'text']],
+              r.users.map((u) => [u]),
+            )}`,
+          tx,
+        );
+      }
+    });
+  }
+
+  // ---- projects ----
+
+  async createProject(project: Project): Promise<Project> {
+    const row = projectToRow(project);
+    await this.run(
+      sql`INSERT INTO projects (${raw(Object.keys(row).join(', '))}) VALUES (${values(Object.values(row))})`,
+    );
+    return project;
+  }
+
+  async listProjects(): Promise<Project[]> {
+    return (await this.all(sql`SELECT * FROM projects ORDER BY created_at, id`)).map(rowToProject);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
+  // ---- MCP agent state ----
+
+  async getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null> {
+    const [r] = await this.all(
+      sql`SELECT * FROM agent_state WHERE session_id = ${sessionId} AND agent_id = ${agentId} AND key = ${key}
+        AND (expires_at IS NULL OR expires_at > ${now})`,
+    );
+    if (!r) return null;
+    return rowToAgentState(r, this.dialect.decodesJson ? r.value : JSON.parse(String(r.value)));
+  }
+
+  async setAgentState(e: AgentStateEntry): Promise<void> {
+    await this.run(
+      sql`INSERT INTO agent_state (project_id, session_id, agent_id, key, value, expires_at, updated_at)
+        VALUES (${e.projectId}, ${e.sessionId}, ${e.agentId}, ${e.key}, ${json(e.value)}, ${e.expiresAt}, ${e.updatedAt})
+        ON CONFLICT (session_id, agent_id, key) DO UPDATE SET
+          project_id = excluded.project_id, value = excluded.value, expires_at = excluded.expires_at,
+          updated_at = excluded.updated_at`,
+    );
+  }
+
+  async deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number> {
+    return this.run(
+      sql`DELETE FROM agent_state WHERE session_id = ${sessionId} AND agent_id = ${agentId}${
+        key === undefined ? NONE : sql` AND key = ${key}`
+      }`,
+    );
+  }
+
+  async purgeAgentState(now: number): Promise<number> {
+    return this.run(
+      sql`DELETE FROM agent_state WHERE (expires_at IS NOT NULL AND expires_at <= ${now})
+        OR NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.id = agent_state.session_id)`,
+    );
+  }
+}
