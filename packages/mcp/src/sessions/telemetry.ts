@@ -38,6 +38,7 @@ const MAX_METRIC_NAMES = 200;
 // so neither this file nor its declarations may need it to compile.
 type Attributes = Record<string, string>;
 type Context = object;
+type Histogram = { record(value: number, attributes: Attributes): void };
 interface SpanContext {
   readonly traceId: string;
   readonly spanId: string;
@@ -66,11 +67,12 @@ interface Api {
     setSpan(ctx: Context, span: Span): Context;
   };
   metrics: {
+    getMeterProvider(): unknown;
     getMeter(name: string): {
       createHistogram(
         name: string,
         options: { unit: string; description: string; advice: { explicitBucketBoundaries: number[] } },
-      ): { record(value: number, attributes: Attributes): void };
+      ): Histogram;
     };
   };
 }
@@ -85,10 +87,13 @@ function loadApi(): Api | null {
   }
 }
 
+/** A request's span, and what its duration metric is recorded with. */
 interface Open {
   span: Span;
-  /** The low-cardinality attributes the duration metric carries. */
-  metric: Attributes;
+  method: string;
+  version: string | null;
+  tool: string | null;
+  prompt: string | null;
 }
 
 export function requestTelemetry(options: McpTelemetryOptions | false | undefined): RequestTelemetry | null {
@@ -97,18 +102,30 @@ export function requestTelemetry(options: McpTelemetryOptions | false | undefine
   if (!api) return null;
   const capture = options?.captureToolPayloads === true;
   const tracer = api.trace.getTracer(SCOPE);
-  const meter = api.metrics.getMeter(SCOPE);
-  const operationDuration = meter.createHistogram('mcp.server.operation.duration', {
-    unit: 's',
-    description:
-      'MCP request duration as observed on the receiver from the time it was received until the result is sent.',
-    advice: { explicitBucketBoundaries: BUCKETS },
-  });
-  const sessionDuration = meter.createHistogram('mcp.server.session.duration', {
-    unit: 's',
-    description: 'The duration of the MCP session as observed on the MCP server.',
-    advice: { explicitBucketBoundaries: BUCKETS },
-  });
+  // The tracer above is a proxy that follows the SDK registered later; the metrics API has no such
+  // proxy, so the histograms are made again once another meter provider is registered.
+  let meterProvider: unknown;
+  let histograms: { operation: Histogram; session: Histogram } | undefined;
+  const meters = () => {
+    const provider = api.metrics.getMeterProvider();
+    if (histograms && provider === meterProvider) return histograms;
+    meterProvider = provider;
+    const meter = api.metrics.getMeter(SCOPE);
+    histograms = {
+      operation: meter.createHistogram('mcp.server.operation.duration', {
+        unit: 's',
+        description:
+          'MCP request duration as observed on the receiver from the time it was received until the result is sent.',
+        advice: { explicitBucketBoundaries: BUCKETS },
+      }),
+      session: meter.createHistogram('mcp.server.session.duration', {
+        unit: 's',
+        description: 'The duration of the MCP session as observed on the MCP server.',
+        advice: { explicitBucketBoundaries: BUCKETS },
+      }),
+    };
+    return histograms;
+  };
   const open = new WeakMap<TrackedRequest, Open>();
   // performance.now() of a session's first request here (a recovered session starts here again).
   const firstSeen = new WeakMap<Live, number>();
@@ -120,46 +137,56 @@ export function requestTelemetry(options: McpTelemetryOptions | false | undefine
     return name;
   };
 
-  const finish = (o: Open, durationMs: number, errorType: string | null, message?: string) => {
+  const finish = (o: Open, durationMs: number, errorType: string | null, statusCode?: string, message?: string) => {
+    // Low-cardinality attributes only: no session, request id or resource URI.
+    const metric: Attributes = {
+      'mcp.method.name': o.method,
+      'network.transport': 'tcp',
+      'network.protocol.name': 'http',
+    };
+    if (o.version) metric['mcp.protocol.version'] = o.version;
+    if (o.tool !== null) {
+      metric['gen_ai.tool.name'] = bounded(o.tool);
+      metric['gen_ai.operation.name'] = 'execute_tool';
+    }
+    if (o.prompt !== null) metric['gen_ai.prompt.name'] = bounded(o.prompt);
+    if (statusCode) {
+      o.span.setAttribute('rpc.response.status_code', statusCode);
+      metric['rpc.response.status_code'] = statusCode;
+    }
     if (errorType !== null) {
       o.span.setAttribute('error.type', errorType);
       o.span.setStatus({ code: api.SpanStatusCode.ERROR, ...(message ? { message } : {}) });
-      o.metric['error.type'] = errorType;
+      metric['error.type'] = errorType;
     }
     o.span.end();
-    operationDuration.record(durationMs / 1000, o.metric);
+    meters().operation.record(durationMs / 1000, metric);
   };
 
   return {
     begin(l, request, params, deliver) {
       const p = (params ?? {}) as { name?: unknown; uri?: unknown; protocolVersion?: unknown; _meta?: unknown };
       if (!firstSeen.has(l)) firstSeen.set(l, request.t0);
-      const common: Attributes = {
+      const attributes: Attributes = {
         'mcp.method.name': request.method,
+        'jsonrpc.request.id': String(request.id),
         'network.transport': 'tcp',
         'network.protocol.name': 'http',
       };
       const version = l.meta.protocolVersion ?? (typeof p.protocolVersion === 'string' ? p.protocolVersion : null);
-      if (version) common['mcp.protocol.version'] = version;
-      const attributes: Attributes = { ...common, 'jsonrpc.request.id': String(request.id) };
+      if (version) attributes['mcp.protocol.version'] = version;
       // A stateless request has no MCP session (its sessiontrack group id is not one the client knows).
       if (l.transport.sessionId) attributes['mcp.session.id'] = l.transport.sessionId;
-      const metric: Attributes = { ...common };
-      let target: string | null = null;
+      const prompt = request.method === 'prompts/get' && typeof p.name === 'string' ? p.name : null;
       if (request.tool !== null) {
-        target = request.tool;
         attributes['gen_ai.tool.name'] = request.tool;
         attributes['gen_ai.operation.name'] = 'execute_tool';
-        metric['gen_ai.tool.name'] = bounded(request.tool);
-        metric['gen_ai.operation.name'] = 'execute_tool';
         if (capture) {
           const args = (params as { arguments?: unknown } | undefined)?.arguments;
           if (args !== undefined) attributes['gen_ai.tool.call.arguments'] = JSON.stringify(args);
         }
-      } else if (request.method === 'prompts/get' && typeof p.name === 'string') {
-        target = p.name;
-        attributes['gen_ai.prompt.name'] = p.name;
-        metric['gen_ai.prompt.name'] = bounded(p.name);
+      } else if (prompt !== null) {
+        attributes['gen_ai.prompt.name'] = prompt;
       }
       // A resource URI may name anything: on the span, never in its name or the metric.
       if (RESOURCE_METHODS.has(request.method) && typeof p.uri === 'string') attributes['mcp.resource.uri'] = p.uri;
@@ -177,12 +204,13 @@ export function requestTelemetry(options: McpTelemetryOptions | false | undefine
           if (around && api.isSpanContextValid(around)) links = [{ context: around }];
         }
       }
+      const target = request.tool ?? prompt;
       const span = tracer.startSpan(
-        target ? `${request.method} ${target}` : request.method,
+        target !== null ? `${request.method} ${target}` : request.method,
         { kind: api.SpanKind.SERVER, attributes, links },
         parent,
       );
-      open.set(request, { span, metric });
+      open.set(request, { span, method: request.method, version, tool: request.tool, prompt });
       api.context.with(api.trace.setSpan(parent, span), deliver);
     },
 
@@ -194,13 +222,11 @@ export function requestTelemetry(options: McpTelemetryOptions | false | undefine
       if (request.method === 'initialize' && typeof result?.protocolVersion === 'string') {
         // The version the server agreed to, not the one the client asked for.
         o.span.setAttribute('mcp.protocol.version', result.protocolVersion);
-        o.metric['mcp.protocol.version'] = result.protocolVersion;
+        o.version = result.protocolVersion;
       }
       if (end.error) {
         const code = String(end.error.code);
-        o.span.setAttribute('rpc.response.status_code', code);
-        o.metric['rpc.response.status_code'] = code;
-        finish(o, end.durationMs, code, end.error.message);
+        finish(o, end.durationMs, code, code, end.error.message);
         return;
       }
       if (capture && request.tool !== null && !end.toolError && end.result !== undefined) {
@@ -222,7 +248,7 @@ export function requestTelemetry(options: McpTelemetryOptions | false | undefine
       firstSeen.delete(l);
       const attributes: Attributes = { 'network.transport': 'tcp', 'network.protocol.name': 'http' };
       if (l.meta.protocolVersion) attributes['mcp.protocol.version'] = l.meta.protocolVersion;
-      sessionDuration.record((performance.now() - t0) / 1000, attributes);
+      meters().session.record((performance.now() - t0) / 1000, attributes);
     },
   };
 }
