@@ -2,6 +2,7 @@
 //   PORT                                      default 3100
 //   SESSIONTRACK_URL + SESSIONTRACK_WRITE_KEY  send sessions to a running sessiontrack server
 //   SESSIONTRACK_DATA_DIR                      else: an embedded SQLite database here (default ./data)
+//   ALLOWED_HOSTS                              Host names it answers to (default: the loopback names)
 //   OTEL_TRACES_EXPORTER                       console | otlp: start the OpenTelemetry Node SDK
 import { createServer } from 'node:http';
 import path from 'node:path';
@@ -65,7 +66,11 @@ if (env.SESSIONTRACK_URL && env.SESSIONTRACK_WRITE_KEY) {
 }
 
 // 3. One handler owns the sessions: lifecycle, tool calls, expiry, recovery.
-const mcp = createMcpSessions({ sink, createServer: createMcpServer, logger: log });
+// DNS rebinding protection: a request whose Host (or Origin) names another site is refused (403).
+// On 127.0.0.1 the loopback names are the default; served under a name (HOST=0.0.0.0, or behind
+// a proxy that passes its Host on), list it: ALLOWED_HOSTS=mcp.example.com.
+const allowedHosts = env.ALLOWED_HOSTS ? env.ALLOWED_HOSTS.split(',').map((h) => h.trim()) : undefined;
+const mcp = createMcpSessions({ sink, createServer: createMcpServer, logger: log, allowedHosts });
 
 const http = createServer((req, res) => {
   if (new URL(req.url ?? '/', 'http://x').pathname !== '/mcp') {

@@ -1,52 +1,21 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SqliteStore } from '@sessiontrack/store';
 import { afterAll, expect, it } from 'vitest';
-import { connect, text } from './mcp.testkit.js';
+import { postHugeInitialize, postWithHeaders, startExample } from './example.testkit.js';
+import { connect, initializeBody, text } from './mcp.testkit.js';
 
 // Smoke test of examples/mcp-server as `npm run example:mcp` starts it (after the build).
 
-const ROOT = resolve(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'st-mcp-example-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The example as `npm run example:mcp` starts it, with `env`; resolves once it listens. */
-async function startExample(env: Record<string, string>) {
-  if (!existsSync(join(ROOT, 'packages/mcp/dist/index.js'))) {
-    throw new Error('packages/mcp/dist is missing: run `npx tsc -b` (npm test does) before this test');
-  }
-  const proc = spawn(process.execPath, ['examples/mcp-server/server.mjs'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', SESSIONTRACK_URL: '', SESSIONTRACK_WRITE_KEY: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const run = { proc, out: '', url: '', exited: new Promise<number | null>((r) => proc.on('exit', (code) => r(code))) };
-  proc.stdout.on('data', (d) => {
-    run.out += d;
-  });
-  proc.stderr.on('data', (d) => {
-    run.out += d;
-  });
-  run.url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`example did not start:\n${run.out}`)), 20_000);
-    proc.stdout.on('data', () => {
-      const m = /listening on (\S+)/.exec(run.out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        ok(m[1]);
-      }
-    });
-    proc.on('exit', () => fail(new Error(`example exited:\n${run.out}`)));
-  });
-  return run;
-}
-
 it('starts, serves echo, add and fail over MCP, and stores the session in its SQLite file', async () => {
-  const { proc, url, exited, out } = await startExample({ SESSIONTRACK_DATA_DIR: dir });
+  const example = await startExample({ SESSIONTRACK_DATA_DIR: dir });
   try {
-    expect(out).toContain('embedded sink');
+    const { url } = example;
+    expect(example.output).toContain('embedded sink');
     const { client, transport } = await connect(url, { name: 'smoke' });
     expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'echo', 'fail']);
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hello' } }))).toBe('hello');
@@ -55,8 +24,8 @@ it('starts, serves echo, add and fail over MCP, and stores the session in its SQ
     expect(failed.isError).toBe(true);
     const id = transport.sessionId as string;
     await client.close();
-    proc.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    example.proc.kill('SIGTERM');
+    expect(await example.exited).toBe(0);
 
     const store = new SqliteStore({ filename: join(dir, 'sessiontrack.db') });
     try {
@@ -71,7 +40,55 @@ it('starts, serves echo, add and fail over MCP, and stores the session in its SQ
       await store.close();
     }
   } finally {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+    await example.kill();
+  }
+});
+
+it('answers 413 to a 200 MiB POST without a session id, and its memory stays where it was', async () => {
+  const example = await startExample({ SESSIONTRACK_DATA_DIR: dir });
+  try {
+    const before = example.memory();
+    const chunked = await postHugeInitialize(example.url, 200, false);
+    const declared = await postHugeInitialize(example.url, 200, true);
+    const after = example.memory();
+    console.log(
+      `example RSS: ${before.rssMiB.toFixed(0)} MiB at start, peak ${after.peakMiB.toFixed(0)} MiB after two 200 MiB POSTs`,
+    );
+    expect([chunked, declared]).toEqual([413, 413]);
+    // The body is never held: the peak stays within a few chunks of the start.
+    expect(after.peakMiB - before.peakMiB).toBeLessThan(48);
+    // and it still serves
+    const { client } = await connect(example.url, { name: 'after' });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'ok' } }))).toBe('ok');
+    await client.close();
+  } finally {
+    await example.kill();
+  }
+});
+
+it('refuses Host and Origin headers of another site (DNS rebinding), and serves its own', async () => {
+  const example = await startExample({ SESSIONTRACK_DATA_DIR: dir });
+  try {
+    const own = new URL(example.url).host;
+    const init = initializeBody('rebinding');
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } };
+    const answers = [
+      await postWithHeaders(example.url, init, { host: 'attacker.example' }),
+      await postWithHeaders(example.url, init, { host: `attacker.example:${new URL(example.url).port}` }),
+      await postWithHeaders(example.url, init, { host: own, origin: 'http://attacker.example' }),
+      await postWithHeaders(example.url, call, { host: 'attacker.example', 'mcp-session-id': 'mcp_x' }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([403, 403, 403, 403]);
+    expect(answers[0]?.body).toContain('Host header not allowed');
+    expect(answers[2]?.body).toContain('Origin not allowed');
+    // Its own names (any port: the check is port-agnostic), with or without a local Origin.
+    const ok = [
+      await postWithHeaders(example.url, init, { host: own }),
+      await postWithHeaders(example.url, init, { host: 'localhost', origin: 'http://localhost:5173' }),
+    ];
+    expect(ok.map((a) => a.status)).toEqual([200, 200]);
+  } finally {
+    await example.kill();
   }
 });
 
@@ -90,13 +107,13 @@ it('with OTEL_TRACES_EXPORTER=console prints a SERVER span per request with the 
     run.proc.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     // The console exporter prints each span as an object literal.
-    expect(run.out).toContain("name: 'tools/call echo'");
-    expect(run.out).toContain("'gen_ai.tool.name': 'echo'");
-    expect(run.out).toContain("'gen_ai.operation.name': 'execute_tool'");
-    expect(run.out).toContain("'error.type': 'tool_error'");
-    expect(run.out).toMatch(/'mcp\.session\.id': 'mcp_/);
-    expect(run.out).toContain('kind: 1'); // SpanKind.SERVER
+    expect(run.output).toContain("name: 'tools/call echo'");
+    expect(run.output).toContain("'gen_ai.tool.name': 'echo'");
+    expect(run.output).toContain("'gen_ai.operation.name': 'execute_tool'");
+    expect(run.output).toContain("'error.type': 'tool_error'");
+    expect(run.output).toMatch(/'mcp\.session\.id': 'mcp_/);
+    expect(run.output).toContain('kind: 1'); // SpanKind.SERVER
   } finally {
-    if (run.proc.exitCode === null) run.proc.kill('SIGKILL');
+    await run.kill();
   }
 });

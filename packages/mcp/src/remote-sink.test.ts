@@ -181,8 +181,9 @@ describe('remote sink', () => {
     });
     // behind Cloudflare: the country and region headers travel on
     const viaCf = await connect(http.url, { headers: { 'cf-ipcountry': 'DE', 'cf-region-code': 'BE' } });
-    // behind another proxy: the client's address travels on, the server looks it up (bundled database)
-    const viaXff = await connect(http.url, { headers: { 'x-forwarded-for': '8.8.8.8, 10.0.0.1' } });
+    // behind another proxy: the client's address (the hop the proxy appended, not the private one
+    // the client wrote to its left) travels on, the server looks it up (bundled database)
+    const viaXff = await connect(http.url, { headers: { 'x-forwarded-for': '10.0.0.1, 8.8.8.8' } });
     await sink.flush();
     expect((await read(server, viaCf.transport.sessionId as string)).body.geo).toEqual({
       country: 'DE',

@@ -5,17 +5,13 @@ import { agentState, type McpAgentState } from './sessions/agent-state.js';
 import { Capacity } from './sessions/capacity.js';
 import { createSession } from './sessions/create-session.js';
 import { type Expiry, startSweeping, sweep } from './sessions/expiry-sweep.js';
+import { refusedHost } from './sessions/host-check.js';
 import { infoOf, type Live, LiveSessions, type McpSessionInfo } from './sessions/live-sessions.js';
 import { nodeAdapter } from './sessions/node-adapter.js';
 import { type McpRequest, type McpSessionsOptions, settingsOf } from './sessions/options.js';
 import { type Recovered, Recovery } from './sessions/recovery.js';
-import {
-  invalidJson,
-  sessionIdRequired,
-  sessionNotFound,
-  sinkUnavailable,
-  tooManySessions,
-} from './sessions/rpc-errors.js';
+import { readJsonBody } from './sessions/request-body.js';
+import { sessionIdRequired, sessionNotFound, sinkUnavailable, tooManySessions } from './sessions/rpc-errors.js';
 import { SessionTransports } from './sessions/session-transport.js';
 import { SessionlessGroups } from './sessions/sessionless.js';
 import { requestTelemetry } from './sessions/telemetry.js';
@@ -89,16 +85,16 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
     opts: { parsedBody?: unknown; authInfo?: AuthInfo; source?: McpRequest } = {},
   ): Promise<Response> => {
     const source = opts.source ?? req;
+    const refused = refusedHost(s, req, source);
+    if (refused) return refused;
     const id = req.headers.get('mcp-session-id');
     let body = opts.parsedBody;
     if (!id) {
       if (req.method !== 'POST') return sessionIdRequired();
       if (body === undefined) {
-        try {
-          body = await req.json();
-        } catch {
-          return invalidJson();
-        }
+        const read = await readJsonBody(req, s.maxBodyBytes);
+        if (read instanceof Response) return read;
+        body = read.body;
       }
       if (initializeParams(body)) return createSession(creation, req, source, body, opts.authInfo);
       if (options.sessionless) return groups.serve(req, source, body, opts.authInfo);

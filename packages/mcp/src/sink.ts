@@ -17,7 +17,8 @@ export interface McpSessionStart {
   userAgent: string | null;
   geo: Geo;
   /**
-   * The client's IP address (the first X-Forwarded-For entry with `trustProxy`, else the socket's).
+   * The client's IP address (the right-most untrusted X-Forwarded-For hop with `trustProxy`, else
+   * the socket's peer).
    * Never stored: the remote sink forwards it so that a sessiontrack server run with --trust-proxy
    * can derive the country, as it does for its own clients.
    */

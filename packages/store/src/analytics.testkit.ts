@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { analyticsOptions } from './analytics.js';
 import type { Store, WriteOp } from './store.js';
 
-// Random traffic for the analytics property test (store.case.ts) and the reference it is checked
+// Random traffic for the analytics property test (conformance/analytics.case.test.ts) and the reference it is checked
 // against: core's definitions applied to the raw rows read back through the ordinary read calls
 // (listSessions, getEvents), not through the analytics path under test.
 

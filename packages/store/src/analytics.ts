@@ -23,7 +23,7 @@ import type { Store } from './store.js';
 // Read path: closed days (before today in the project's time zone) that have a stored rollup are
 // read from it; every other day of the range (today, and days not rolled up yet) is computed live
 // from the raw rows with the same core function the rollup job uses. So an answer is the same
-// whether or not, and whenever, the rollup job ran — the property test in store.case.ts checks it.
+// whether or not, and whenever, the rollup job ran — the property test in conformance/analytics.case.test.ts checks it.
 //
 // Rollup job: per project, the days whose dirty mark is newer than their rollup (minus a margin
 // for marks skipped by a process's one-minute cache and transactions in flight on other

@@ -11,8 +11,9 @@ import { named } from './sql/sql.js';
 
 // Today's numbers (and any day without a rollup) straight from SQL, so a live day costs a few
 // aggregate queries instead of loading every session into JavaScript. The same definitions as
-// core's computeDays, written as SQL over the sessions table; the analytics property test in
-// store.case.ts checks that this path, the rollups and core over raw rows give equal answers.
+// core's computeDays, written as SQL over the sessions table; the analytics property test
+// (conformance/analytics.case.test.ts) checks that this path, the rollups and core over raw rows
+// give equal answers.
 // Dimensions that need per-session logic over events (heatmap cell in the project's zone, action
 // pairs, workflows) stay in JavaScript (store/analytics.ts).
 

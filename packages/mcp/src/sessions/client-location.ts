@@ -1,4 +1,4 @@
-import type { Geo } from '@sessiontrack/core';
+import { forwardedClient, type Geo } from '@sessiontrack/core';
 import { geoFromRequest } from '../context.js';
 import type { McpRequest, Settings } from './options.js';
 
@@ -8,17 +8,11 @@ export function clientLocation(
   req: Request,
   source: McpRequest,
 ): { geo: Geo; clientAddress: string | null } {
-  // The platform's or proxy's word first; the author's lookup when they say nothing.
-  const g = geoFromRequest(req, s.trustProxy);
-  return {
-    geo: g.country || !s.options.geo ? g : s.options.geo(req),
-    clientAddress: addressOf(req, source, s.trustProxy),
-  };
-}
-
-/** First X-Forwarded-For entry (behind a trusted proxy), else the socket's peer (Node only). */
-function addressOf(req: Request, source: McpRequest, trustProxy: boolean): string | null {
-  const forwarded = trustProxy ? req.headers.get('x-forwarded-for')?.split(',', 1)[0]?.trim() : undefined;
-  if (forwarded) return forwarded.slice(0, 64);
-  return source instanceof Request ? null : (source.socket?.remoteAddress ?? null);
+  // The right-most untrusted X-Forwarded-For hop (core's forwardedClient, the server's rule too):
+  // the left-most entry is whatever the client sent. The socket's peer is known on Node only.
+  const peer = source instanceof Request ? null : (source.socket?.remoteAddress ?? null);
+  const client = forwardedClient(req.headers.get('x-forwarded-for'), peer, s.trustProxy);
+  // The platform's or a trusted proxy's word first; the author's lookup when they say nothing.
+  const g = geoFromRequest(req, client.proxied);
+  return { geo: g.country || !s.options.geo ? g : s.options.geo(req), clientAddress: client.address };
 }

@@ -23,7 +23,7 @@ export async function sweep(e: Expiry): Promise<number> {
   for (const l of e.live.values()) {
     // A request being answered keeps its session from idling out; the absolute age is a hard
     // cap (so an answer that never comes cannot pin a session for ever).
-    if (at - l.startedAt >= absoluteTimeoutMs || (l.inFlight === 0 && at - l.lastSeen >= idleTimeoutMs)) {
+    if (at - l.startedAt >= absoluteTimeoutMs || (l.pending.size === 0 && at - l.lastSeen >= idleTimeoutMs)) {
       expired.push(l);
     }
   }

@@ -58,7 +58,6 @@ export function newLive(
     startedAt,
     lastSeen: at,
     lastWritten: at,
-    inFlight: 0,
     pending: new Map(),
     meta: { clientName: null, clientVersion: null, protocolVersion: null, clientCapabilities: null },
     recoveryAttempts: 0,
@@ -78,7 +77,7 @@ export function infoOf(l: Live): McpSessionInfo {
     startedAt: l.startedAt,
     lastActivityAt: l.lastSeen,
     recoveryAttempts: l.recoveryAttempts,
-    inFlight: l.inFlight,
+    inFlight: l.pending.size,
     toolCalls: l.toolCalls,
     metadata: l.meta.custom ?? null,
   };

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { resolveMaxRequestBodySize } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import type { WebStandardStreamableHTTPServerTransportOptions } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   DEFAULT_GRACE_MS,
@@ -9,6 +10,8 @@ import {
   KIND_DEFAULTS,
   MAX_GRACE_MS,
   MAX_RECOVERY_ATTEMPTS,
+  parseTrustProxy,
+  type TrustProxy,
 } from '@sessiontrack/core';
 import { type McpLogger, type McpSink, silentLogger } from '../sink.js';
 import type { McpTelemetryOptions } from './telemetry.js';
@@ -40,8 +43,13 @@ export interface McpSessionsOptions {
   /** Called after an idle or too old session was expired and its transport closed. */
   onExpired?: (sessionId: string) => void;
   logger?: McpLogger;
-  /** Believe CF-IPCountry / X-Vercel-IP-Country headers (only behind a proxy that sets them). */
-  trustProxy?: boolean;
+  /**
+   * The proxies in front (default none): `true` or a count of them, or their addresses and ranges
+   * (`['10.0.0.0/8', 'loopback']`), as the server's `--trust-proxy`. The client's address is then the
+   * right-most X-Forwarded-For hop that is not one of them, and CF-IPCountry / X-Vercel-IP-Country
+   * headers are believed. Ranges need the socket's peer: with `handleRequest` (no socket) use a count.
+   */
+  trustProxy?: boolean | number | readonly string[];
   /** Geo of a request when the headers cannot tell (e.g. an IP database lookup). */
   geo?: (req: Request) => Geo;
   /** How often expiry is checked (default idle/4, between 50 ms and 30 s). */
@@ -57,6 +65,18 @@ export interface McpSessionsOptions {
    * them as sessions grouped by principal + User-Agent (default false: such requests answer 400).
    */
   sessionless?: boolean;
+  /**
+   * Hostnames (port-agnostic, IPv6 in brackets) a request's Host header may name; others answer
+   * 403 before anything else happens (DNS rebinding protection). Default: on a loopback socket
+   * (Node's `handle`) `localhost`, `127.0.0.1`, `[::1]`, elsewhere no check; `false`: no check.
+   * Behind a proxy on the same host that passes the public Host on, list the public name.
+   */
+  allowedHosts?: readonly string[] | false;
+  /**
+   * Origins (`https://app.example.com`) a request with an Origin header may come from. Default:
+   * any origin whose hostname the Host check allows (none checked where no Host check applies).
+   */
+  allowedOrigins?: readonly string[];
   /** Passed to every transport (JSON responses, DNS rebinding protection, event store, …). */
   transportOptions?: Omit<
     WebStandardStreamableHTTPServerTransportOptions,
@@ -86,11 +106,13 @@ export interface Settings {
   readonly now: () => number;
   readonly limits: SessionLimits;
   readonly maxSessions: number;
+  /** The transports' body bound (`transportOptions.maxRequestBodySize`, 4 MiB), also where no transport reads yet. */
+  readonly maxBodyBytes: number;
   readonly touchIntervalMs: number;
   readonly tombstoneTtlMs: number;
   readonly maxTombstones: number;
   readonly sweepIntervalMs: number;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   /** The principal of a request, `null` for none (an empty string is none too). */
   principalOf(req: McpRequest): string | null;
 }
@@ -114,11 +136,23 @@ export function settingsOf(o: McpSessionsOptions): Settings {
     now: o.now ?? Date.now,
     limits: { idleTimeoutMs: idle, absoluteTimeoutMs: absolute, graceMs, maxRecoveryAttempts: maxAttempts },
     maxSessions: o.maxSessions ?? 10_000,
+    maxBodyBytes: resolveMaxRequestBodySize(o.transportOptions?.maxRequestBodySize),
     touchIntervalMs: o.touchIntervalMs ?? 30_000,
     tombstoneTtlMs: o.tombstoneTtlMs ?? 24 * 60 * 60 * 1000,
     maxTombstones: o.maxTombstones ?? 100_000,
     sweepIntervalMs: o.sweepIntervalMs ?? Math.min(30_000, Math.max(50, Math.floor(Math.min(idle, absolute) / 4))),
-    trustProxy: o.trustProxy ?? false,
+    trustProxy: trustOf(o.trustProxy),
     principalOf: (req) => o.principal?.(req) || null,
   };
+}
+
+/** The option in `--trust-proxy`'s terms: `true` is one proxy, a list is addresses and ranges. */
+function trustOf(o: McpSessionsOptions['trustProxy']): TrustProxy {
+  if (o === undefined || o === false) return false;
+  if (o === true) return parseTrustProxy('1');
+  try {
+    return parseTrustProxy(typeof o === 'number' ? String(o) : o.join(','));
+  } catch (err) {
+    throw new RangeError(`trustProxy: ${(err as Error).message}`);
+  }
 }

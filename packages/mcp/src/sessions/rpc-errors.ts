@@ -1,3 +1,5 @@
+import { requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
+
 // The answers the handler gives itself, before (or instead of) a session's SDK transport: the
 // statuses the Streamable HTTP spec asks for, with a JSON-RPC error body and a null id.
 
@@ -12,6 +14,9 @@ export function rpcError(status: number, code: number, message: string, headers:
 export const sessionNotFound = () => rpcError(404, -32001, 'Session not found');
 export const sessionIdRequired = () => rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 export const invalidJson = () => rpcError(400, -32700, 'Parse error: Invalid JSON');
+/** The SDK's own answer to a body over its bound, and `Connection: close`: the rest is not read. */
+export const bodyTooLarge = (maxBytes: number) =>
+  rpcError(413, -32000, requestBodyTooLargeMessage(maxBytes), { connection: 'close' });
 /** Past `maxSessions`. */
 export const tooManySessions = () =>
   rpcError(503, -32000, 'Too many sessions: try again later', { 'retry-after': '5' });

@@ -31,10 +31,14 @@ export interface RequestEnd {
   readonly result: unknown;
 }
 
-/** What the instrumentation keeps on a session: its requests not answered yet. */
+/**
+ * What the instrumentation keeps on a session: its requests not answered yet, by id. The count in
+ * flight is `pending.size`, never a counter of its own: a counter drifts as soon as one arrival is
+ * not matched by one answer (a repeated id, a cancel, a request the SDK drops), and a session
+ * that seems busy never idles out.
+ */
 export interface InFlight {
-  inFlight: number;
-  pending: Map<RequestId, TrackedRequest>;
+  readonly pending: Map<RequestId, TrackedRequest>;
 }
 
 export interface RequestHooks<S extends InFlight> {
@@ -63,7 +67,9 @@ export function instrumentTransport<S extends InFlight>(
   const onmessage = t.onmessage;
   t.onmessage = (msg, extra) => {
     // The replayed initialize of a recovery is the handler's own, not the client's.
-    if ('method' in msg && 'id' in msg && msg.id !== REPLAY_REQUEST_ID) {
+    // A repeated id (JSON-RPC forbids it while the first is pending) is not tracked again: the first
+    // answer with that id ends the one tracked request, so begin and end stay paired.
+    if ('method' in msg && 'id' in msg && msg.id !== REPLAY_REQUEST_ID && !session.pending.has(msg.id)) {
       const params = msg.params as { name?: unknown } | undefined;
       const request: TrackedRequest = {
         id: msg.id,
@@ -71,7 +77,6 @@ export function instrumentTransport<S extends InFlight>(
         tool: msg.method === 'tools/call' ? String(params?.name ?? '') : null,
         t0: performance.now(),
       };
-      session.inFlight++;
       session.pending.set(msg.id, request);
       hooks.begin(session, request);
       if (hooks.deliver) {
@@ -84,7 +89,6 @@ export function instrumentTransport<S extends InFlight>(
       const request = requestId === undefined ? undefined : session.pending.get(requestId);
       if (request) {
         session.pending.delete(request.id);
-        session.inFlight--;
         hooks.cancelled?.(session, request);
       }
     }
@@ -95,7 +99,6 @@ export function instrumentTransport<S extends InFlight>(
     const request = !('method' in msg) && 'id' in msg && msg.id !== undefined ? session.pending.get(msg.id) : undefined;
     if (!request) return send(msg, opts);
     session.pending.delete(request.id);
-    session.inFlight--;
     const durationMs = Math.round((performance.now() - request.t0) * 1000) / 1000;
     const sent = send(msg, opts);
     const error = 'error' in msg ? msg.error : null;

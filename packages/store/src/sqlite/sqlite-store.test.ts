@@ -6,7 +6,6 @@ import { Worker } from 'node:worker_threads';
 import { buildSession, normalizeEvent, type Project } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { storeConformance } from '../store.case.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -17,8 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newFile = () => join(dir, `store-${++files}.db`);
 
-storeConformance('sqlite (memory)', async () => new SqliteStore({ filename: ':memory:' }));
-storeConformance('sqlite (file)', async () => new SqliteStore({ filename: newFile() }));
+// The Store conformance suite runs on SQLite from conformance/; these are SQLite's own behaviours.
 
 const T0 = Date.parse('2025-06-01T10:00:00.000Z');
 
