@@ -6,6 +6,7 @@ export * from './forwarded.js';
 export * from './ids.js';
 export * from './import.js';
 export * from './ingest.js';
+export * from './json-input.js';
 export * from './lifecycle.js';
 export * from './patterns.js';
 export * from './schemas.js';

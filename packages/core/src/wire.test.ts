@@ -120,8 +120,11 @@ describe('sessionToWire', () => {
 
 describe('eventsToWire', () => {
   it('sends times as ISO strings and the gap since the previous event', () => {
-    const out = eventsToWire([event(T0), event(T0 + 1500), event(T0 + 61_500, { type: 'pageview', name: null })]);
-    expect(out.map((e) => e.sinceLastMs)).toEqual([null, 1500, 60_000]);
+    const out = eventsToWire(
+      [event(T0), event(T0 + 1500), event(T0 + 61_500, { type: 'pageview', name: null })],
+      T0 - 2_000,
+    );
+    expect(out.map((e) => e.sinceLastMs)).toEqual([2_000, 1500, 60_000]);
     expect(out[0]).toEqual({
       id: `e_${T0}`,
       type: 'action',
@@ -131,15 +134,16 @@ describe('eventsToWire', () => {
       page: '/pricing',
       resourceId: null,
       details: null,
-      sinceLastMs: null,
+      sinceLastMs: 2_000,
     });
     expect(out[2]?.timestamp).toBe('2025-06-01T10:01:01.500Z');
     expect(out[2]).not.toHaveProperty('sessionId');
     expect(out[2]).not.toHaveProperty('ts');
   });
 
-  it('gives 0 for events at the same millisecond and handles an empty list', () => {
-    expect(eventsToWire([event(T0), event(T0, { id: 'other' })]).map((e) => e.sinceLastMs)).toEqual([null, 0]);
-    expect(eventsToWire([])).toEqual([]);
+  it('gives 0 for events at the same millisecond, at the start or (by a slow client clock) before it', () => {
+    expect(eventsToWire([event(T0), event(T0, { id: 'other' })], T0).map((e) => e.sinceLastMs)).toEqual([0, 0]);
+    expect(eventsToWire([event(T0 - 5_000), event(T0)], T0).map((e) => e.sinceLastMs)).toEqual([0, 5_000]);
+    expect(eventsToWire([], T0)).toEqual([]);
   });
 });

@@ -39,7 +39,7 @@ export interface WireEvent {
   page: string | null;
   resourceId: string | null;
   details: Record<string, unknown> | null;
-  sinceLastMs: number | null;
+  sinceLastMs: number;
 }
 
 /** The session object, with the clock applied: an expired session shows as ended at its last activity. */
@@ -71,11 +71,15 @@ export function sessionToWire(stored: Session, now: number): WireSession {
   };
 }
 
-/** Events oldest first, each with the gap since the one before it. */
-export function eventsToWire(events: readonly StoredEvent[]): WireEvent[] {
-  let prev: number | null = null;
+/**
+ * Events oldest first, each with the gap since the one before it; the first one's since the session
+ * started (Contract v1.1: "time since last action" is a number for every event). A client clock
+ * behind the server's can put an event before the start: that gap is 0, not negative.
+ */
+export function eventsToWire(events: readonly StoredEvent[], startedAt: number): WireEvent[] {
+  let prev = startedAt;
   return events.map((e) => {
-    const sinceLastMs = prev === null ? null : e.ts - prev;
+    const sinceLastMs = Math.max(0, e.ts - prev);
     prev = e.ts;
     return {
       id: e.id,

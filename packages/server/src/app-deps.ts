@@ -1,3 +1,4 @@
+import type { TrustProxy } from '@sessiontrack/core';
 import type { Store } from '@sessiontrack/store';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
@@ -14,8 +15,10 @@ import type { WriteBuffer } from './write-buffer.js';
 
 export interface AppConfig {
   adminToken: string;
-  /** Believe X-Forwarded-For and CF-* headers (only behind a proxy that sets them). */
-  trustProxy: boolean;
+  /** When set, /metrics needs it (or the admin token) as a bearer token. */
+  metricsToken?: string | undefined;
+  /** Which peers are proxies whose X-Forwarded-For and CF-* headers are believed (core forwarded.ts). */
+  trustProxy: TrustProxy;
   /** Requests per minute per client address; 0 = off. Loopback is never limited. */
   ipRateLimitPerMinute: number;
   bodyLimitBytes: number;

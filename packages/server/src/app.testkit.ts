@@ -1,6 +1,6 @@
 import type { CreateProjectInput, Project } from '@sessiontrack/core';
 import { SqliteStore, type Store } from '@sessiontrack/store';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { type Assembled, type AssembleOptions, assemble } from './node-server.js';
 
 // In-process harness: the real app on a real (in-memory) SQLite store, requests through
@@ -27,12 +27,15 @@ export interface TestApp extends Assembled {
   close(): Promise<void>;
 }
 
-export async function createTestApp(opts: Partial<AssembleOptions> = {}): Promise<TestApp> {
-  const store = new SqliteStore({ filename: ':memory:' });
-  const assembled = await assemble(store, pino({ level: 'silent' }), {
+/** `store`: another backend than the default in-memory SQLite (closed with the app); `logger`: silent. */
+export async function createTestApp(
+  opts: Partial<AssembleOptions> & { store?: Store; logger?: Logger } = {},
+): Promise<TestApp> {
+  const { store = new SqliteStore({ filename: ':memory:' }), logger = pino({ level: 'silent' }), ...rest } = opts;
+  const assembled = await assemble(store, logger, {
     adminToken: ADMIN_TOKEN,
     ipRateLimitPerMinute: 0,
-    ...opts,
+    ...rest,
   });
   const { app, defaultProject } = assembled;
   const t: TestApp = {

@@ -37,8 +37,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const status = c.res.status;
     const route = c.req.routePath;
     metrics.requests.inc({ route, status: String(status) });
-    // Never the IP, never a header: method, route, status and time are enough to debug with.
-    const line = { requestId, method: c.req.method, path: c.req.path, status, ms: performance.now() - started };
+    // Never the IP, a header or the path (user and session ids sit in paths): method, route
+    // pattern, status and time are enough to debug with; the request id finds the rest.
+    const line = { requestId, method: c.req.method, route, status, ms: performance.now() - started };
     if (status >= 500) logger.error(line, 'request failed');
     else if (status >= 400) logger.info(line, 'request refused');
     else logger.debug(line, 'request');
@@ -60,12 +61,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
+  // A path or query with %00 would reach the store as U+0000, which PostgreSQL refuses (a 503 for
+  // a request that can never succeed); bodies are checked in body.ts.
+  app.use('*', async function noNul(c, next) {
+    if (/%00/i.test(c.req.url)) throw new ApiError('validation_failed', 'path or query: contains U+0000 (NUL)');
+    await next();
+  });
+
+  // /metrics is open unless a metrics token is set (docs/operations.md "Security").
+  const { metricsToken, adminToken } = deps.config;
+  if (metricsToken) app.use('/metrics', bearerAuth([metricsToken, adminToken], 'metrics token'));
   app.route('/', opsRoutes(d));
   app.route('/', trackerRoutes());
   app.route('/api/v1', ingestRoutes(d));
   app.route('/api/v1', agentStateRoutes(d));
   // Everything below needs the admin token.
-  app.use('/api/v1/*', adminAuth(deps.config.adminToken));
+  app.use('/api/v1/*', bearerAuth([deps.config.adminToken], 'admin token'));
   app.route('/api/v1', readRoutes(d));
   app.route('/api/v1', statsRoutes(d));
   app.route('/api/v1', adminRoutes(d));
@@ -75,14 +86,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
-function adminAuth(adminToken: string): MiddlewareHandler<AppEnv> {
-  const expected = digest(adminToken);
-  return async function adminAuth(c, next) {
+/** `Authorization: Bearer <one of tokens>`, else 401 saying `what` was missing. */
+function bearerAuth(tokens: readonly string[], what: string): MiddlewareHandler<AppEnv> {
+  const expected = tokens.map(digest);
+  return async function bearerAuth(c, next) {
     const header = c.req.header('authorization') ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     // Compare digests: constant time, and the lengths are always equal.
-    if (!token || !timingSafeEqual(digest(token), expected)) {
-      throw new ApiError('unauthorized', 'missing or wrong admin token (Authorization: Bearer <token>)');
+    const given = token ? digest(token) : null;
+    if (!given || !expected.some((e) => timingSafeEqual(given, e))) {
+      throw new ApiError('unauthorized', `missing or wrong ${what} (Authorization: Bearer <token>)`);
     }
     await next();
   };

@@ -1,7 +1,10 @@
+import { repairJsonInput } from '@sessiontrack/core';
 import { ApiError } from './errors.js';
 
 // Reading a request body without ever holding more than the limit: a declared Content-Length
 // over the limit is refused before a byte is read, and a chunked body is counted as it streams.
+// What is parsed is bounded in depth and free of U+0000 and lone surrogates before anything else
+// sees it (core's repairJsonInput).
 
 export interface BodyOptions {
   limitBytes: number;
@@ -25,11 +28,18 @@ export async function readJsonBody(req: Request, opts: BodyOptions): Promise<unk
   const text = length !== null ? await req.text() : await readBounded(req, opts.limitBytes);
   if (text.length === 0) return undefined;
   if (length === null) checkType(req, opts);
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new ApiError('invalid_json', `body is not valid JSON: ${(err as Error).message}`);
   }
+  const problem = repairJsonInput(body);
+  if (problem) {
+    const message = problem.path ? `${problem.path}: ${problem.message}` : problem.message;
+    throw new ApiError('validation_failed', message, [problem]);
+  }
+  return body;
 }
 
 function checkType(req: Request, opts: BodyOptions): void {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -136,7 +136,7 @@ describe('sessiontrack serve', () => {
   it('stores no IP address: X-Forwarded-For appears nowhere in the data dir or the logs', async () => {
     const dir = tempDir();
     const ip = '81.2.69.142';
-    const server = await serve(['--data-dir', dir, '--trust-proxy', '--log-level', 'debug']);
+    const server = await serve(['--data-dir', dir, '--trust-proxy', '2', '--log-level', 'debug']);
     const headers = {
       'x-forwarded-for': `${ip}, 10.0.0.1`,
       'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0',
@@ -159,6 +159,40 @@ describe('sessiontrack serve', () => {
     expect(server.out()).not.toContain(ip);
     expect(server.err()).not.toContain(ip);
     expect(server.out()).toContain('"status":201'); // debug access logs were written
+  });
+
+  it('closes a connection whose headers are too slow (408), and refuses connections over the cap', async () => {
+    const server = await serve(['--data-dir', tempDir(), '--headers-timeout', '1000', '--max-connections', '2']);
+    const { hostname, port } = new URL(server.url);
+    /** A raw connection: what it was sent back, and when it was closed (ms after opening). */
+    const open = () => {
+      const socket = connect(Number(port), hostname);
+      const opened = Date.now();
+      let received = '';
+      socket.on('data', (d) => {
+        received += d;
+      });
+      const closed = new Promise<{ ms: number; received: string }>((ok) =>
+        socket.on('close', () => ok({ ms: Date.now() - opened, received })),
+      );
+      socket.on('error', () => {});
+      return { socket, closed };
+    };
+    // slowloris: headers begun, never finished
+    const slow = open();
+    slow.socket.write('POST /api/v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n');
+    const other = open();
+    await new Promise((r) => other.socket.once('connect', r));
+    const third = open();
+    const refused = await third.closed;
+    expect(refused.received).toBe('');
+    expect(refused.ms).toBeLessThan(1000);
+    const cut = await slow.closed;
+    expect(cut.received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(cut.ms).toBeGreaterThanOrEqual(900);
+    expect(cut.ms).toBeLessThan(5000);
+    other.socket.destroy();
+    expect(await server.stop()).toBe(0);
   });
 
   it('exits non-zero with one clear line for a taken port or an unopenable database', async () => {

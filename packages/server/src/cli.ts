@@ -8,7 +8,7 @@ import { runRollup } from './jobs/analytics.js';
 import { openStore, type RunningServer, StartupError, startServer } from './node-server.js';
 import { Projects } from './projects.js';
 import { dashboardDir } from './routes/dashboard.js';
-import { envHelp, flagHelp, flagOptions, readSettings, SERVE_SETTINGS, UsageError } from './settings.js';
+import { envHelp, flagHelp, flagOptions, readSettings, SERVE_SETTINGS, UsageError, withBareFlags } from './settings.js';
 
 // `sessiontrack <command>` (README "CLI"); the settings of `serve` are declared in settings.ts.
 // Every command has --help; a problem the operator must fix is one line on stderr and a non-zero
@@ -146,7 +146,10 @@ function int(name: string, v: string | undefined, fallback: number): number {
 }
 
 async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...flagOptions(SERVE_KEYS), ...help } });
+  const { values } = parseArgs({
+    args: withBareFlags(argv, SERVE_KEYS),
+    options: { ...flagOptions(SERVE_KEYS), ...help },
+  });
   if (values.help) {
     console.log(HELP.serve);
     return 0;

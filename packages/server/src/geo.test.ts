@@ -1,11 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { forwardedClient, parseTrustProxy } from '@sessiontrack/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientAddress, type GeoLookup, openGeoLookup, resolveGeo } from './geo.js';
+import { type GeoLookup, openGeoLookup, resolveGeo } from './geo.js';
 
 const NONE = { country: null, region: null, continent: null };
 const headers = (init: Record<string, string> = {}) => new Headers(init);
+/** The client at `address`, as forwardedClient gives it: `proxied` when it came through a trusted proxy. */
+const via = (address: string | null, proxied: boolean) => ({ address, proxied });
 
 // The addresses below were checked against the bundled database; they belong to long-standing
 // registrations (Google, Cloudflare/APNIC, heise.de, Sakura Internet, NIC.br, Hetzner, IIJ).
@@ -111,50 +114,6 @@ describe('openGeoLookup with a city database', () => {
   });
 });
 
-describe('clientAddress', () => {
-  const xff = (value: string) => headers({ 'x-forwarded-for': value });
-
-  it('uses the socket address unless the proxy is trusted', () => {
-    expect(clientAddress(xff('8.8.8.8'), '10.0.0.2', false)).toBe('10.0.0.2');
-    expect(clientAddress(xff('8.8.8.8'), '10.0.0.2', true)).toBe('8.8.8.8');
-  });
-
-  it('takes the first X-Forwarded-For entry, trimmed', () => {
-    expect(clientAddress(xff(' 203.0.113.9 , 10.0.0.1, 10.0.0.2'), '127.0.0.1', true)).toBe('203.0.113.9');
-  });
-
-  it('takes the first entry across repeated headers', () => {
-    const h = new Headers();
-    h.append('x-forwarded-for', '198.51.100.1');
-    h.append('x-forwarded-for', '10.0.0.1');
-    expect(clientAddress(h, '127.0.0.1', true)).toBe('198.51.100.1');
-  });
-
-  it.each([
-    ['203.0.113.9:51234', '203.0.113.9'],
-    ['[2001:db8::1]:443', '2001:db8::1'],
-    ['[2001:db8::1]', '2001:db8::1'],
-    ['2001:DB8::1', '2001:db8::1'],
-    ['::ffff:203.0.113.9', '203.0.113.9'],
-    ['fe80::1%eth0', 'fe80::1'],
-  ])('normalises %s to %s', (entry, expected) => {
-    expect(clientAddress(xff(entry), null, true)).toBe(expected);
-  });
-
-  it('falls back to the socket address when the first entry is not an address', () => {
-    expect(clientAddress(xff('unknown, 8.8.8.8'), '10.0.0.2', true)).toBe('10.0.0.2');
-    expect(clientAddress(xff(''), '10.0.0.2', true)).toBe('10.0.0.2');
-    expect(clientAddress(headers(), '10.0.0.2', true)).toBe('10.0.0.2');
-  });
-
-  it('normalises the socket address too', () => {
-    expect(clientAddress(headers(), '::ffff:127.0.0.1', false)).toBe('127.0.0.1');
-    expect(clientAddress(headers(), '::1', false)).toBe('::1');
-    expect(clientAddress(headers(), null, false)).toBeNull();
-    expect(clientAddress(headers(), 'garbage', false)).toBeNull();
-  });
-});
-
 describe('resolveGeo', () => {
   let geo: GeoLookup;
   beforeAll(async () => {
@@ -163,47 +122,49 @@ describe('resolveGeo', () => {
 
   it('looks the address up when no proxy is trusted, ignoring Cloudflare headers', () => {
     const h = headers({ 'cf-ipcountry': 'FR', 'cf-region-code': 'IDF' });
-    expect(resolveGeo(h, '8.8.8.8', false, geo)).toEqual({ country: 'US', region: null, continent: 'NA' });
-    expect(resolveGeo(h, '127.0.0.1', false, geo)).toEqual(NONE);
+    expect(resolveGeo(h, via('8.8.8.8', false), geo)).toEqual({ country: 'US', region: null, continent: 'NA' });
+    expect(resolveGeo(h, via('127.0.0.1', false), geo)).toEqual(NONE);
   });
 
   it('believes CF-IPCountry and the region headers with a trusted proxy', () => {
     const h = headers({ 'cf-ipcountry': 'fr', 'cf-region': 'Île-de-France', 'cf-region-code': 'IDF' });
-    expect(resolveGeo(h, '8.8.8.8', true, geo)).toEqual({ country: 'FR', region: 'FR-IDF', continent: 'EU' });
-    expect(resolveGeo(h, null, true, null)).toEqual({ country: 'FR', region: 'FR-IDF', continent: 'EU' });
+    expect(resolveGeo(h, via('8.8.8.8', true), geo)).toEqual({ country: 'FR', region: 'FR-IDF', continent: 'EU' });
+    expect(resolveGeo(h, via(null, true), null)).toEqual({ country: 'FR', region: 'FR-IDF', continent: 'EU' });
   });
 
   it('uses CF-Region when there is no region code', () => {
     const h = headers({ 'cf-ipcountry': 'US', 'cf-region': 'Texas' });
-    expect(resolveGeo(h, null, true, null)).toEqual({ country: 'US', region: 'Texas', continent: 'NA' });
+    expect(resolveGeo(h, via(null, true), null)).toEqual({ country: 'US', region: 'Texas', continent: 'NA' });
   });
 
   it('accepts a region code that already carries its country, and drops one of another country', () => {
     const h = (code: string) => headers({ 'cf-ipcountry': 'US', 'cf-region-code': code });
-    expect(resolveGeo(h('US-TX'), null, true, null).region).toBe('US-TX');
-    expect(resolveGeo(h('CA-ON'), null, true, null).region).toBeNull();
-    expect(resolveGeo(h('not a code'), null, true, null).region).toBeNull();
+    expect(resolveGeo(h('US-TX'), via(null, true), null).region).toBe('US-TX');
+    expect(resolveGeo(h('CA-ON'), via(null, true), null).region).toBeNull();
+    expect(resolveGeo(h('not a code'), via(null, true), null).region).toBeNull();
   });
 
   it('reads XX (unknown) and T1 (Tor) as no geo, without a lookup', () => {
     for (const code of ['XX', 'T1']) {
-      expect(resolveGeo(headers({ 'cf-ipcountry': code, 'cf-region-code': 'TX' }), '8.8.8.8', true, geo)).toEqual(NONE);
+      expect(resolveGeo(headers({ 'cf-ipcountry': code, 'cf-region-code': 'TX' }), via('8.8.8.8', true), geo)).toEqual(
+        NONE,
+      );
     }
   });
 
   it('falls back to the lookup when Cloudflare sent no country', () => {
-    expect(resolveGeo(headers({ 'cf-region-code': 'TX' }), '193.99.144.80', true, geo)).toEqual({
+    expect(resolveGeo(headers({ 'cf-region-code': 'TX' }), via('193.99.144.80', true), geo)).toEqual({
       country: 'DE',
       region: null,
       continent: 'EU',
     });
-    expect(resolveGeo(headers({ 'cf-ipcountry': ' ' }), '193.99.144.80', true, geo).country).toBe('DE');
+    expect(resolveGeo(headers({ 'cf-ipcountry': ' ' }), via('193.99.144.80', true), geo).country).toBe('DE');
   });
 
   it('takes the region from the lookup when it agrees with CF-IPCountry', () => {
     const fake: GeoLookup = { lookup: () => ({ country: 'DE', region: 'DE-BY', continent: 'EU' }) };
-    expect(resolveGeo(headers({ 'cf-ipcountry': 'DE' }), '193.99.144.80', true, fake).region).toBe('DE-BY');
-    expect(resolveGeo(headers({ 'cf-ipcountry': 'AT' }), '193.99.144.80', true, fake)).toEqual({
+    expect(resolveGeo(headers({ 'cf-ipcountry': 'DE' }), via('193.99.144.80', true), fake).region).toBe('DE-BY');
+    expect(resolveGeo(headers({ 'cf-ipcountry': 'AT' }), via('193.99.144.80', true), fake)).toEqual({
       country: 'AT',
       region: null,
       continent: 'EU',
@@ -211,20 +172,28 @@ describe('resolveGeo', () => {
   });
 
   it('gives no geo for private addresses, a missing address or no lookup', () => {
-    expect(resolveGeo(headers(), '192.168.1.1', true, geo)).toEqual(NONE);
-    expect(resolveGeo(headers(), '::1', false, geo)).toEqual(NONE);
-    expect(resolveGeo(headers(), null, false, geo)).toEqual(NONE);
-    expect(resolveGeo(headers(), '8.8.8.8', false, null)).toEqual(NONE);
+    expect(resolveGeo(headers(), via('192.168.1.1', true), geo)).toEqual(NONE);
+    expect(resolveGeo(headers(), via('::1', false), geo)).toEqual(NONE);
+    expect(resolveGeo(headers(), via(null, false), geo)).toEqual(NONE);
+    expect(resolveGeo(headers(), via('8.8.8.8', false), null)).toEqual(NONE);
   });
 
-  it('works end to end with clientAddress behind a trusted proxy', () => {
-    const h = headers({ 'x-forwarded-for': '[2a01:4f8::1]:443, 10.0.0.1' });
-    expect(resolveGeo(h, clientAddress(h, '127.0.0.1', true), true, geo)).toEqual({
+  it('works end to end with forwardedClient behind two trusted proxies', () => {
+    const h = headers({ 'x-forwarded-for': '81.2.69.142, [2a01:4f8::1]:443, 10.0.0.1' });
+    const client = (trust: string) => forwardedClient(h.get('x-forwarded-for'), '127.0.0.1', parseTrustProxy(trust));
+    expect(resolveGeo(h, client('2'), geo)).toEqual({ country: 'DE', region: null, continent: 'EU' });
+    expect(resolveGeo(h, client('loopback, 10.0.0.0/8'), geo)).toEqual({
       country: 'DE',
       region: null,
       continent: 'EU',
     });
-    expect(resolveGeo(h, clientAddress(h, '127.0.0.1', false), false, geo)).toEqual(NONE);
+    expect(resolveGeo(h, client('0'), geo)).toEqual(NONE);
+  });
+
+  it('ignores Cloudflare headers from a peer that is not a trusted proxy', () => {
+    const h = headers({ 'cf-ipcountry': 'FR', 'x-forwarded-for': '8.8.8.8' });
+    const client = forwardedClient(h.get('x-forwarded-for'), '193.99.144.80', parseTrustProxy('10.0.0.0/8'));
+    expect(resolveGeo(h, client, geo).country).toBe('DE');
   });
 });
 

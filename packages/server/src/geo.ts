@@ -4,7 +4,7 @@
 
 import { createRequire } from 'node:module';
 import { BlockList, isIP } from 'node:net';
-import { continentOf, type Geo } from '@sessiontrack/core';
+import { continentOf, type ForwardedClient, type Geo, normalizeAddress } from '@sessiontrack/core';
 import maxmind, { type Reader, type Response } from 'maxmind';
 
 export interface GeoLookup {
@@ -38,7 +38,7 @@ export async function openGeoLookup(options: GeoLookupOptions = {}): Promise<Geo
   return {
     lookup(ip) {
       try {
-        const address = parseAddress(ip);
+        const address = normalizeAddress(ip);
         if (!address || !isPublicAddress(address)) return noGeo();
         // The city database, when given, is the finer source; its region only counts with its own country.
         const city = cities?.get(address) as GeoRecord | null | undefined;
@@ -61,32 +61,15 @@ export async function openGeoLookup(options: GeoLookupOptions = {}): Promise<Geo
 }
 
 /**
- * The client's address: with `trustProxy`, the first X-Forwarded-For entry (each proxy appends the
- * peer it saw, so the first is the client as the outermost proxy saw it); otherwise, or when that
- * entry is not an address, the socket's. Normalised: no brackets, port or zone, IPv4-mapped IPv6 as IPv4.
+ * Geo of a request from `client` (core's forwardedClient). Cloudflare's headers are believed only
+ * when the request came through a trusted proxy (a client can send them too): CF-IPCountry wins,
+ * where XX (unknown) and T1 (Tor) mean "no country", and CF-Region-Code or CF-Region give the
+ * region. Without them, the lookup of the address decides.
  */
-export function clientAddress(headers: Headers, socketAddress: string | null, trustProxy: boolean): string | null {
-  if (trustProxy) {
-    const first = headers.get('x-forwarded-for')?.split(',', 1)[0];
-    const forwarded = first ? parseAddress(first) : null;
-    if (forwarded) return forwarded;
-  }
-  return socketAddress ? parseAddress(socketAddress) : null;
-}
-
-/**
- * Geo of a request. Cloudflare's headers are believed only with `trustProxy` (a client can send
- * them too): CF-IPCountry wins, where XX (unknown) and T1 (Tor) mean "no country", and CF-Region-Code
- * or CF-Region give the region. Without them, the lookup of `address` decides.
- */
-export function resolveGeo(
-  headers: Headers,
-  address: string | null,
-  trustProxy: boolean,
-  lookup: GeoLookup | null,
-): Geo {
+export function resolveGeo(headers: Headers, client: ForwardedClient, lookup: GeoLookup | null): Geo {
+  const { address } = client;
   const looked = () => (address && lookup ? lookup.lookup(address) : noGeo());
-  const cfCountry = trustProxy ? headers.get('cf-ipcountry')?.trim() : undefined;
+  const cfCountry = client.proxied ? headers.get('cf-ipcountry')?.trim() : undefined;
   if (!cfCountry) return looked();
   const country = countryCode(cfCountry);
   if (!country) return noGeo();
@@ -128,22 +111,6 @@ function regionCode(country: string, value: string | null | undefined): string |
 function regionName(value: string | null | undefined): string | null {
   const name = value?.trim();
   return name && name.length <= 100 && !/\p{Cc}/u.test(name) ? name : null;
-}
-
-/**
- * Accepts what X-Forwarded-For entries and sockets contain: '203.0.113.9', '203.0.113.9:443',
- * '[2001:db8::1]:443', 'fe80::1%eth0', '::ffff:203.0.113.9'. Anything else (e.g. 'unknown') is null.
- */
-function parseAddress(raw: string): string | null {
-  let address = raw.trim();
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
-  if (bracketed) address = bracketed[1]!;
-  else if (/^[\d.]+:\d+$/.test(address)) address = address.slice(0, address.lastIndexOf(':'));
-  address = address.replace(/%.*$/, '');
-  // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d, which the databases do not index.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) address = mapped[1]!;
-  return isIP(address) ? address.toLowerCase() : null;
 }
 
 // Private, shared, loopback, link-local, documentation, benchmarking, multicast and reserved

@@ -165,6 +165,7 @@ async function listen(opts: ServeOptions & ServeSettings, store: Store, logger: 
   const { token: adminToken, generated } = adminTokenFor(opts);
   const { app, projects, buffer, limiter, defaultProject, now } = await assemble(store, logger, {
     adminToken,
+    metricsToken: opts.metricsToken,
     trustProxy: opts.trustProxy,
     ipRateLimitPerMinute: opts.ipRateLimitPerMinute,
     geoCityDb: opts.geoCityDb,
@@ -173,8 +174,17 @@ async function listen(opts: ServeOptions & ServeSettings, store: Store, logger: 
     socketAddress: (c) => (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress ?? null,
   });
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  server.keepAliveTimeout = 65_000;
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    serverOptions: {
+      headersTimeout: opts.headersTimeoutMs,
+      requestTimeout: opts.requestTimeoutMs,
+      keepAliveTimeout: opts.keepAliveTimeoutMs,
+      // How often Node checks the two timeouts above (default 30 s, longer than they are).
+      connectionsCheckingInterval: Math.min(1000, opts.headersTimeoutMs),
+    },
+  }) as Server;
+  server.maxConnections = opts.maxConnections;
   await new Promise<void>((ok, fail) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') fail(new StartupError(`port ${opts.port} on ${opts.host} is already in use`));

@@ -8,6 +8,7 @@ import {
   type ServeSettings,
   shownDefault,
   UsageError,
+  withBareFlags,
 } from './settings.js';
 
 // The settings table is the one place a setting of `serve` is declared: these tests hold the
@@ -44,19 +45,19 @@ describe('readSettings', () => {
   it('takes the flag over the environment variable over the default; an empty variable is unset', () => {
     const r = readSettings(
       ALL,
-      { port: '8080', 'trust-proxy': true },
+      { port: '8080', 'trust-proxy': '2' },
       { PORT: '9090', HOST: '', SESSIONTRACK_IP_RATE_LIMIT: '5', SESSIONTRACK_ADMIN_TOKEN: 'tok' },
     );
     expect(r.port).toBe(8080);
     expect(r.host).toBe('127.0.0.1');
-    expect(r.trustProxy).toBe(true);
+    expect(r.trustProxy).toEqual({ hops: 2 });
     expect(r.ipRateLimitPerMinute).toBe(5);
     expect(r.adminToken).toBe('tok');
     expect(r.rollupIntervalMs).toBe(600_000);
     expect(r.retentionAt).toBe('02:30');
     expect(r.databaseUrl).toBeUndefined();
-    expect(readSettings(['trustProxy'], {}, { SESSIONTRACK_TRUST_PROXY: '1' }).trustProxy).toBe(true);
-    expect(readSettings(['trustProxy'], {}, { SESSIONTRACK_TRUST_PROXY: 'yes' }).trustProxy).toBe(false);
+    expect(readSettings(['trustProxy'], {}, { SESSIONTRACK_TRUST_PROXY: '1' }).trustProxy).toEqual({ hops: 1 });
+    expect(readSettings(['trustProxy'], {}, {}).trustProxy).toBe(false);
   });
 
   it('raises the sweep interval to 100 ms and refuses what it cannot use, naming the flag', () => {
@@ -74,6 +75,17 @@ describe('readSettings', () => {
     expect(refused({}, { PORT: '-1' })).toBe("--port must be a non-negative integer, got '-1'");
     expect(refused({ sync: 'sometimes' })).toBe("--sync must be normal or full, got 'sometimes'");
     expect(refused({ 'retention-at': '24:00' })).toBe("--retention-at: expected HH:MM (UTC), got '24:00'");
+    expect(refused({}, { SESSIONTRACK_TRUST_PROXY: 'yes' })).toMatch(/^--trust-proxy: expected a number of hops/);
     expect(refused({ 'rollup-interval': '1.5' })).toBe("--rollup-interval must be a non-negative integer, got '1.5'");
+  });
+});
+
+describe('withBareFlags', () => {
+  it('gives a flag standing alone its bare value, and leaves a flag with a value as it is', () => {
+    expect(withBareFlags(['--trust-proxy'], ALL)).toEqual(['--trust-proxy=1']);
+    expect(withBareFlags(['--trust-proxy', '--port', '80'], ALL)).toEqual(['--trust-proxy=1', '--port', '80']);
+    expect(withBareFlags(['--trust-proxy', '10.0.0.0/8'], ALL)).toEqual(['--trust-proxy', '10.0.0.0/8']);
+    expect(withBareFlags(['--trust-proxy=2', '--host', '::'], ALL)).toEqual(['--trust-proxy=2', '--host', '::']);
+    expect(withBareFlags(['--host'], ALL)).toEqual(['--host']);
   });
 });

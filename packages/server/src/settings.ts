@@ -1,3 +1,4 @@
+import { parseTrustProxy, type TrustProxy } from '@sessiontrack/core';
 import { MINUTE_MS } from './clock.js';
 import { msUntilUtc } from './jobs/runner.js';
 
@@ -13,6 +14,8 @@ export interface Setting<T> {
   flag: string | null;
   /** The flag's value as --help shows it (`<n>`); absent: a switch that takes no value. */
   arg?: string;
+  /** The value of the flag given alone (`--trust-proxy` is `--trust-proxy 1`); see withBareFlags. */
+  bare?: string;
   /** The environment variable; for a switch, `=1` turns it on. */
   env: string | null;
   default: T;
@@ -28,7 +31,7 @@ export interface ServeSettings {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   ipRateLimitPerMinute: number;
   sweepIntervalMs: number;
   rollupIntervalMs: number;
@@ -37,6 +40,11 @@ export interface ServeSettings {
   sqliteSynchronous: 'normal' | 'full';
   logLevel: string;
   adminToken: string | undefined;
+  metricsToken: string | undefined;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 const text = (raw: string) => raw;
@@ -96,10 +104,21 @@ export const SERVE_SETTINGS: { readonly [K in keyof ServeSettings]: Setting<Serv
   },
   trustProxy: {
     flag: 'trust-proxy',
+    arg: '<proxies>',
+    bare: '1',
     env: 'SESSIONTRACK_TRUST_PROXY',
     default: false,
-    parse: (raw) => raw === '1',
-    help: 'believe X-Forwarded-For, CF-IPCountry, CF-Region (only behind a proxy that sets them)',
+    parse: (raw, name) => {
+      try {
+        return parseTrustProxy(raw);
+      } catch (err) {
+        throw new UsageError(`${name}: ${(err as Error).message}`);
+      }
+    },
+    help:
+      'the proxies in front, whose X-Forwarded-For, CF-IPCountry and CF-Region are believed: how many ' +
+      '(the flag alone: 1) or which (addresses, CIDR ranges, loopback, linklocal, uniquelocal, comma-separated); ' +
+      'the client is the right-most address that is not one of them',
   },
   ipRateLimitPerMinute: {
     flag: 'ip-rate-limit',
@@ -165,6 +184,48 @@ export const SERVE_SETTINGS: { readonly [K in keyof ServeSettings]: Setting<Serv
     parse: text,
     help: 'the admin token; without it one is generated on first start, kept in <data-dir>/admin-token and printed once',
   },
+  metricsToken: {
+    flag: null,
+    env: 'SESSIONTRACK_METRICS_TOKEN',
+    default: undefined,
+    shown: 'none: /metrics is open',
+    parse: text,
+    help: 'when set, GET /metrics needs Authorization: Bearer <this token> (or the admin token)',
+  },
+  // An ingest server answers small bodies: a client that takes longer than this to send its
+  // headers or its request is slow on purpose (slowloris) or lost, and holds a connection.
+  headersTimeoutMs: {
+    flag: 'headers-timeout',
+    arg: '<ms>',
+    env: 'SESSIONTRACK_HEADERS_TIMEOUT_MS',
+    default: 10_000,
+    parse: integer({ min: 1000 }),
+    help: 'a request whose headers take longer is answered 408 and its connection closed (at least 1000)',
+  },
+  requestTimeoutMs: {
+    flag: 'request-timeout',
+    arg: '<ms>',
+    env: 'SESSIONTRACK_REQUEST_TIMEOUT_MS',
+    default: 30_000,
+    parse: integer({ min: 1000 }),
+    help: 'the same for the whole request, body included (at least 1000)',
+  },
+  keepAliveTimeoutMs: {
+    flag: 'keep-alive-timeout',
+    arg: '<ms>',
+    env: 'SESSIONTRACK_KEEP_ALIVE_TIMEOUT_MS',
+    default: 65_000,
+    parse: integer({ min: 1000 }),
+    help: "an idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout (60 s on most)",
+  },
+  maxConnections: {
+    flag: 'max-connections',
+    arg: '<n>',
+    env: 'SESSIONTRACK_MAX_CONNECTIONS',
+    default: 10_000,
+    parse: integer({ min: 1 }),
+    help: 'open connections at most; more are refused at once (the open-files limit must allow it)',
+  },
 };
 
 type Key = keyof ServeSettings;
@@ -180,6 +241,24 @@ export function flagOptions(keys: readonly Key[]): Record<string, { type: 'strin
     if (s.flag) options[s.flag] = { type: s.arg ? 'string' : 'boolean' };
   }
   return options;
+}
+
+/**
+ * The arguments with a flag that has a `bare` value and stands alone (last, or before another
+ * option) given that value, for parseArgs, which knows no optional values: `--trust-proxy --port 80`
+ * is `--trust-proxy=1 --port 80`, as it was when --trust-proxy was a switch.
+ */
+export function withBareFlags(argv: readonly string[], keys: readonly Key[]): string[] {
+  const bare = new Map<string, string>();
+  for (const key of keys) {
+    const s = setting(key);
+    if (s.flag && s.bare) bare.set(`--${s.flag}`, s.bare);
+  }
+  return argv.map((arg, i) => {
+    const value = bare.get(arg);
+    const next = argv[i + 1];
+    return value !== undefined && (next === undefined || next.startsWith('-')) ? `${arg}=${value}` : arg;
+  });
 }
 
 /** Each setting from its flag, else its environment variable (empty counts as unset), else its default. */

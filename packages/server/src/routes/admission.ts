@@ -1,9 +1,8 @@
-import type { Project } from '@sessiontrack/core';
+import { type ForwardedClient, forwardedClient, type Project } from '@sessiontrack/core';
 import type { Context } from 'hono';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
-import { clientAddress } from '../geo.js';
 
 // Admission of a write-key request (ingest and agent state): address rate limit → write key →
 // body (bounded, JSON) → Origin → project rate limit.
@@ -19,14 +18,15 @@ export interface Admitted {
 
 export interface Admission {
   admit(c: C): Promise<Admitted>;
-  /** The client address (for geo and the limit; never stored). */
-  address(c: C): string | null;
+  /** Who the client is, behind the trusted proxies (for geo and the limit; never stored). */
+  client(c: C): ForwardedClient;
 }
 
 export function admission(deps: RouteDeps): Admission {
   const { config, projects, limiter, metrics, now } = deps;
 
-  const address = (c: C) => clientAddress(c.req.raw.headers, deps.socketAddress?.(c) ?? null, config.trustProxy);
+  const client = (c: C) =>
+    forwardedClient(c.req.header('x-forwarded-for'), deps.socketAddress?.(c) ?? null, config.trustProxy);
 
   async function projectFor(key: string): Promise<Project> {
     const p = projects.byWriteKey(key) ?? (await projects.byWriteKeyFresh(key));
@@ -37,7 +37,7 @@ export function admission(deps: RouteDeps): Admission {
   async function admit(c: C): Promise<Admitted> {
     const at = now();
     if (config.ipRateLimitPerMinute > 0) {
-      const ip = address(c);
+      const ip = client(c).address;
       if (ip && !isLoopback(ip)) {
         const wait = limiter.take(`ip:${ip}`, config.ipRateLimitPerMinute, at);
         if (wait > 0) {
@@ -75,9 +75,10 @@ export function admission(deps: RouteDeps): Admission {
     return { project, body, at };
   }
 
-  return { admit, address };
+  return { admit, client };
 }
 
 function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+  // Normalised by forwardedClient: IPv4-mapped loopback is already 127.x.
+  return ip === '::1' || ip.startsWith('127.');
 }

@@ -235,7 +235,7 @@ describe('auth, origin, content type and limits', () => {
   });
 
   it('429 per client address with --trust-proxy, loopback never limited', async () => {
-    const limited = await createTestApp({ ipRateLimitPerMinute: 2, trustProxy: true });
+    const limited = await createTestApp({ ipRateLimitPerMinute: 2, trustProxy: { hops: 1 } });
     try {
       const from = (ip: string) =>
         limited.ingest('/api/v1/sessions/start', { anonymousId: 'a' }, { headers: { 'x-forwarded-for': ip } });
@@ -246,6 +246,33 @@ describe('auth, origin, content type and limits', () => {
       expect(third.headers.get('retry-after')).not.toBeNull();
       expect((await from('198.51.100.7')).status).toBe(201);
       for (let i = 0; i < 4; i++) expect((await from('127.0.0.1')).status).toBe(201);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('behind a proxy that appends, a client cannot pick its address by sending X-Forwarded-For itself', async () => {
+    // The proxy (10.0.0.2, one hop) appends the peer it saw, 2a01:4f8::1 (DE); what stands left of
+    // it came from the client: a fresh address per request (GB) to dodge the limit.
+    const limited = await createTestApp({
+      ipRateLimitPerMinute: 5,
+      trustProxy: { hops: 1 },
+      socketAddress: () => '10.0.0.2',
+    });
+    try {
+      const codes: number[] = [];
+      let first = '';
+      for (let i = 0; i < 8; i++) {
+        const res = await limited.ingest(
+          '/api/v1/sessions/start',
+          { anonymousId: 'a' },
+          { headers: { 'x-forwarded-for': `81.2.69.${140 + i}, 2a01:4f8::1` } },
+        );
+        codes.push(res.status);
+        if (i === 0) first = (await json(res)).sessionId;
+      }
+      expect(codes).toEqual([201, 201, 201, 201, 201, 429, 429, 429]);
+      expect((await json(await limited.read(`/api/v1/sessions/${first}`))).geo.country).toBe('DE');
     } finally {
       await limited.close();
     }
@@ -308,9 +335,9 @@ describe('events, heartbeat, end', () => {
     expect((await json(await t.read(`/api/v1/sessions/${id}`))).actions).toBe(2);
   });
 
-  it('reports sinceLastMs between events, oldest first by client time', async () => {
+  it('reports sinceLastMs between events, oldest first by client time, the first one since the start', async () => {
     const id = await t.start();
-    const base = Date.now() - 10_000;
+    const base = Date.now() + 2_000;
     await t.ingest(`/api/v1/sessions/${id}/events`, {
       events: [
         { id: 'b', type: 'action', timestamp: new Date(base + 1500).toISOString() },
@@ -319,9 +346,10 @@ describe('events, heartbeat, end', () => {
     });
     const s = await json(await t.read(`/api/v1/sessions/${id}`));
     expect(s.events.map((e: { id: string; sinceLastMs: number | null }) => [e.id, e.sinceLastMs])).toEqual([
-      ['a', null],
+      ['a', base - Date.parse(s.startedAt)],
       ['b', 1500],
     ]);
+    expect(s.events[0].sinceLastMs).toBeGreaterThanOrEqual(2_000);
   });
 
   it('404 for an unknown session', async () => {

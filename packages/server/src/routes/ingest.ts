@@ -41,7 +41,7 @@ const INGEST_PATHS = [
 export function ingestRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { config, metrics, buffer, now } = deps;
-  const { admit, address } = admission(deps);
+  const { admit, client } = admission(deps);
 
   // Trackers post from any page; the project's allowedOrigins is enforced per request below,
   // once the write key says which project it is (a preflight carries no key). Headers are set
@@ -83,7 +83,7 @@ export function ingestRoutes(deps: RouteDeps): Hono<AppEnv> {
     now: at,
     origin: c.req.header('origin') ?? null,
     userAgent: c.req.header('user-agent') ?? null,
-    geo: resolveGeo(c.req.raw.headers, address(c), config.trustProxy, deps.geo),
+    geo: resolveGeo(c.req.raw.headers, client(c), deps.geo),
   });
 
   const isBot = (kind: string, userAgent: string | null | undefined, c: C) =>

@@ -3,7 +3,8 @@ import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { errorBody } from '../errors.js';
 import { gauge } from '../metrics.js';
 
-// GET /healthz and GET /metrics (Prometheus text): no token, for load balancers and scrapers.
+// GET /healthz (no token, for load balancers) and GET /metrics (Prometheus text; open for scrapers
+// unless SESSIONTRACK_METRICS_TOKEN is set, which app.ts checks).
 
 export function opsRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

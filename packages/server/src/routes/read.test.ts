@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestApp, json, type TestApp } from '../app.testkit.js';
 
@@ -21,6 +22,49 @@ describe('admin token', () => {
     // the write key is not an admin token
     const key = await t.app.request('/api/v1/sessions/active', { headers: { authorization: `Bearer ${t.writeKey}` } });
     expect(key.status).toBe(401);
+  });
+});
+
+describe('/metrics with SESSIONTRACK_METRICS_TOKEN', () => {
+  it('answers 401 without the metrics token (or the admin token), and the metrics with it', async () => {
+    const guarded = await createTestApp({ metricsToken: 'metrics-token-0123456789' });
+    try {
+      const get = (authorization?: string) =>
+        guarded.app.request('/metrics', authorization ? { headers: { authorization } } : {});
+      const none = await get();
+      expect(none.status).toBe(401);
+      expect((await json(none)).error.message).toBe('missing or wrong metrics token (Authorization: Bearer <token>)');
+      expect((await get('Bearer wrong')).status).toBe(401);
+      expect((await get(`Bearer ${guarded.writeKey}`)).status).toBe(401);
+      expect(await (await get('Bearer metrics-token-0123456789')).text()).toContain('sessiontrack_active_sessions');
+      expect((await get(`Bearer ${ADMIN_TOKEN}`)).status).toBe(200);
+      expect((await guarded.app.request('/healthz')).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
+describe('request log', () => {
+  it('names a refused request by its route pattern, never its path (user and session ids sit in paths)', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const logged = await createTestApp({ logger });
+    try {
+      const res = await logged.read('/api/v1/sessions/user/alice%40example.com/history?limit=0');
+      expect(res.status).toBe(400);
+      await logged.ingest('/api/v1/sessions/s_secretsessionid0000000000/heartbeat');
+      const refused = lines.filter((l) => l.msg === 'request refused');
+      expect(refused.map((l) => [l.route, l.status])).toEqual([
+        ['/api/v1/sessions/user/:userId/history', 400],
+        ['/api/v1/sessions/:id/heartbeat', 404],
+      ]);
+      const all = JSON.stringify(lines);
+      expect(all).not.toContain('alice');
+      expect(all).not.toContain('secretsessionid');
+    } finally {
+      await logged.close();
+    }
   });
 });
 

@@ -97,7 +97,7 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
     const outcomes = sessionWorkflows(events, effectiveStatus(s, t) === 'ended');
     return c.json({
       ...sessionToWire(s, t),
-      events: eventsToWire(events),
+      events: eventsToWire(events, s.startedAt),
       workflowOutcomes: outcomes,
       abandonedWorkflows: outcomes.filter((w) => w.abandoned).map((w) => w.workflowId),
     });

@@ -123,7 +123,8 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
     const userId = c.req.param('userId');
     const sessions = await userSessions(store, project.id, userId, t);
     const out = [];
-    for (const s of sessions) out.push({ ...sessionToWire(s, t), events: eventsToWire(await store.getEvents(s.id)) });
+    for (const s of sessions)
+      out.push({ ...sessionToWire(s, t), events: eventsToWire(await store.getEvents(s.id), s.startedAt) });
     return c.json({ projectId: project.id, userId, exportedAt: new Date(t).toISOString(), sessions: out });
   });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +137,19 @@ describe('SqliteStore (file specifics)', () => {
         expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       } finally {
         db.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('creates a new database file, its WAL and shared memory readable by its owner only (0600)', async () => {
+    const filename = join(dir, 'private.db');
+    const store = new SqliteStore({ filename });
+    try {
+      await store.createProject(project);
+      for (const f of [filename, `${filename}-wal`, `${filename}-shm`]) {
+        expect((statSync(f).mode & 0o777).toString(8), f).toBe('600');
       }
     } finally {
       await store.close();

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Session } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
@@ -55,7 +55,12 @@ export class SqliteStore extends SqlStore {
   #dataVersion = -1;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
+    if (options.filename !== ':memory:') {
+      mkdirSync(dirname(options.filename), { recursive: true });
+      // The file holds user ids and metadata: a new one is its owner's only, as the admin token is.
+      // SQLite gives the -wal and -shm files the main file's mode. An existing file keeps its own.
+      closeSync(openSync(options.filename, 'a', 0o600));
+    }
     const db = new Database(options.filename);
     const driver = new SqliteDriver(db);
     super(driver, SQLITE_DIALECT);

@@ -1,0 +1,146 @@
+import { PgPoolDriver, PostgresStore, SqliteStore, type Store } from '@sessiontrack/store';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, createTestApp, json, type TestApp } from '../app.testkit.js';
+
+// Input an attacker sends, on both backends (issue 14, items 6 and 7): what PostgreSQL refuses
+// (U+0000, lone surrogates) and what overflows a stack (deep JSON) must be decided at the
+// boundary — a 400 naming the field, or the same repair on both — never a 503 to retry or a 500.
+
+const ADMIN_URL = process.env.TEST_DATABASE_URL;
+if (!ADMIN_URL) console.warn('hostile.test.ts: skipping the PostgreSQL run: TEST_DATABASE_URL is not set');
+
+const backends: [string, () => Promise<{ store: Store; drop: () => Promise<void> }>][] = [
+  ['SQLite', async () => ({ store: new SqliteStore({ filename: ':memory:' }), drop: async () => {} })],
+];
+if (ADMIN_URL) {
+  backends.push([
+    'PostgreSQL',
+    async () => {
+      const database = `sessiontrack_hostile_${process.pid}_${Date.now()}`;
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${database}`);
+      await admin.end();
+      const url = new URL(ADMIN_URL);
+      url.pathname = `/${database}`;
+      const store = await PostgresStore.open(new PgPoolDriver({ connectionString: url.toString() }));
+      return {
+        store,
+        drop: async () => {
+          const a = new pg.Client({ connectionString: ADMIN_URL });
+          await a.connect();
+          await a.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+          await a.end();
+        },
+      };
+    },
+  ]);
+}
+
+/** 5,000 nested arrays as JSON text: JSON.stringify of such a value overflows the stack itself. */
+const DEEP = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+
+describe.each(backends)('hostile input on %s', (_name, open) => {
+  let t: TestApp;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const opened = await open();
+    drop = opened.drop;
+    t = await createTestApp({ store: opened.store });
+  });
+  afterAll(async () => {
+    await t.close();
+    await drop();
+  });
+
+  const refused = async (res: Response) => {
+    const body = await json(res);
+    return { status: res.status, code: body.error?.code, message: body.error?.message as string };
+  };
+
+  it('refuses U+0000 with a 400 naming the field, on every ingest route', async () => {
+    const id = await t.start({ anonymousId: 'a' });
+    const nul = 'contains U+0000 (NUL)';
+    const cases: [string, unknown, string][] = [
+      ['/api/v1/sessions/start', { anonymousId: 'a\u0000' }, `anonymousId: ${nul}`],
+      ['/api/v1/sessions/start', { anonymousId: 'a', metadata: { note: 'x\u0000' } }, `metadata.note: ${nul}`],
+      ['/api/v1/sessions/start', { anonymousId: 'a', metadata: { 'k\u0000': 1 } }, `metadata.k\\u0000: the key ${nul}`],
+      [`/api/v1/sessions/${id}/events`, { events: [{ type: 'action', name: '\u0000' }] }, `events[0].name: ${nul}`],
+      [
+        `/api/v1/sessions/${id}/events`,
+        { events: [{ type: 'action', details: { a: ['\u0000'] } }] },
+        `events[0].details.a[0]: ${nul}`,
+      ],
+      [`/api/v1/sessions/${id}/heartbeat`, { page: '/\u0000' }, `page: ${nul}`],
+      [`/api/v1/sessions/${id}/end`, { lastAction: '\u0000' }, `lastAction: ${nul}`],
+      [
+        '/api/v1/track',
+        { anonymousId: 'a', events: [{ type: 'pageview', page: '/\u0000' }] },
+        `events[0].page: ${nul}`,
+      ],
+    ];
+    for (const [path, body, message] of cases) {
+      expect(await refused(await t.ingest(path, body)), path).toEqual({
+        status: 400,
+        code: 'validation_failed',
+        message,
+      });
+    }
+    // a write key in the body is looked up in the database: refused before that
+    const keyed = await t.ingest('/api/v1/sessions/start', { anonymousId: 'a', writeKey: 'k\u0000' }, { key: null });
+    expect(await refused(keyed)).toEqual({ status: 400, code: 'validation_failed', message: `writeKey: ${nul}` });
+    const s = await json(await t.read(`/api/v1/sessions/${id}`));
+    expect(s.status).toBe('active');
+    expect(s.events).toEqual([]);
+  });
+
+  it('refuses U+0000 in a path or query with a 400', async () => {
+    expect(
+      (await refused(await t.ingest('/api/v1/sessions/s_%00abcdefghijklmnopqrstu/events', { events: [] }))).status,
+    ).toBe(400);
+    expect((await refused(await t.read('/api/v1/users/u%00/sessions'))).status).toBe(400);
+    expect((await refused(await t.read('/api/v1/sessions?userId=%00'))).status).toBe(400);
+  });
+
+  it('stores lone surrogates as U+FFFD, the same on both backends', async () => {
+    const res = await t.ingest('/api/v1/sessions/start', {
+      anonymousId: 'a\ud800',
+      metadata: { 'k\udc00': 'v\ud83d' },
+    });
+    expect(res.status).toBe(201);
+    const id = (await json(res)).sessionId;
+    expect(
+      (
+        await t.ingest(`/api/v1/sessions/${id}/events`, {
+          events: [{ id: 'e1', type: 'action', name: 'cut 😀\ud83d' }],
+        })
+      ).status,
+    ).toBe(202);
+    const s = await json(await t.read(`/api/v1/sessions/${id}`));
+    expect(s.anonymousId).toBe('a\ufffd');
+    expect(s.metadata).toEqual({ 'k\ufffd': 'v\ufffd' });
+    expect(s.events[0].name).toBe('cut 😀\ufffd');
+  });
+
+  it('refuses JSON nested 5,000 deep with a 400, in metadata, details, agent state and import', async () => {
+    const id = await t.start({ anonymousId: 'a' });
+    const post = (path: string, body: string, headers: Record<string, string>) =>
+      t.app.request(path, { method: path.includes('/state/') ? 'PUT' : 'POST', headers, body });
+    const key = { 'x-write-key': t.writeKey, 'content-type': 'application/json' };
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const results = [
+      await post('/api/v1/sessions/start', `{"anonymousId":"a","metadata":{"x":${DEEP}}}`, key),
+      await post(`/api/v1/sessions/${id}/events`, `{"events":[{"type":"action","details":{"x":${DEEP}}}]}`, key),
+      await post('/api/v1/track', `{"anonymousId":"a","events":[{"type":"custom","details":{"x":${DEEP}}}]}`, key),
+      await post(`/api/v1/sessions/${id}/state/agent/key`, `{"value":${DEEP}}`, key),
+      await post('/api/v1/import', `{"sessions":[{"id":"${'x'.repeat(20)}","metadata":${DEEP}}]}`, admin),
+    ];
+    for (const res of results) {
+      const r = await refused(res);
+      expect(r.status).toBe(400);
+      expect(r.code).toBe('validation_failed');
+      expect(r.message).toMatch(/nested deeper than 64 levels$/);
+    }
+  });
+});
