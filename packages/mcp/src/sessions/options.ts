@@ -14,7 +14,6 @@ import {
   type TrustProxy,
 } from '@sessiontrack/core';
 import { type McpLogger, type McpSink, silentLogger } from '../sink.js';
-import type { McpTelemetryOptions } from './telemetry.js';
 
 /** The request as the author's framework gave it: Node's IncomingMessage, or a Web Request. */
 export type McpRequest = IncomingMessage | Request;
@@ -88,6 +87,12 @@ export interface McpSessionsOptions {
    */
   openTelemetry?: McpTelemetryOptions | false;
   now?: () => number;
+}
+
+/** OpenTelemetry (sessions/telemetry.ts, docs/mcp.md#opentelemetry). */
+export interface McpTelemetryOptions {
+  /** Record `gen_ai.tool.call.arguments` and `gen_ai.tool.call.result` on tool spans (default false: they may hold anything). */
+  captureToolPayloads?: boolean;
 }
 
 /** What a session start stores of the policy (the store enforces it as well). */

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Live } from './live-sessions.js';
+import type { McpTelemetryOptions } from './options.js';
 import type { RequestEnd, TrackedRequest } from './transport-instrumentation.js';
 
 // OpenTelemetry's conventions for MCP servers (gen-ai semantic conventions, "development"; the
@@ -9,11 +10,6 @@ import type { RequestEnd, TrackedRequest } from './transport-instrumentation.js'
 // @opentelemetry/api, an optional peer: without it nothing is loaded, and without a registered SDK
 // its tracer and meter are no-ops. Tool arguments and results never go into a span unless the
 // author opts in (`captureToolPayloads`).
-
-export interface McpTelemetryOptions {
-  /** Record `gen_ai.tool.call.arguments` and `gen_ai.tool.call.result` on tool spans (default false: they may hold anything). */
-  captureToolPayloads?: boolean;
-}
 
 /** What the session handler tells the telemetry; null when it is off or the API is not installed. */
 export interface RequestTelemetry {
