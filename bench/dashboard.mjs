@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, overviewDrawn, signIn } from './browser.mjs';
 import { ADMIN_TOKEN, cleanup, freePort, parseCli, ROOT, SERVER_BIN, startChild, usageError } from './processes.mjs';
 
 const USAGE = `Usage: npm run bench:dashboard -- [options]
@@ -78,21 +78,17 @@ async function main() {
   const summary = await api(url, `/stats/summary?project=${opts.project}`);
   log(`data set: ${summary.sessions} sessions in the last 30 days of project ${opts.project}`);
 
-  const browser = await chromium.launch({
-    executablePath: opts.chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
+  const browser = await launchChromium(opts.chromium);
   const hash = `#/overview?project=${encodeURIComponent(opts.project)}&range=${opts.range}`;
   const cold = [];
   const warm = [];
   const ceiling = [];
   try {
     // One unmeasured round: the server's first queries (page cache, prepared statements) and Chromium's start.
-    await signIn(browser, url, hash, true);
+    log(`warm-up: ${(await signIn(browser, url, hash, overviewDrawn)).cold.toFixed(0)} ms`);
     await overviewRequests(url);
     for (let i = 0; i < runs; i++) {
-      const r = await signIn(browser, url, hash, false);
+      const r = await signIn(browser, url, hash, overviewDrawn);
       cold.push(r.cold);
       warm.push(r.warm);
       ceiling.push(await overviewRequests(url));
@@ -124,47 +120,6 @@ async function main() {
   }
   const target = pct(cold, 0.95) <= 1000;
   console.log(`\ntarget (overview within 1 s of sign-in, p95 of fresh profiles): ${target ? 'met' : 'NOT met'}`);
-}
-
-/** Signs in on a fresh profile; returns ms from the click to the overview fully drawn, twice. */
-async function signIn(browser, url, hash, warmup) {
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  try {
-    const page = await ctx.newPage();
-    await page.goto(`${url}/${hash}`);
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-    const t0 = performance.now();
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await drawn(page);
-    const cold = performance.now() - t0;
-    // Warm: the app's files come from the cache; the sign-in is remembered in sessionStorage, so this
-    // is a reload — the time a returning user waits.
-    const t1 = performance.now();
-    await page.reload();
-    await drawn(page);
-    const warm = performance.now() - t1;
-    if (warmup) log(`warm-up: ${cold.toFixed(0)} ms`);
-    return { cold, warm };
-  } finally {
-    await ctx.close();
-  }
-}
-
-/** Every card has its number, the chart's canvas exists, no section is still loading. */
-function drawn(page) {
-  return page.waitForFunction(
-    () => {
-      const view = document.querySelector('[data-testid="overview"]');
-      if (!view) return false;
-      const values = [...view.querySelectorAll('.card-value')].map((e) => e.textContent);
-      if (values.length < 7 || values.some((v) => v === '…')) return false;
-      if (!view.querySelector('[data-testid="chart-sessions"] canvas')) return false;
-      if (view.querySelector('.loading')) return false;
-      return view.querySelectorAll('.panel').length >= 10;
-    },
-    undefined,
-    { timeout: 60_000, polling: 'raf' },
-  );
 }
 
 /** The overview's requests (docs/dashboard.md), in parallel from Node: the floor under the browser. */

@@ -32,7 +32,7 @@ export const DEFAULT_PROJECT = {
   createdAt: 0,
 };
 
-function mulberry32(seed) {
+export function mulberry32(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -44,7 +44,7 @@ function mulberry32(seed) {
 }
 
 /** A weighted choice: [[value, weight], …] → () => value. */
-function weighted(rand, entries) {
+export function weighted(rand, entries) {
   const total = entries.reduce((s, [, w]) => s + w, 0);
   const cum = [];
   let acc = 0;
@@ -59,9 +59,9 @@ function weighted(rand, entries) {
   };
 }
 
-const zipf = (rand, n, s = 1.1) => Math.min(n - 1, Math.floor(n * rand() ** (1 + s)));
+export const zipf = (rand, n, s = 1.1) => Math.min(n - 1, Math.floor(n * rand() ** (1 + s)));
 
-const COUNTRIES = [
+export const COUNTRIES = [
   ['US', 30, 'NA', ['CA', 'NY', 'TX', 'WA', 'FL']],
   ['DE', 10, 'EU', ['BE', 'BY', 'HH', 'NW']],
   ['GB', 8, 'EU', ['ENG', 'SCT']],
@@ -81,13 +81,13 @@ const COUNTRIES = [
   ['ZA', 1, 'AF', ['GP']],
   [null, 11, null, [null]],
 ];
-const PAGES = Array.from({ length: 60 }, (_, i) =>
+export const PAGES = Array.from({ length: 60 }, (_, i) =>
   i === 0 ? '/' : i < 6 ? ['/pricing', '/docs', '/blog', '/login', '/signup'][i - 1] : `/docs/page-${i}`,
 );
-const ACTIONS = Array.from({ length: 40 }, (_, i) =>
+export const ACTIONS = Array.from({ length: 40 }, (_, i) =>
   i < 8 ? ['search', 'export', 'filter', 'share', 'save', 'copy', 'upload', 'invite'][i] : `action_${i}`,
 );
-const TOOLS = [
+export const TOOLS = [
   'search',
   'fetch',
   'read_file',
@@ -99,7 +99,7 @@ const TOOLS = [
   'translate',
   'fail',
 ];
-const WORKFLOWS = ['checkout', 'signup', 'onboarding', 'export_report', 'invite_team'];
+export const WORKFLOWS = ['checkout', 'signup', 'onboarding', 'export_report', 'invite_team'];
 
 /** Session and event rows, in start order, handed to `onSession(sessionRow, eventRows)`. */
 function* rows({ sessions, days, seed, now }) {

@@ -114,6 +114,17 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
       await page.setViewportSize({ width: 1400, height: 900 });
       await page.screenshot({ path: join(ROOT, 'docs/dashboard-overview.png'), fullPage: true });
     }
+    // What the overview asks for when it loads: one stats batch, and Active now (polled on its own).
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.startsWith('/api/v1/') && u.pathname !== '/api/v1/projects')
+        asked.push(`${r.method()} ${u.pathname}`);
+    });
+    await page.reload();
+    await expect.poll(() => card('card-sessions').textContent()).toBe(fmtInt(api.sessions));
+    await page.getByTestId('list-entryPage').waitFor();
+    expect(asked.sort()).toEqual(['GET /api/v1/sessions/active', 'POST /api/v1/stats/batch']);
   });
 
   it('opens a session timeline from the filtered list; the URL carries the view', async () => {

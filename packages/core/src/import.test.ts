@@ -88,4 +88,14 @@ describe('importBodySchema', () => {
     );
     expect(importBodySchema.safeParse({ sessions: [] }).success).toBe(false);
   });
+
+  it('measures metadata in bytes of UTF-8, as ingest does: 3,000 × € is 9,000 bytes, over the 8 KiB', () => {
+    const base = { id: 'demo_session_000000005', userId: 'u', startedAt: NOW };
+    const r = importBodySchema.safeParse({ sessions: [{ ...base, metadata: { note: '€'.repeat(3000) } }] });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['sessions', 0, 'metadata']);
+    expect(importBodySchema.safeParse({ sessions: [{ ...base, metadata: { note: '€'.repeat(2500) } }] }).success).toBe(
+      true,
+    );
+  });
 });

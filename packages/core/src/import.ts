@@ -4,7 +4,15 @@ import { continentOf } from './continents.js';
 import { campaignFromPage, entrySource, pageHost, pagePath, referrerForStorage } from './derive.js';
 import type { NewEvent } from './ingest.js';
 import { policyFor } from './lifecycle.js';
-import { deviceSchema, entrySchema, eventSchema, MAX_METADATA_BYTES, sessionIdSchema, timeInput } from './schemas.js';
+import {
+  boundedObject,
+  deviceSchema,
+  entrySchema,
+  eventSchema,
+  MAX_METADATA_BYTES,
+  sessionIdSchema,
+  timeInput,
+} from './schemas.js';
 import { END_REASONS, type Project, SESSION_KINDS, type Session } from './types.js';
 
 // The admin-only import (POST /api/v1/import): whole sessions with their events and *past*
@@ -48,17 +56,13 @@ export const importSessionSchema = z
     entry: entrySchema.optional(),
     geo: geoSchema.optional(),
     transport: z.string().max(64).nullish(),
-    metadata: z.record(z.string(), z.unknown()).nullish(),
+    metadata: boundedObject(MAX_METADATA_BYTES).nullish(),
     // Every imported event needs its id (idempotent re-import) and its time (the past is the point).
     events: z.array(eventSchema.extend({ id: z.string().min(1).max(128), timestamp: timeInput })).default([]),
   })
   .refine((s) => Boolean(s.userId || s.anonymousId), {
     message: 'one of userId or anonymousId is required',
     path: ['userId'],
-  })
-  .refine((s) => !s.metadata || JSON.stringify(s.metadata).length <= MAX_METADATA_BYTES, {
-    message: `at most ${MAX_METADATA_BYTES} bytes`,
-    path: ['metadata'],
   });
 export type ImportSessionInput = z.infer<typeof importSessionSchema>;
 
@@ -150,6 +154,7 @@ export function importedSession(
     workflows: delta.workflows,
     recoveryAttempts: 0,
     metadata: input.metadata ?? null,
+    engagedMs: null,
   };
   return { session, events };
 }

@@ -98,5 +98,6 @@ export function buildSession(
     workflows: 0,
     recoveryAttempts: 0,
     metadata: input.metadata ?? null,
+    engagedMs: null,
   };
 }

@@ -84,6 +84,17 @@ export function durationSeconds(s: Pick<Session, 'startedAt' | 'lastActivityAt' 
 }
 
 /**
+ * Engaged seconds (docs/metrics.md): the reported engaged time, never above the wall-clock
+ * duration (a client's clock, or a second tab, cannot make a session more engaged than long);
+ * null when no client reported any.
+ */
+export function engagedSeconds(
+  s: Pick<Session, 'startedAt' | 'lastActivityAt' | 'endedAt' | 'engagedMs'>,
+): number | null {
+  return s.engagedMs === null ? null : Math.min(Math.round(s.engagedMs / 1000), durationSeconds(s));
+}
+
+/**
  * What an incoming activity (events or heartbeat) may do to a session at `now`:
  * - `continue`: it is live and active;
  * - `recover`: it is disconnected but recoverable, and the activity brings it back;

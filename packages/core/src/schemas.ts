@@ -45,7 +45,7 @@ const jsonObject = z.record(z.string(), z.unknown());
 const utf8 = new TextEncoder();
 
 /** A JSON object whose JSON is at most `maxBytes` of UTF-8 (encoded only when the length cannot decide). */
-const boundedObject = (maxBytes: number) =>
+export const boundedObject = (maxBytes: number) =>
   jsonObject.refine(
     (o) => {
       const json = JSON.stringify(o);
@@ -110,8 +110,17 @@ export const startSessionSchema = z
   });
 export type StartSessionInput = z.infer<typeof startSessionSchema>;
 
+/** Engaged milliseconds since the client's last report: the server adds the reports up. */
+const engagedMsSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(365 * 24 * 60 * 60 * 1000)
+  .optional();
+
 export const heartbeatSchema = z.object({
   page: optionalText(2048),
+  engagedMs: engagedMsSchema,
   writeKey: z.string().optional(),
 });
 export type HeartbeatInput = z.infer<typeof heartbeatSchema>;
@@ -139,6 +148,7 @@ export const trackSchema = z
     userAgent: optionalText(1024),
     entry: entrySchema.optional(),
     events: z.array(eventSchema).default([]),
+    engagedMs: engagedMsSchema,
     end: z.object({ reason: z.enum(END_REASONS).default('logout') }).optional(),
   })
   .refine((b) => Boolean(b.userId || b.anonymousId), {
@@ -236,6 +246,44 @@ export const statsQuery = z.object({
 
 export const breakdownQuery = statsQuery.extend({
   by: z.enum(BREAKDOWN_DIMS),
+});
+
+/** /stats/countries lists 10 countries unless asked otherwise. */
+export const countriesQuery = statsQuery.extend({ limit: statsQuery.shape.limit.default(10) });
+
+/** The read routes a stats batch part can be (docs/api.md, "Several stats in one request"). */
+export const STATS_BATCH_MAX_PARTS = 32;
+// A part is the route's own query (its project is the batch's) plus `route`.
+const statsPart = statsQuery.omit({ project: true });
+const on = <R extends string>(route: R) => ({ route: z.literal(route) });
+export const statsBatchPart = z.discriminatedUnion('route', [
+  statsPart.extend(on('summary')),
+  statsPart.extend(on('daily')),
+  breakdownQuery.omit({ project: true }).extend(on('breakdown')),
+  countriesQuery.omit({ project: true }).extend(on('countries')),
+  statsPart.extend(on('activity')),
+  statsPart.extend(on('together')),
+  statsPart.extend(on('exits')),
+  statsPart.extend(on('durations')),
+  statsPart.extend(on('workflows/abandoned')),
+  listSessionsQuery.omit({ project: true }).extend(on('sessions')),
+]);
+export type StatsBatchPart = z.infer<typeof statsBatchPart>;
+
+/**
+ * POST /api/v1/stats/batch: named parts, each the query of one read route (`route` says which);
+ * the answer has the same names, each holding exactly what that route answers.
+ */
+const PART_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+export const statsBatchSchema = z.object({
+  parts: z
+    .record(z.string(), statsBatchPart)
+    .refine((p) => Object.keys(p).length >= 1, 'at least one part')
+    .refine((p) => Object.keys(p).length <= STATS_BATCH_MAX_PARTS, `at most ${STATS_BATCH_MAX_PARTS} parts`)
+    .refine(
+      (p) => Object.keys(p).every((k) => PART_NAME.test(k)),
+      'a part name is a letter, then up to 63 letters, digits, _ or -',
+    ),
 });
 
 /** POST /api/v1/sessions/{id}/disconnect: optionally, the principal the caller expects the session to have. */

@@ -34,6 +34,7 @@ export function testSession(over: Partial<Session> = {}): Session {
     workflows: 0,
     recoveryAttempts: 0,
     metadata: null,
+    engagedMs: null,
     ...over,
   };
 }

@@ -88,6 +88,11 @@ export interface Session {
   workflows: number;
   recoveryAttempts: number;
   metadata: Record<string, unknown> | null;
+  /**
+   * Milliseconds the page was visible and the user active, the largest total a client reported
+   * (docs/metrics.md, "Engaged time"); null while none did (MCP and API clients report none).
+   */
+  engagedMs: number | null;
 }
 
 /** An event as stored. `ts` is the client's time (clamped), `receivedAt` the server's. */

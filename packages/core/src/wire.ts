@@ -1,4 +1,4 @@
-import { durationSeconds, effectiveSession, expiresAt } from './lifecycle.js';
+import { durationSeconds, effectiveSession, engagedSeconds, expiresAt } from './lifecycle.js';
 import type { Session, StoredEvent } from './types.js';
 
 // The JSON shapes of docs/api.md's responses. Times leave the system here as ISO 8601 UTC strings.
@@ -17,6 +17,8 @@ export interface WireSession {
   endedAt: string | null;
   expiresAt: string | null;
   durationSeconds: number;
+  /** Seconds visible and active (docs/metrics.md); null when the client reports none. */
+  engagedSeconds: number | null;
   device: Session['device'];
   entry: Session['entry'];
   exit: Session['exit'];
@@ -57,6 +59,7 @@ export function sessionToWire(stored: Session, now: number): WireSession {
     endedAt: iso(s.endedAt),
     expiresAt: s.status === 'ended' ? null : iso(expiresAt(s)),
     durationSeconds: durationSeconds(s),
+    engagedSeconds: engagedSeconds(s),
     device: s.device,
     entry: s.entry,
     exit: s.exit,

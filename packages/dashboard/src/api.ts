@@ -61,16 +61,25 @@ export function apiPath(path: string, params: Params = {}): string {
   return `/api/v1${path}${qs ? `?${qs}` : ''}`;
 }
 
-export async function get<T>(
-  path: string,
-  params: Params = {},
-  token = storedToken(),
-  signal?: AbortSignal,
-): Promise<T> {
-  const res = await fetch(apiPath(path, params), {
-    headers: { authorization: `Bearer ${token ?? ''}` },
-    ...(signal ? { signal } : {}),
-  });
+export function get<T>(path: string, params: Params = {}, token = storedToken(), signal?: AbortSignal): Promise<T> {
+  return request<T>(apiPath(path, params), { headers: { authorization: `Bearer ${token ?? ''}` } }, signal);
+}
+
+/** A stats batch part: `route` and that route's own query (docs/api.md, "Several stats in one request"). */
+export type BatchPart = { route: string } & Params;
+
+/** POST /stats/batch: every part's answer under its name, in one request. */
+export function batch<T>(project: string, parts: Record<string, BatchPart>, signal?: AbortSignal): Promise<T> {
+  const init = {
+    method: 'POST',
+    headers: { authorization: `Bearer ${storedToken() ?? ''}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ parts }),
+  };
+  return request<T>(apiPath('/stats/batch', { project }), init, signal);
+}
+
+async function request<T>(url: string, init: RequestInit, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, { ...init, ...(signal ? { signal } : {}) });
   if (res.status === 401) {
     onUnauthorized();
     throw new Unauthorized('the admin token was refused');

@@ -26,6 +26,9 @@ export type EmbeddedSinkStore = Pick<SessionWriteStore, 'commit'> &
   AgentStateStore &
   Pick<MaintenanceStore, 'runExclusive'>;
 
+/** Tries of a session start while storage is unavailable (backoffMs: about 1.5 s in all). */
+const START_TRIES = 4;
+
 export interface EmbeddedSinkOptions {
   /** A sessiontrack Store (SQLite or PostgreSQL); the sink does not close it. */
   store: EmbeddedSinkStore;
@@ -93,7 +96,8 @@ class EmbeddedSink implements McpSink {
     }
   }
 
-  start(s: McpSessionStart): void {
+  /** Committed now, in a transaction of its own, retried a few times while storage is unavailable. */
+  async start(s: McpSessionStart): Promise<void> {
     const session: Session = {
       id: s.id,
       projectId: this.#projectId,
@@ -121,8 +125,19 @@ class EmbeddedSink implements McpSink {
       workflows: 0,
       recoveryAttempts: 0,
       metadata: s.metadata,
+      // An MCP client reports no engaged time.
+      engagedMs: null,
     };
-    this.#queue.push({ op: 'start', session });
+    for (let tries = 1; ; tries++) {
+      try {
+        const [r] = await this.#store.commit([{ op: 'start', session }], this.#now());
+        if (!r?.ok) throw new Error(`session start refused: ${r?.error ?? 'no result'}`);
+        return;
+      } catch (err) {
+        if (!(err instanceof StorageUnavailableError) || tries >= START_TRIES) throw err;
+        await new Promise((ok) => setTimeout(ok, backoffMs(tries)));
+      }
+    }
   }
 
   toolCall(sessionId: string, c: McpToolCall): void {

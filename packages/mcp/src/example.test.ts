@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '@sessiontrack/store';
 import { afterAll, expect, it } from 'vitest';
 import { postHugeInitialize, postWithHeaders, startExample } from './example.testkit.js';
-import { connect, initializeBody, text } from './mcp.testkit.js';
+import { connect, initializeBody, rawPost, text } from './mcp.testkit.js';
 
 // Smoke test of examples/mcp-server as `npm run example:mcp` starts it (after the build).
 
@@ -115,5 +115,28 @@ it('with OTEL_TRACES_EXPORTER=console prints a SERVER span per request with the 
     expect(run.output).toContain('kind: 1'); // SpanKind.SERVER
   } finally {
     await run.kill();
+  }
+});
+
+it('keeps a session its client was told about through a SIGKILL the moment it was told', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'st-mcp-kill-'));
+  let example = await startExample({ SESSIONTRACK_DATA_DIR: data });
+  try {
+    const url = example.url;
+    // The initialize answer's headers carry the id: the process dies as soon as they arrive,
+    // long before the embedded sink's 100 ms batch would have been committed.
+    const init = await rawPost(url, initializeBody('killed'));
+    const id = init.headers.get('mcp-session-id') as string;
+    await example.kill();
+    expect(id).toMatch(/^mcp_/);
+    example = await startExample({ SESSIONTRACK_DATA_DIR: data, PORT: new URL(url).port });
+    // A real SDK client that keeps the id: recovered from the start committed before the answer.
+    const { client, transport } = await connect(url, { sessionId: id });
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'after' } }))).toBe('after');
+    expect(transport.sessionId).toBe(id);
+    await client.close();
+  } finally {
+    await example.kill();
+    rmSync(data, { recursive: true, force: true });
   }
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type RunningServer, serve, stopAll } from '../../server/src/serve.testkit.js';
-import { connect, demoServer, type Listening, listen, rawPost } from './mcp.testkit.js';
+import { connect, demoServer, initializeBody, type Listening, listen, rawPost } from './mcp.testkit.js';
 import { remoteSink } from './remote-sink.js';
 import { createMcpSessions, type McpSessions } from './sessions.js';
 
@@ -196,6 +196,40 @@ describe('remote sink', () => {
     });
     // and the address itself is nowhere in what the server answers
     expect(JSON.stringify((await read(server, viaXff.transport.sessionId as string)).body)).not.toContain('8.8.8.8');
+  });
+
+  it('has the start acknowledged by the server before the initialize answer, queued writes or not', async () => {
+    const server = await start();
+    // Nothing queued would be sent for a minute: only the start's own send can explain the session.
+    const sink = remoteSink({ url: server.url, writeKey: server.writeKey, flushIntervalMs: 60_000 });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer() });
+    const http = await listen((req, res) => mcp.handle(req, res));
+    cleanups.push(async () => {
+      await http.close();
+      await mcp.shutdown();
+    });
+    const init = await rawPost(http.url, initializeBody('acked'));
+    const id = init.headers.get('mcp-session-id') as string;
+    expect((await read(server, id)).status).toBe(200);
+  });
+
+  it('answers 503 to an initialize the server cannot take, and keeps nothing of it', async () => {
+    const down = await start();
+    const url = down.url;
+    await down.stop();
+    const sink = remoteSink({ url, writeKey: 'wk_irrelevant', timeoutMs: 1000 });
+    const mcp = createMcpSessions({ sink, createServer: () => demoServer() });
+    cleanups.push(() => mcp.shutdown());
+    const res = await mcp.handleRequest(
+      new Request('http://localhost/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify(initializeBody('refused')),
+      }),
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get('mcp-session-id')).toBeNull();
+    expect(mcp.activeCount()).toBe(0);
   });
 
   it('answers 503 (retry) to a recovery while the sessiontrack server is unreachable', async () => {

@@ -93,8 +93,24 @@ class RemoteSink implements McpSink {
     return this.#queue.dropped;
   }
 
-  start(s: McpSessionStart): void {
-    this.#queue.push({
+  /**
+   * Sent now, not queued, and acknowledged before the client hears of the session; retried on
+   * what `#send` retries, within one `timeoutMs` in all. A repeated start (409) is taken as done.
+   */
+  async start(s: McpSessionStart): Promise<void> {
+    const op = this.#startOp(s);
+    const deadline = Date.now() + this.#timeout;
+    for (let tries = 1; ; tries++) {
+      const r = await this.#send(op);
+      if (r === 'ok') return;
+      if (r === 'drop') throw new Error('sessiontrack server refused the session start');
+      if (Date.now() >= deadline) throw new Error('sessiontrack server did not acknowledge the session start');
+      await new Promise((ok) => setTimeout(ok, Math.min(backoffMs(tries, 200, 2_000), deadline - Date.now())));
+    }
+  }
+
+  #startOp(s: McpSessionStart): Op {
+    return {
       t: 'start',
       id: s.id,
       body: {
@@ -114,7 +130,7 @@ class RemoteSink implements McpSink {
         ...(s.geo.country ? { 'cf-ipcountry': s.geo.country } : {}),
         ...(s.geo.country && s.geo.region && /^[A-Z]{2}-/.test(s.geo.region) ? { 'cf-region-code': s.geo.region } : {}),
       },
-    });
+    };
   }
 
   toolCall(sessionId: string, c: McpToolCall): void {

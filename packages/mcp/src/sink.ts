@@ -2,8 +2,8 @@ import type { Geo } from '@sessiontrack/core';
 
 // What the session handler tells a sink, and what it asks of it. A sink turns these calls into
 // sessiontrack writes: the embedded sink into `Store.commit` batches, the remote sink into
-// requests to a running sessiontrack server. Writes are queued (never awaited by a request);
-// `recover` and agent state are answered.
+// requests to a running sessiontrack server. Writes are queued (never awaited by a request) but
+// a session's start, which the initialize answer waits for; `recover` and agent state are answered.
 
 /** A new MCP session, as the handler saw its initialize request. */
 export interface McpSessionStart {
@@ -83,7 +83,12 @@ export interface AgentStateBackend {
 export interface McpSink {
   /** 'embedded' or 'remote', for logs. */
   readonly kind: string;
-  start(session: McpSessionStart): void;
+  /**
+   * Written before the client hears of the session: the handler awaits it before the initialize
+   * answer goes out, and answers 503 if it rejects (a session the client knows must survive a
+   * crash of this process). Everything else may stay queued.
+   */
+  start(session: McpSessionStart): Promise<void> | void;
   toolCall(sessionId: string, call: McpToolCall): void;
   /** Activity without a tool call (any request on the session). The caller throttles. */
   touch(sessionId: string, at: number): void;

@@ -13,6 +13,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { opsRoutes } from './routes/ops.js';
 import { readRoutes } from './routes/read.js';
 import { statsRoutes } from './routes/stats.js';
+import { statsBatchRoutes } from './routes/stats-batch.js';
 import { trackerRoutes } from './routes/tracker.js';
 
 /**
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('/api/v1/*', bearerAuth([deps.config.adminToken], 'admin token'));
   app.route('/api/v1', readRoutes(d));
   app.route('/api/v1', statsRoutes(d));
+  app.route('/api/v1', statsBatchRoutes(d));
   app.route('/api/v1', adminRoutes(d));
   app.route('/api/v1', importRoutes(d));
   // Last: every other GET is the dashboard (or its single-page fallback).

@@ -152,6 +152,7 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
             ...x,
             lastActivityAt: Math.max(x.lastActivityAt, now),
             exit: o.page ? { ...x.exit, page: o.page } : x.exit,
+            engagedMs: moreEngaged(x.engagedMs, o.engagedMs),
           }));
           result(i, s.id);
         }
@@ -219,6 +220,8 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
           id = fresh.id;
         }
         const range = addEvents(o.projectId, id, o.events);
+        const engaged = o.engagedMs;
+        if (engaged !== undefined) patch(id, (x) => ({ ...x, engagedMs: moreEngaged(x.engagedMs, engaged) }));
         // A track call is activity even without events: trackers use it as their heartbeat.
         if (o.events.length === 0) patch(id, (x) => ({ ...x, lastActivityAt: Math.max(x.lastActivityAt, now) }));
         const end = o.end;
@@ -238,6 +241,13 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
   });
   return { rows, steps, errors, base, created };
 }
+
+/**
+ * Clients report the engaged time since their last report (each tab and page of a session its own),
+ * so the reports add up; what they claim beyond the session's duration is cut when it is read.
+ */
+const moreEngaged = (had: number | null, sent: number | undefined): number | null =>
+  sent === undefined ? had : (had ?? 0) + sent;
 
 export interface BatchOutcome {
   results: WriteResult[];

@@ -52,6 +52,7 @@ export const SESSION_COLUMNS = [
   'metadata',
   'grace_ms',
   'max_recovery_attempts',
+  'engaged_ms',
 ] as const;
 
 const TEXT_SESSION_COLUMNS: ReadonlySet<string> = new Set([
@@ -131,6 +132,7 @@ export function sessionToRow(s: Session): SessionRow {
     metadata: s.metadata ? JSON.stringify(s.metadata) : null,
     grace_ms: s.graceMs,
     max_recovery_attempts: s.maxRecoveryAttempts,
+    engaged_ms: s.engagedMs,
   };
 }
 
@@ -170,6 +172,7 @@ export function rowToSession(r: Record<string, unknown>): Session {
     workflows: num(r.workflows),
     recoveryAttempts: num(r.recovery_attempts),
     metadata: json(r.metadata),
+    engagedMs: numOrNull(r.engaged_ms),
   };
 }
 
@@ -340,6 +343,7 @@ export const MUTABLE_SESSION_COLUMNS = [
   'tool_calls',
   'workflows',
   'recovery_attempts',
+  'engaged_ms',
 ] as const satisfies readonly (typeof SESSION_COLUMNS)[number][];
 
 /**

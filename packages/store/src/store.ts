@@ -20,7 +20,7 @@ import type { LiveDay, LiveDayQuery } from './live-sql.js';
 export type WriteOp =
   | { op: 'start'; session: Session }
   | { op: 'events'; projectId: string; sessionId: string; events: NewEvent[] }
-  | { op: 'heartbeat'; projectId: string; sessionId: string; page: string | null }
+  | { op: 'heartbeat'; projectId: string; sessionId: string; page: string | null; engagedMs?: number | undefined }
   | {
       op: 'end';
       projectId: string;
@@ -40,6 +40,8 @@ export type WriteOp =
       newSession: Session;
       events: NewEvent[];
       end: EndReason | null;
+      /** The client's engaged-time total so far, if it reports one. */
+      engagedMs?: number | undefined;
     };
 
 export type WriteError = 'not_found' | 'session_ended' | 'conflict';

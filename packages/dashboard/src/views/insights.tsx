@@ -1,7 +1,7 @@
 import type { BreakdownRow, Exits, WorkflowStats } from '../api.js';
 import { Async, Section, TopList } from '../components.js';
 import { fmtInt, fmtPct } from '../format.js';
-import { type Loaded, useApi } from '../hooks.js';
+import { type Loaded, useBatch } from '../hooks.js';
 import { useView } from '../view.js';
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -14,18 +14,25 @@ interface Cell {
 
 export function Insights() {
   const { project, range } = useView();
-  const p = { project: project.id, ...range };
-  const activity = useApi<{ cells: Cell[] }>('/stats/activity', p);
-  const durations = useApi<{ endedSessions: number; buckets: { bucket: string; sessions: number; share: number }[] }>(
-    '/stats/durations',
-    p,
-  );
-  const exits = useApi<Exits>('/stats/exits', { ...p, limit: 8 });
-  const together = useApi<{ a: string; b: string; sessions: number; lift: number }[]>('/stats/together', {
-    ...p,
-    limit: 10,
+  // One stats batch (docs/dashboard.md): the five panels share one computation of the range.
+  const all = useBatch<{
+    activity: { cells: Cell[] };
+    durations: { endedSessions: number; buckets: { bucket: string; sessions: number; share: number }[] };
+    exits: Exits;
+    together: { a: string; b: string; sessions: number; lift: number }[];
+    workflows: WorkflowStats[];
+  }>(project.id, {
+    activity: { route: 'activity', ...range },
+    durations: { route: 'durations', ...range },
+    exits: { route: 'exits', ...range, limit: 8 },
+    together: { route: 'together', ...range, limit: 10 },
+    workflows: { route: 'workflows/abandoned', ...range },
   });
-  const workflows = useApi<WorkflowStats[]>('/stats/workflows/abandoned', p);
+  const activity = all.part('activity');
+  const durations = all.part('durations');
+  const exits = all.part('exits');
+  const together = all.part('together');
+  const workflows = all.part('workflows');
   return (
     <div className="view" data-testid="insights">
       <h1>Insights</h1>

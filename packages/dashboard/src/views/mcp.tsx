@@ -3,19 +3,30 @@ import type { BreakdownRow, Daily, WireSession } from '../api.js';
 import { DaysChart } from '../chart.js';
 import { Async, Section, TopList } from '../components.js';
 import { countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
-import { useApi } from '../hooks.js';
+import { useApi, useBatch } from '../hooks.js';
 import { useView } from '../view.js';
 
 const SAMPLE = 500;
 
 export function Mcp() {
   const { project, range } = useView();
-  const p = { project: project.id, ...range };
-  const daily = useApi<Daily[]>('/stats/daily', p);
-  const tools = useApi<BreakdownRow[]>('/stats/breakdown', { ...p, by: 'tool', limit: 12 });
-  const transports = useApi<BreakdownRow[]>('/stats/breakdown', { ...p, by: 'transport', limit: 8 });
-  // Client names and countries of MCP sessions: counted over the latest MCP sessions of the range.
-  const sample = useApi<{ sessions: WireSession[] }>('/sessions', { ...p, kind: 'mcp', limit: SAMPLE });
+  // One stats batch (docs/dashboard.md); the live list is polled on its own. Client names and
+  // countries of MCP sessions are counted over the latest MCP sessions of the range (`sample`).
+  const all = useBatch<{
+    daily: Daily[];
+    tools: BreakdownRow[];
+    transports: BreakdownRow[];
+    sample: { sessions: WireSession[] };
+  }>(project.id, {
+    daily: { route: 'daily', ...range },
+    tools: { route: 'breakdown', by: 'tool', ...range, limit: 12 },
+    transports: { route: 'breakdown', by: 'transport', ...range, limit: 8 },
+    sample: { route: 'sessions', kind: 'mcp', ...range, limit: SAMPLE },
+  });
+  const daily = all.part('daily');
+  const tools = all.part('tools');
+  const transports = all.part('transports');
+  const sample = all.part('sample');
   const live = useApi<{ sessions: WireSession[] }>(
     '/sessions',
     { project: project.id, kind: 'mcp', status: 'live', limit: 50 },

@@ -1,8 +1,8 @@
-import type { BreakdownRow, Countries as CountriesData, Daily, Summary } from '../api.js';
+import type { BatchPart, BreakdownRow, Countries as CountriesData, Daily, Summary } from '../api.js';
 import { DaysChart } from '../chart.js';
 import { Async, Card, Section, TopList } from '../components.js';
 import { change, countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
-import { useApi } from '../hooks.js';
+import { type Loaded, useApi, useBatch } from '../hooks.js';
 import { useView } from '../view.js';
 import { EmptyProject } from './empty.js';
 
@@ -19,13 +19,28 @@ const LISTS: [string, string][] = [
   ['os', 'Operating systems'],
 ];
 
+/** What the overview draws, in one stats batch (docs/dashboard.md); Active now is polled on its own. */
+type OverviewData = {
+  summary: Summary;
+  before: Summary;
+  daily: Daily[];
+  countries: CountriesData;
+} & Record<string, BreakdownRow[]>;
+
 export function Overview() {
   const { project, range, previous } = useView();
-  const p = { project: project.id };
-  const active = useApi<{ count: number }>('/sessions/active', { ...p, limit: 1 }, ACTIVE_POLL_MS);
-  const summary = useApi<Summary>('/stats/summary', { ...p, ...range });
-  const before = useApi<Summary>('/stats/summary', { ...p, ...previous });
-  const daily = useApi<Daily[]>('/stats/daily', { ...p, ...range });
+  const active = useApi<{ count: number }>('/sessions/active', { project: project.id, limit: 1 }, ACTIVE_POLL_MS);
+  const parts: Record<string, BatchPart> = {
+    summary: { route: 'summary', ...range },
+    before: { route: 'summary', ...previous },
+    daily: { route: 'daily', ...range },
+    countries: { route: 'countries', ...range, limit: 10 },
+  };
+  for (const [by] of LISTS) parts[by] = { route: 'breakdown', by, ...range, limit: 8 };
+  const all = useBatch<OverviewData>(project.id, parts);
+  const summary = all.part('summary');
+  const before = all.part('before');
+  const daily = all.part('daily');
 
   if (summary.data && summary.data.sessions === 0 && before.data?.sessions === 0 && active.data?.count === 0) {
     return <EmptyProject />;
@@ -61,9 +76,9 @@ export function Overview() {
       </Section>
       <div className="grid">
         {LISTS.map(([by, title]) => (
-          <Breakdown key={by} by={by} title={title} />
+          <Breakdown key={by} by={by} title={title} rows={all.part(by) as Loaded<BreakdownRow[]>} />
         ))}
-        <Countries />
+        <Countries countries={all.part('countries')} />
       </div>
     </div>
   );
@@ -115,23 +130,19 @@ const SESSION_SERIES = [
   { label: 'Unique users', of: (d: Daily) => d.uniqueUsers, color: '#19a974' },
 ];
 
-function Breakdown(props: { by: string; title: string }) {
-  const { project, range } = useView();
-  const rows = useApi<BreakdownRow[]>('/stats/breakdown', { project: project.id, by: props.by, ...range, limit: 8 });
+function Breakdown(props: { by: string; title: string; rows: Loaded<BreakdownRow[]> }) {
   return (
     <Section title={props.title} id={`s-${props.by}`}>
-      <Async state={rows}>{(r) => <TopList rows={r} testId={`list-${props.by}`} />}</Async>
+      <Async state={props.rows}>{(r) => <TopList rows={r} testId={`list-${props.by}`} />}</Async>
     </Section>
   );
 }
 
 /** Countries with their top regions underneath. */
-export function Countries(props: { title?: string }) {
-  const { project, range } = useView();
-  const countries = useApi<CountriesData>('/stats/countries', { project: project.id, ...range, limit: 10 });
+function Countries(props: { countries: Loaded<CountriesData> }) {
   return (
-    <Section title={props.title ?? 'Countries and regions'} id="s-country">
-      <Async state={countries}>
+    <Section title="Countries and regions" id="s-country">
+      <Async state={props.countries}>
         {(c) => (
           <TopList
             rows={c.top.map((r) => ({ value: r.country, sessions: r.sessions, share: r.share }))}

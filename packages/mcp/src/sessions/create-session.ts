@@ -1,12 +1,12 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { MAX_METADATA_BYTES, randomToken } from '@sessiontrack/core';
 import { initializeParams } from '../context.js';
-import type { McpSessionMetadata } from '../sink.js';
+import type { McpSessionMetadata, McpSessionStart } from '../sink.js';
 import type { Capacity } from './capacity.js';
 import { clientLocation } from './client-location.js';
-import { closeSdk, type LiveSessions } from './live-sessions.js';
+import { closeSdk, type Live, type LiveSessions } from './live-sessions.js';
 import type { McpRequest, Settings } from './options.js';
-import { tooManySessions } from './rpc-errors.js';
+import { sinkUnavailable, tooManySessions } from './rpc-errors.js';
 import type { SessionTransports } from './session-transport.js';
 
 // A new session from an initialize request: a fresh id and transport, and, once the SDK accepted
@@ -40,8 +40,25 @@ export async function createSession(
     return res;
   }
   l.meta = boundedMetadata(s, id, sessionMetadata(s, source, body));
-  s.sink.start({
-    id,
+  // Durable before the client learns the id (the answer is not sent before this returns): a
+  // session it was told about must be recoverable after a crash. If the sink cannot take it, the
+  // client is told to retry, and nothing of the session stays.
+  try {
+    await s.sink.start(startOf(s, l, req, source));
+  } catch (err) {
+    s.log.warn({ sessionId: id, err: (err as Error).message }, 'mcp session start not stored: refused');
+    live.discard(l);
+    await res.body?.cancel().catch(() => {});
+    await closeSdk(l, s.log);
+    return sinkUnavailable();
+  }
+  s.log.info({ sessionId: id, client: l.meta.clientName, principal: l.principal !== null }, 'mcp session started');
+  return res;
+}
+
+function startOf(s: Settings, l: Live, req: Request, source: McpRequest): McpSessionStart {
+  return {
+    id: l.id,
     principal: l.principal,
     startedAt: l.startedAt,
     transport: 'streamable-http',
@@ -49,9 +66,7 @@ export async function createSession(
     ...clientLocation(s, req, source),
     ...s.limits,
     metadata: l.meta,
-  });
-  s.log.info({ sessionId: id, client: l.meta.clientName, principal: l.principal !== null }, 'mcp session started');
-  return res;
+  };
 }
 
 function sessionMetadata(s: Settings, source: McpRequest, body: unknown): McpSessionMetadata {

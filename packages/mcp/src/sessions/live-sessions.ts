@@ -161,6 +161,13 @@ export class LiveSessions {
     }
   }
 
+  /** A session whose start the sink refused: forgotten, nothing told to the sink. */
+  discard(l: Live): void {
+    l.retired = true;
+    if (this.#byId.get(l.id) === l) this.#byId.delete(l.id);
+    l.pending.clear();
+  }
+
   /** Closes a session's transport; it stays recoverable. */
   async close(l: Live): Promise<void> {
     this.retire(l, 'closed');

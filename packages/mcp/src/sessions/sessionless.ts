@@ -15,6 +15,8 @@ interface Group {
   startedAt: number;
   lastSeen: number;
   lastWritten: number;
+  /** Its start, written (or given up): a request of the group waits for it, so that its tool calls never reach storage first. */
+  ready: Promise<void>;
 }
 
 export class SessionlessGroups {
@@ -48,31 +50,38 @@ export class SessionlessGroups {
     if (!g) {
       if (!this.#capacity.hasRoom()) return tooManySessions();
       const digest = createHash('sha256').update(key).digest('base64url').slice(0, 16);
-      g = { id: `mcp_sl_${digest}_${at.toString(36)}`, startedAt: at, lastSeen: at, lastWritten: at };
-      this.#byKey.set(key, g);
+      const id = `mcp_sl_${digest}_${at.toString(36)}`;
       const custom = s.options.metadata?.(source) ?? null;
-      s.sink.start({
-        id: g.id,
-        principal,
-        startedAt: at,
-        transport: 'streamable-http-stateless',
-        userAgent,
-        ...clientLocation(s, req, source),
-        ...s.limits,
-        metadata: {
-          clientName: null,
-          clientVersion: null,
-          protocolVersion: req.headers.get('mcp-protocol-version')?.slice(0, 32) ?? null,
-          clientCapabilities: null,
-          ...(custom ? { custom } : {}),
-        },
-      });
+      // A failure costs the group its record, not the request: it has no session id to lose.
+      const ready = Promise.resolve(
+        s.sink.start({
+          id,
+          principal,
+          startedAt: at,
+          transport: 'streamable-http-stateless',
+          userAgent,
+          ...clientLocation(s, req, source),
+          ...s.limits,
+          metadata: {
+            clientName: null,
+            clientVersion: null,
+            protocolVersion: req.headers.get('mcp-protocol-version')?.slice(0, 32) ?? null,
+            clientCapabilities: null,
+            ...(custom ? { custom } : {}),
+          },
+        }),
+      ).catch((err) =>
+        s.log.warn({ sessionId: id, err: (err as Error).message }, 'mcp sessionless group start not stored'),
+      );
+      g = { id, startedAt: at, lastSeen: at, lastWritten: at, ready };
+      this.#byKey.set(key, g);
       s.log.info({ sessionId: g.id, principal: principal !== null }, 'mcp sessionless group started');
     } else if (at - g.lastWritten >= s.touchIntervalMs) {
       g.lastWritten = at;
       s.sink.touch(g.id, at);
     }
     g.lastSeen = at;
+    await g.ready;
     const l = await this.#transports.stateless(g.id, principal, g.startedAt);
     const group = g;
     const release = () => {

@@ -441,3 +441,41 @@ describe('POST /api/v1/track', () => {
     expect(await json(res)).toEqual({ ignored: 'bot' });
   });
 });
+
+describe('engaged time (docs/metrics.md)', () => {
+  it('adds up the reports of /track and heartbeats; engagedSeconds never above durationSeconds, null for MCP', async () => {
+    const T0 = Date.parse('2026-03-02T10:00:00Z');
+    let clock = T0;
+    const app = await createTestApp({ now: () => clock });
+    try {
+      const track = async (body: Record<string, unknown>) =>
+        json(await app.ingest('/api/v1/track', { anonymousId: 'a_e', ...body }));
+      const first = await track({ events: [{ id: 'p1', type: 'pageview', page: '/' }], engagedMs: 0 });
+      clock += 3_000;
+      await track({ sessionId: first.sessionId, engagedMs: 3_000 });
+      clock += 12_000;
+      const hb = await app.ingest(`/api/v1/sessions/${first.sessionId}/heartbeat`, { engagedMs: 2_000 });
+      expect(hb.status).toBe(200);
+      const live = await json(await app.read(`/api/v1/sessions/${first.sessionId}`));
+      expect(live).toMatchObject({ durationSeconds: 15, engagedSeconds: 5 });
+      // a report claiming more than the session lasted is cut at its duration
+      await track({ sessionId: first.sessionId, engagedMs: 60_000, end: { reason: 'navigation' } });
+      expect(await json(await app.read(`/api/v1/sessions/${first.sessionId}`))).toMatchObject({
+        status: 'ended',
+        durationSeconds: 15,
+        engagedSeconds: 15,
+      });
+      // a session whose client reports none (an MCP one): null, and not in the average
+      const mcp = await json(await app.ingest('/api/v1/sessions/start', { kind: 'mcp', userId: 'agent' }));
+      await app.ingest(`/api/v1/sessions/${mcp.sessionId}/end`, {});
+      expect((await json(await app.read(`/api/v1/sessions/${mcp.sessionId}`))).engagedSeconds).toBeNull();
+      for (const engagedMs of [-1, 1.5, '3']) {
+        const bad = await app.ingest('/api/v1/track', { anonymousId: 'a_e', engagedMs });
+        expect(bad.status).toBe(400);
+        expect((await errorOf(bad)).message).toMatch(/engagedMs/);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -118,6 +118,7 @@ export function ingestRoutes(deps: RouteDeps): Hono<AppEnv> {
         projectId: project.id,
         sessionId: c.req.param('id'),
         page: pagePath(input.page),
+        engagedMs: input.engagedMs,
       }),
     );
     const wire = sessionToWire(r.session, now());
@@ -210,6 +211,7 @@ export function ingestRoutes(deps: RouteDeps): Hono<AppEnv> {
         newSession: buildSession(input, startContext(c, project, at)),
         events: input.events.map((e) => normalizeEvent(e, at)),
         end: input.end?.reason ?? null,
+        engagedMs: input.engagedMs,
       }),
     );
     metrics.events.inc({ result: 'accepted' }, r.accepted);

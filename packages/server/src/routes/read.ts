@@ -4,11 +4,13 @@ import {
   effectiveStatus,
   eventsToWire,
   historyQuery,
+  type ListSessionsQuery,
   listSessionsQuery,
   type Project,
   sessionToWire,
   sessionWorkflows,
 } from '@sessiontrack/core';
+import type { Store } from '@sessiontrack/store';
 import { type Context, Hono } from 'hono';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { ApiError } from '../errors.js';
@@ -57,33 +59,7 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   app.get('/sessions', async (c) => {
     const q = parse(listSessionsQuery, c.req.query());
-    const project = projectOf(c);
-    const t = now();
-    let range: { from: number; to: number };
-    try {
-      range = dateRange(q, project.timeZone, t);
-    } catch (err) {
-      throw new ApiError('validation_failed', `from: ${(err as Error).message}`);
-    }
-    let page: Awaited<ReturnType<typeof store.listSessions>>;
-    try {
-      page = await store.listSessions(
-        {
-          projectId: project.id,
-          ...range,
-          userId: q.userId,
-          status: q.status,
-          kind: q.kind,
-          limit: q.limit,
-          cursor: q.cursor,
-        },
-        t,
-      );
-    } catch (err) {
-      if (err instanceof RangeError) throw new ApiError('validation_failed', err.message);
-      throw err;
-    }
-    return c.json({ sessions: page.sessions.map((s) => sessionToWire(s, t)), nextCursor: page.nextCursor });
+    return c.json(await sessionsAnswer(store, projectOf(c), q, now()));
   });
 
   app.get('/sessions/:id', async (c) => {
@@ -103,4 +79,37 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
     });
   });
   return app;
+}
+
+/** GET /sessions's answer: also a part of a stats batch (routes/stats-batch.ts). */
+export async function sessionsAnswer(store: Store, project: Project, q: ListSessionsQuery, t: number) {
+  const range = sessionRange(q, project, t);
+  let page: Awaited<ReturnType<Store['listSessions']>>;
+  try {
+    page = await store.listSessions(
+      {
+        projectId: project.id,
+        ...range,
+        userId: q.userId,
+        status: q.status,
+        kind: q.kind,
+        limit: q.limit,
+        cursor: q.cursor,
+      },
+      t,
+    );
+  } catch (err) {
+    if (err instanceof RangeError) throw new ApiError('validation_failed', err.message);
+    throw err;
+  }
+  return { sessions: page.sessions.map((s) => sessionToWire(s, t)), nextCursor: page.nextCursor };
+}
+
+/** GET /sessions's `from`/`to` as epoch ms, or a 400. */
+export function sessionRange(q: Pick<ListSessionsQuery, 'from' | 'to'>, project: Project, t: number) {
+  try {
+    return dateRange(q, project.timeZone, t);
+  } catch (err) {
+    throw new ApiError('validation_failed', `from: ${(err as Error).message}`);
+  }
 }

@@ -1,7 +1,7 @@
 import { buildSession, continentOf, type EventInput, normalizeEvent, type StartSessionInput } from '@sessiontrack/core';
 import { rollupAll, type WriteOp } from '@sessiontrack/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, json, type TestApp } from '../app.testkit.js';
+import { ADMIN_TOKEN, createTestApp, json, type TestApp } from '../app.testkit.js';
 import { retainProject } from '../jobs/analytics.js';
 
 // The analytics routes through the real app on a real SQLite store: hand-built traffic with known
@@ -186,6 +186,101 @@ describe('stats routes', () => {
       errorRate: 0,
     });
     expect(await json(await t.read('/api/v1/stats/daily'))).toHaveLength(30);
+  });
+});
+
+describe('POST /stats/batch', () => {
+  /** Every kind of part, over the default range, an explicit range and the previous period. */
+  const PARTS: Record<string, Record<string, unknown>> = {
+    summary: { route: 'summary' },
+    before: { route: 'summary', from: '2025-05-01', to: '2025-05-31' },
+    daily: { route: 'daily' },
+    week: { route: 'daily', from: '2025-05-27', to: '2025-06-02' },
+    countries: { route: 'countries' },
+    entry: { route: 'breakdown', by: 'entryPage', limit: 8 },
+    region: { route: 'breakdown', by: 'region' },
+    tool: { route: 'breakdown', by: 'tool', limit: 12 },
+    transport: { route: 'breakdown', by: 'transport', from: '2025-05-27', to: '2025-06-02' },
+    activity: { route: 'activity' },
+    together: { route: 'together', limit: 5 },
+    exits: { route: 'exits' },
+    durations: { route: 'durations' },
+    abandoned: { route: 'workflows/abandoned' },
+    mcp: { route: 'sessions', kind: 'mcp', limit: 500 },
+    live: { route: 'sessions', status: 'live', limit: 50 },
+  };
+  /** The single GET each part stands for. */
+  const single = (part: Record<string, unknown>) => {
+    const { route, ...query } = part;
+    const q = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+    return `/api/v1/${route === 'sessions' ? 'sessions' : `stats/${route}`}?${q}`;
+  };
+  const batch = (parts: unknown, path = '/api/v1/stats/batch') => t.admin(path, { parts });
+  async function expectSameAsSingles() {
+    const res = await batch(PARTS);
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(Object.keys(body).sort()).toEqual(Object.keys(PARTS).sort());
+    for (const [name, part] of Object.entries(PARTS)) {
+      const alone = await t.read(single(part));
+      expect(alone.status, name).toBe(200);
+      expect(body[name], name).toEqual(await json(alone));
+    }
+    return body;
+  }
+
+  it('answers every part exactly as its route does: live today, rolled days, and the previous period', async () => {
+    await traffic();
+    const live = await expectSameAsSingles();
+    expect(live.summary.sessions).toBe(3);
+    expect(live.mcp.sessions).toHaveLength(1);
+    expect(live.tool[0]).toMatchObject({ value: 'search', sessions: 1 });
+    // The next day: 2025-06-01 comes from its rollup, today (empty) is live.
+    clock += DAY;
+    await rollupAll(t.store, clock, { marginMs: 0 });
+    await session({ userId: 'u2', entry: { page: '/docs' } }, 'GB');
+    const rolled = await expectSameAsSingles();
+    expect(rolled.summary.sessions).toBe(4);
+    expect(rolled.week.map((d: { sessions: number }) => d.sessions).slice(-2)).toEqual([3, 1]);
+  });
+
+  it('refuses a bad batch as a whole with a 400 that names the part', async () => {
+    const cases: [unknown, string][] = [
+      [{}, 'parts: at least one part'],
+      [{ a: { route: 'nope' } }, 'parts.a.route'],
+      [{ a: { route: 'breakdown', by: 'nope' } }, 'parts.a.by'],
+      [{ a: { route: 'breakdown' } }, 'parts.a.by'],
+      [{ a: { route: 'summary', limit: 0 } }, 'parts.a.limit'],
+      [{ a: { route: 'summary', from: '2025-13-01' } }, 'parts.a: not a calendar date'],
+      [{ a: { route: 'summary' }, b: { route: 'summary', from: '2025-06-02', to: '2025-06-01' } }, 'parts.b: '],
+      [{ a: { route: 'summary', from: '2020-01-01', to: '2025-01-01' } }, 'parts.a: the range is longer than 400 days'],
+      [{ a: { route: 'sessions', from: '2025-02-30' } }, 'parts.a: from: not a calendar date'],
+      [{ a: { route: 'sessions', limit: 501 } }, 'parts.a.limit'],
+      [{ '1st': { route: 'summary' } }, 'a part name is a letter'],
+      [Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`p${i}`, { route: 'summary' }])), 'at most 32 parts'],
+      ['summary', 'parts'],
+    ];
+    for (const [parts, message] of cases) {
+      const res = await batch(parts);
+      expect(res.status, JSON.stringify(parts).slice(0, 80)).toBe(400);
+      const { error } = await json(res);
+      expect(error.code).toBe('validation_failed');
+      expect(error.message).toContain(message);
+    }
+    expect((await batch({ a: { route: 'summary' } }, '/api/v1/stats/batch?project=nope')).status).toBe(404);
+    const unauthorized = await t.app.request('/api/v1/stats/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"parts":{"a":{"route":"summary"}}}',
+    });
+    expect(unauthorized.status).toBe(401);
+    const notJson = await t.app.request('/api/v1/stats/batch', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', 'content-length': '7' },
+      body: '{parts:',
+    });
+    expect(notJson.status).toBe(400);
+    expect((await json(notJson)).error.code).toBe('invalid_json');
   });
 });
 

@@ -3,8 +3,8 @@ import {
   addDays,
   breakdownOf,
   breakdownQuery,
-  type CountDim,
   countriesOf,
+  countriesQuery,
   dailyOf,
   dateRange,
   durationsOf,
@@ -21,8 +21,9 @@ import {
   userPattern,
   workflowsOf,
 } from '@sessiontrack/core';
-import { loadRange, type RangeQuery, type Store } from '@sessiontrack/store';
+import { loadRange, type RangeQuery, type RangeResult, type Store } from '@sessiontrack/store';
 import { type Context, Hono } from 'hono';
+import type { z } from 'zod';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { ApiError } from '../errors.js';
 import { parse } from '../validate.js';
@@ -35,76 +36,102 @@ import { parse } from '../validate.js';
 /** The longest range a stats route answers (days computed live cost a query over raw rows each). */
 const MAX_RANGE_DAYS = 400;
 
+type Wants = Omit<RangeQuery, 'fromDate' | 'toDate'>;
+type Dates = { fromDate: string; toDate: string };
+type Range = { from?: string | undefined; to?: string | undefined };
+
+/** A validated stats query: its range, what it needs loaded, and its answer from what was loaded. */
+export interface StatsPlan {
+  range: Range;
+  wants: Wants;
+  answer(r: RangeResult, dates: Dates, project: Project): unknown;
+}
+
+/**
+ * A stats route: its query schema, and the plan for a query it validated. GET /stats/<name> and the
+ * parts of POST /stats/batch (stats-batch.ts) both answer through it, so a batch part is exactly the
+ * route's answer.
+ */
+export interface StatsRoute {
+  query: z.ZodType<Range>;
+  plan(q: Range): StatsPlan;
+}
+
+function route<S extends z.ZodType<Range>>(
+  query: S,
+  wants: (q: z.output<S>) => Wants,
+  answer: (q: z.output<S>, r: RangeResult, dates: Dates, project: Project) => unknown,
+): StatsRoute {
+  return {
+    query,
+    // `q` was validated by `query` (here, or as a part of core's statsBatchSchema, which uses it).
+    plan: (q) => ({ range: q, wants: wants(q as z.output<S>), answer: (r, d, p) => answer(q as z.output<S>, r, d, p) }),
+  };
+}
+
+export const STATS: Record<string, StatsRoute> = {
+  summary: route(
+    statsQuery,
+    () => ({ users: true }),
+    (_q, r, dates) => ({ ...dates, ...summaryOf(r.totals, r.uniqueUsers) }),
+  ),
+  daily: route(
+    statsQuery,
+    () => ({ dayDims: ['country', 'entryPage', 'exitPage'] }),
+    (_q, r) => r.days.map(dailyOf),
+  ),
+  breakdown: route(
+    breakdownQuery,
+    (q) => ({ dims: q.by === 'tool' ? ['tool', 'toolCall', 'toolError'] : [q.by] }),
+    (q, r) => breakdownOf(r.totals, q.by, q.limit),
+  ),
+  'workflows/abandoned': route(
+    statsQuery,
+    () => ({ dims: ['wfStarted', 'wfCompleted', 'wfFailed', 'wfAbandoned'] }),
+    (q, r) => workflowsOf(r.totals).slice(0, q.limit),
+  ),
+  activity: route(
+    statsQuery,
+    () => ({ dims: ['cell'] }),
+    (_q, r, _dates, project) => ({ timeZone: project.timeZone, cells: activityOf(r.totals) }),
+  ),
+  together: route(
+    statsQuery,
+    () => ({ dims: ['action', 'pair'] }),
+    (q, r) => togetherOf(r.totals, q.limit),
+  ),
+  exits: route(
+    statsQuery,
+    () => ({ dims: ['exitPage', 'exitReason', 'exitAction'] }),
+    (q, r) => exitsOf(r.totals, q.limit),
+  ),
+  durations: route(
+    statsQuery,
+    () => ({ dims: ['duration'] }),
+    (_q, r) => ({ endedSessions: r.totals.endedSessions, buckets: durationsOf(r.totals) }),
+  ),
+  countries: route(
+    countriesQuery,
+    () => ({ dims: ['country', 'region'], dayDims: ['country'] }),
+    (q, r, dates) => ({ ...dates, ...countriesOf(r.totals, r.days, q.limit) }),
+  ),
+};
+
 export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { store } = deps;
   const { now } = deps;
   const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
-  const range = async (
-    c: Context<AppEnv>,
-    q: { from?: string | undefined; to?: string | undefined },
-    want: Omit<RangeQuery, 'fromDate' | 'toDate'>,
-  ) => {
-    const project = projectOf(c);
-    const t = now();
-    const dates = rangeDates(q, project, t);
-    return { project, t, dates, r: await loadRange(store, project, { ...dates, ...want }, t) };
-  };
-
-  app.get('/stats/summary', async (c) => {
-    const q = parse(statsQuery, c.req.query());
-    const { dates, r } = await range(c, q, { users: true });
-    return c.json({ ...dates, ...summaryOf(r.totals, r.uniqueUsers) });
-  });
-
-  app.get('/stats/daily', async (c) => {
-    const q = parse(statsQuery, c.req.query());
-    const { r } = await range(c, q, { dayDims: ['country', 'entryPage', 'exitPage'] });
-    return c.json(r.days.map(dailyOf));
-  });
-
-  app.get('/stats/breakdown', async (c) => {
-    const q = parse(breakdownQuery, c.req.query());
-    const dims: CountDim[] = q.by === 'tool' ? ['tool', 'toolCall', 'toolError'] : [q.by];
-    const { r } = await range(c, q, { dims });
-    return c.json(breakdownOf(r.totals, q.by, q.limit));
-  });
-
-  app.get('/stats/workflows/abandoned', async (c) => {
-    const q = parse(statsQuery, c.req.query());
-    const { r } = await range(c, q, { dims: ['wfStarted', 'wfCompleted', 'wfFailed', 'wfAbandoned'] });
-    return c.json(workflowsOf(r.totals).slice(0, q.limit));
-  });
-
-  app.get('/stats/activity', async (c) => {
-    const q = parse(statsQuery, c.req.query());
-    const { project, r } = await range(c, q, { dims: ['cell'] });
-    return c.json({ timeZone: project.timeZone, cells: activityOf(r.totals) });
-  });
-
-  app.get('/stats/together', async (c) => {
-    const q = parse(statsQuery, c.req.query());
-    const { r } = await range(c, q, { dims: ['action', 'pair'] });
-    return c.json(togetherOf(r.totals, q.limit));
-  });
-
-  app.get('/stats/exits', async (c) => {
-    const q = parse(statsQuery, c.req.query());
-    const { r } = await range(c, q, { dims: ['exitPage', 'exitReason', 'exitAction'] });
-    return c.json(exitsOf(r.totals, q.limit));
-  });
-
-  app.get('/stats/durations', async (c) => {
-    const q = parse(statsQuery, c.req.query());
-    const { r } = await range(c, q, { dims: ['duration'] });
-    return c.json({ endedSessions: r.totals.endedSessions, buckets: durationsOf(r.totals) });
-  });
-
-  app.get('/stats/countries', async (c) => {
-    const q = parse(statsQuery.extend({ limit: statsQuery.shape.limit.default(10) }), c.req.query());
-    const { dates, r } = await range(c, q, { dims: ['country', 'region'], dayDims: ['country'] });
-    return c.json({ ...dates, ...countriesOf(r.totals, r.days, q.limit) });
-  });
+  for (const [name, route] of Object.entries(STATS)) {
+    app.get(`/stats/${name}`, async (c) => {
+      const plan = route.plan(parse(route.query, c.req.query()));
+      const project = projectOf(c);
+      const t = now();
+      const dates = rangeDates(plan.range, project, t);
+      const r = await loadRange(store, project, { ...dates, ...plan.wants }, t);
+      return c.json(plan.answer(r, dates, project));
+    });
+  }
 
   app.get('/sessions/patterns/:userId', async (c) => {
     const project = projectOf(c);

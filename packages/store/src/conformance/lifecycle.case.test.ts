@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { WriteOp } from '../store.js';
 import {
   commitOne,
   conformance,
@@ -251,6 +252,25 @@ conformance('lifecycle', () => {
       const later = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, t + 25 * MIN)), t + 25 * MIN));
       expect(later).toMatchObject({ rotated: false, session: { id: s.id } });
       expect((await stored(s.id)).lastActivityAt).toBe(t + 25 * MIN);
+    });
+
+    it('adds up the engaged time reported by track calls and heartbeats, and keeps null while none', async () => {
+      const p = await newProject();
+      const s = await started(p, T0);
+      expect((await stored(s.id)).engagedMs).toBeNull();
+      const at = (ms: number) => T0 + ms;
+      const report = (engagedMs: number, t: number) =>
+        ({ ...trackOp(p.id, s.id, makeSession(p, t)), engagedMs }) as WriteOp;
+      expect(ok(await commitOne(report(3_000, at(5 * SEC)), at(5 * SEC))).session.engagedMs).toBe(3_000);
+      expect(ok(await commitOne(report(1_000, at(6 * SEC)), at(6 * SEC))).session.engagedMs).toBe(4_000);
+      ok(await commitOne({ ...heartbeatOp(s), engagedMs: 2_000 } as WriteOp, at(9 * SEC)));
+      // a report without engaged time keeps it
+      ok(await commitOne(trackOp(p.id, s.id, makeSession(p, at(10 * SEC))), at(10 * SEC)));
+      expect((await stored(s.id)).engagedMs).toBe(6_000);
+      // two reports in one batch (two tabs): both count
+      const results = await store.commit([report(1_500, at(11 * SEC)), report(500, at(11 * SEC))], at(11 * SEC));
+      expect(results.map((r) => r.ok)).toEqual([true, true]);
+      expect((await stored(s.id)).engagedMs).toBe(8_000);
     });
 
     it('continues (recovers) a disconnected session inside its grace', async () => {

@@ -152,4 +152,13 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN grace_ms integer, ADD COLUMN max_recovery_attempts integer;
     `,
   },
+  // Version 6 is the maintained aggregates (#13), built beside this one; versions apply by number.
+  {
+    version: 7,
+    name: 'engaged time',
+    sql: `
+      -- Milliseconds visible and active, as the tracker reports it (NULL: none reported).
+      ALTER TABLE sessions ADD COLUMN engaged_ms bigint;
+    `,
+  },
 ];

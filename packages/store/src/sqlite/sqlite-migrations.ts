@@ -154,4 +154,13 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN max_recovery_attempts INTEGER;
     `,
   },
+  // Version 6 is the maintained aggregates (#13), built beside this one; versions apply by number.
+  {
+    version: 7,
+    name: 'engaged time',
+    sql: `
+      -- Milliseconds visible and active, as the tracker reports it (NULL: none reported).
+      ALTER TABLE sessions ADD COLUMN engaged_ms INTEGER;
+    `,
+  },
 ];

@@ -229,6 +229,7 @@ const ACTIVITY_COLUMNS = [
   'errors',
   'tool_calls',
   'workflows',
+  'engaged_ms',
 ] as const satisfies readonly (typeof MUTABLE_SESSION_COLUMNS)[number][];
 
 /** Synchronous, at open: the constructor answers a ready store. */
