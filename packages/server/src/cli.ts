@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createProjectSchema, formatIssues } from '@sessiontrack/core';
+import { addDays, createProjectSchema, formatIssues, localDate } from '@sessiontrack/core';
+import { type RollupRun, rebuildRange } from '@sessiontrack/store';
 import { DAY_MS } from './clock.js';
 import { DemoError, runDemo } from './demo.js';
 import { runRollup } from './jobs/analytics.js';
@@ -35,7 +36,7 @@ Commands:
   project list     list projects
   cleanup          delete sessions (and their events) inactive for N days
   demo             fill a running server with realistic demo traffic (web and MCP)
-  rollup           compute the daily rollups of the days that changed
+  rollup           rebuild the aggregates of marked days, or (--rebuild) of any days, from raw rows
 
 Run 'sessiontrack <command> --help' for a command's options.`,
   serve: `Usage: sessiontrack serve [options]
@@ -62,14 +63,28 @@ Options of 'create':
   --data-dir <dir>, --database-url <url>  as for serve`,
   cleanup: `Usage: sessiontrack cleanup [--days-inactive 30] [--project <id>] [--data-dir <dir>] [--database-url <url>]
 
-Rolls up the changed days first, then deletes sessions whose last activity is older than N days,
-with their events (in chunks). Daily rollups are kept.`,
-  rollup: `Usage: sessiontrack rollup [--project <id>] [--data-dir <dir>] [--database-url <url>]
+Rebuilds the days still marked for a rebuild first, then deletes sessions whose last activity is
+older than N days, with their events (in chunks). The aggregates keep their counts.`,
+  rollup: `Usage: sessiontrack rollup [--rebuild [--from <date>] [--to <date>]] [--project <id>]
+                         [--data-dir <dir>] [--database-url <url>]
 
-Computes and stores the daily rollups of every closed day (before today, in the project's time zone)
-that changed since its last rollup, and prints what it did. Idempotent; the server also runs it
-every 10 minutes (--rollup-interval). Only one instance runs it at a time: on a shared PostgreSQL a
-run that finds another one in progress says so and exits 0.`,
+The stats are read from aggregates that every write keeps up to date (docs/metrics.md). Without
+--rebuild: rebuilds the days marked for it (after an upgrade from a version without maintained
+aggregates), as the server does every 10 minutes (--rollup-interval), and prints what it did.
+
+  --rebuild          recompute the days [--from, --to] from raw rows and correct the aggregates to
+                     match (after a fix, a definition change such as new bounce thresholds, or rows
+                     written by other means); prints each day as it is done. Days whose raw rows
+                     may be past the project's retention are skipped: their aggregates are all
+                     that is left (after a 'cleanup' with fewer days, rebuild only later days).
+                     Each day is one transaction; writes to that day wait for it.
+  --from <date>      first day, YYYY-MM-DD in the project's time zone (default: the oldest day
+                     still within retention)
+  --to <date>        last day (default: today)
+  --project <id>     only this project (default: every project)
+
+Idempotent. Only one instance runs it at a time: on a shared PostgreSQL a run that finds another
+one in progress says so and exits 0.`,
   demo: `Usage: sessiontrack demo [options]
 
 Sends realistic web and MCP traffic over past days to a running server, through the admin-only
@@ -337,23 +352,63 @@ async function demo(argv: string[]): Promise<number> {
 }
 
 async function rollup(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...storageOptions, project: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...storageOptions,
+      project: { type: 'string' },
+      rebuild: { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+    },
+  });
   if (values.help) {
     console.log(HELP.rollup);
     return 0;
   }
+  if (!values.rebuild && (values.from || values.to)) throw new UsageError('--from and --to go with --rebuild');
+  for (const [flag, v] of [
+    ['from', values.from],
+    ['to', values.to],
+  ] as const) {
+    if (v !== undefined && !isDate(v)) throw new UsageError(`--${flag} must be a date YYYY-MM-DD, got '${v}'`);
+  }
+  if (values.from && values.to && values.from > values.to) throw new UsageError('--from is after --to');
   const store = await openStore(storage(values));
   try {
     const all = await store.listProjects();
     const projects = values.project ? all.filter((p) => p.id === values.project) : all;
     if (values.project && projects.length === 0) throw new UsageError(`unknown project '${values.project}'`);
-    const runs = await runRollup(store, projects, Date.now(), (run) => {
-      const days = run.days.length === 0 ? 'nothing changed' : `${run.days.length} day(s): ${run.days.join(', ')}`;
+    const report = (run: RollupRun) => {
+      const days = run.days.length === 0 ? 'nothing to rebuild' : `${run.days.length} day(s)`;
       console.log(`${run.project}\t${days}\t(${Math.round(run.ms)} ms)`);
-    });
-    if (runs === null) console.log('another instance is rolling up right now; nothing to do');
+    };
+    const now = Date.now();
+    const ran = values.rebuild
+      ? await store.runExclusive('rollup', async () => {
+          for (const p of projects) {
+            const to = values.to ?? localDate(now, p.timeZone);
+            const from = values.from ?? localDate(now - p.retentionDays * DAY_MS, p.timeZone);
+            process.stderr.write(`${p.id}: rebuilding ${from} … ${to}\n`);
+            report(
+              await rebuildRange(store, p, from, to, now, {
+                onDay: (date, ms) => process.stderr.write(`${p.id}\t${date}\t${Math.round(ms)} ms\n`),
+              }),
+            );
+          }
+        })
+      : (await runRollup(store, projects, now, report)) !== null;
+    if (!ran) console.log('another instance is rebuilding right now; nothing to do');
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+function isDate(v: string): boolean {
+  try {
+    return addDays(v, 0) === v;
+  } catch {
+    return false;
   }
 }

@@ -5,7 +5,7 @@ import { DAY_MS } from '../clock.js';
 // The analytics work behind the rollup and retention jobs (jobs/background.ts), the CLI's
 // `rollup` and `cleanup`, and the admin cleanup and import routes.
 
-/** Rolls up the changed closed days of `projects`, without the job lock (the caller holds it). */
+/** Rebuilds the marked days of `projects` (the rollup job), without the job lock (the caller holds it). */
 export async function rollupProjects(
   store: Store,
   projects: readonly Project[],
@@ -42,10 +42,12 @@ export interface RetentionResult extends CleanupResult {
 }
 
 /**
- * Retention of one project: first the rollup (so the days about to lose raw rows are in the
- * rollups), then sessions inactive for longer than `days` with their events, then any remaining
- * events received before that (sessions that are still live, e.g. month-long MCP sessions).
- * Everything is deleted in chunks, so ingest never waits long for the single writer.
+ * Retention of one project: first the rollup job (days still marked for a rebuild are rebuilt
+ * while their raw rows are all there), then sessions inactive for longer than `days` with their
+ * events (the store sweeps expired ones first, so their end figures count; the aggregates keep
+ * every count), then any remaining events received before that (sessions that are still live,
+ * e.g. month-long MCP sessions; their facets are kept with them). Everything is deleted in
+ * chunks, so ingest never waits long for the single writer.
  */
 export async function retainProject(
   store: Store,

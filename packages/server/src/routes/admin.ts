@@ -28,7 +28,7 @@ export function adminRoutes(deps: RouteDeps): Hono<AppEnv> {
     const projectId = c.req.query('project') ?? null;
     if (projectId && !deps.projects.byId(projectId)) throw new ApiError('not_found', `unknown project ${projectId}`);
     const now = deps.now();
-    // Roll up first: the raw rows about to go are then counted in the rollups, which stay.
+    // Days still marked for a rebuild (an upgrade) are rebuilt while their raw rows are all there.
     await runRollup(
       deps.store,
       projectId ? deps.projects.list().filter((p) => p.id === projectId) : deps.projects.list(),

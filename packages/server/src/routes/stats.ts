@@ -29,11 +29,11 @@ import { ApiError } from '../errors.js';
 import { parse } from '../validate.js';
 
 // The analytics routes of docs/api.md (admin token, mounted at /api/v1): stats over a date range,
-// user patterns, export and erase. The rows come from the store's `loadRange` (rollups for closed
-// days, live for the rest) and every number is computed by core's analytics.ts; docs/metrics.md
+// user patterns, export and erase. The rows come from the store's `loadRange` (the maintained
+// aggregates, every day alike) and every number is computed by core's analytics.ts; docs/metrics.md
 // says what each one means.
 
-/** The longest range a stats route answers (days computed live cost a query over raw rows each). */
+/** The longest range a stats route answers (API.md): reads grow with days × distinct values. */
 const MAX_RANGE_DAYS = 400;
 
 type Wants = Omit<RangeQuery, 'fromDate' | 'toDate'>;

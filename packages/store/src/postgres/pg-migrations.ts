@@ -152,7 +152,34 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN grace_ms integer, ADD COLUMN max_recovery_attempts integer;
     `,
   },
-  // Version 6 is the maintained aggregates (#13), built beside this one; versions apply by number.
+  {
+    version: 6,
+    name: 'maintained aggregates',
+    sql: `
+      -- See the SQLite migration of the same version. The default marks the rows of before as
+      -- 'unknown' without rewriting the table (PostgreSQL 11+ keeps it in the catalog); dropped at
+      -- once, so new sessions get NULL (no facets).
+      ALTER TABLE sessions ADD COLUMN facets text DEFAULT 'unknown';
+      ALTER TABLE sessions ALTER COLUMN facets DROP DEFAULT;
+      ALTER TABLE rollup_users ADD COLUMN n bigint NOT NULL DEFAULT 1;
+      CREATE TABLE rollup_user_prev (
+        project_id text NOT NULL,
+        day text NOT NULL,
+        prev_day text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (project_id, day, prev_day)
+      );
+      INSERT INTO rollup_user_prev (project_id, day, prev_day, n)
+        SELECT project_id, day, prev_day, count(*) FROM (
+          SELECT project_id, day,
+            coalesce(lag(day) OVER (PARTITION BY project_id, user_key ORDER BY day), '') AS prev_day
+          FROM rollup_users) u
+        GROUP BY project_id, day, prev_day;
+      INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM sessions
+        ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
+    `,
+  },
   {
     version: 7,
     name: 'engaged time',
