@@ -21,7 +21,7 @@ import {
   userPattern,
   workflowsOf,
 } from '@sessiontrack/core';
-import { loadRange, type RangeQuery, type RangeResult, type Store } from '@sessiontrack/store';
+import { loadRange, type RangeQuery, type RangeResult, type SessionReadStore } from '@sessiontrack/store';
 import { type Context, Hono } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
@@ -163,7 +163,12 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
 }
 
 /** Every session of a user in a project, newest first (pages of 500). */
-async function userSessions(store: Store, projectId: string, userId: string, now: number): Promise<Session[]> {
+async function userSessions(
+  store: SessionReadStore,
+  projectId: string,
+  userId: string,
+  now: number,
+): Promise<Session[]> {
   const out: Session[] = [];
   let cursor: string | undefined;
   do {
