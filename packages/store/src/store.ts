@@ -7,6 +7,8 @@ import type {
   ImportedSession,
   NewEvent,
   Project,
+  ProjectChanges,
+  ProjectShare,
   Session,
   SessionKind,
   SessionStatus,
@@ -174,9 +176,37 @@ export interface AggregateStore {
   clearRollupDirty(projectId: string, marks: readonly { utcDay: number; markedAt: number }[]): Promise<void>;
 }
 
+/**
+ * Projects and their share links. Every change moves `projectsVersion`, so that each instance
+ * (several may share one PostgreSQL) can tell cheaply when its cache of them is stale.
+ */
 export interface ProjectStore {
   createProject(project: Project): Promise<Project>;
   listProjects(): Promise<Project[]>;
+  getProject(id: string): Promise<Project | null>;
+  /** The project whose write key is `key`, or whose previous key it is and still valid at `now`. */
+  projectByWriteKey(key: string, now: number): Promise<Project | null>;
+  /**
+   * Applies `changes` (null: back to the default) and, with `key`, a new write key with the
+   * previous one kept until `key.previousValidUntil`. Answers the project, null when unknown.
+   */
+  updateProject(
+    id: string,
+    changes: ProjectChanges,
+    key?: { writeKey: string; previousWriteKey: string; previousValidUntil: number },
+  ): Promise<Project | null>;
+  /**
+   * Deletes a project with its shares, sessions, events, agent state and rollups (sessions in
+   * chunks, like cleanup). Null when unknown.
+   */
+  deleteProject(id: string): Promise<CleanupResult | null>;
+  /** A number that changes with every change to projects or shares. */
+  projectsVersion(): Promise<number>;
+  createShare(share: ProjectShare): Promise<ProjectShare>;
+  /** A project's shares, oldest first; every project's without `projectId`. */
+  listShares(projectId?: string): Promise<ProjectShare[]>;
+  /** Answers whether the share existed (in that project). */
+  deleteShare(projectId: string, shareId: string): Promise<boolean>;
 }
 
 /**

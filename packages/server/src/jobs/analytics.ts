@@ -1,5 +1,11 @@
 import type { Project } from '@sessiontrack/core';
-import { type CleanupResult, type RollupRun, rollupProject, type Store } from '@sessiontrack/store';
+import {
+  type AggregateStore,
+  type CleanupResult,
+  type MaintenanceStore,
+  type RollupRun,
+  rollupProject,
+} from '@sessiontrack/store';
 import { DAY_MS } from '../clock.js';
 
 // The analytics work behind the rollup and retention jobs (jobs/background.ts), the CLI's
@@ -7,7 +13,7 @@ import { DAY_MS } from '../clock.js';
 
 /** Rebuilds the marked days of `projects` (the rollup job), without the job lock (the caller holds it). */
 export async function rollupProjects(
-  store: Store,
+  store: AggregateStore,
   projects: readonly Project[],
   now: number,
   onRun?: (run: RollupRun) => void,
@@ -23,7 +29,7 @@ export async function rollupProjects(
 
 /** `rollupProjects` under the rollup lock; null when another instance holds it. */
 export async function runRollup(
-  store: Store,
+  store: AggregateStore & Pick<MaintenanceStore, 'runExclusive'>,
   projects: readonly Project[],
   now: number,
   onRun?: (run: RollupRun) => void,
@@ -50,7 +56,7 @@ export interface RetentionResult extends CleanupResult {
  * chunks, so ingest never waits long for the single writer.
  */
 export async function retainProject(
-  store: Store,
+  store: AggregateStore & MaintenanceStore,
   project: Project,
   now: number,
   days: number,

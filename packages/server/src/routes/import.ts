@@ -4,6 +4,7 @@ import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
 import { parse } from '../validate.js';
+import { projectOf } from './scope.js';
 
 // POST /api/v1/import (admin token): whole sessions with their events and past timestamps, one
 // transaction per request, idempotent by session id. This is the only way past times get in:
@@ -16,7 +17,7 @@ export function importRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.post('/import', async (c) => {
-    const project = deps.projects.fromQuery(c);
+    const project = await projectOf(c, deps.projects);
     const raw = await readJsonBody(c.req.raw, {
       limitBytes: Math.max(deps.config.bodyLimitBytes, IMPORT_BODY_LIMIT),
       allowTextPlain: false,

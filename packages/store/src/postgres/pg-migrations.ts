@@ -188,4 +188,27 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN engaged_ms bigint;
     `,
   },
+  {
+    version: 8,
+    name: 'project settings and share links',
+    sql: `
+      -- See the SQLite migration of the same version.
+      ALTER TABLE projects ADD COLUMN previous_write_key text, ADD COLUMN previous_key_valid_until bigint;
+      CREATE UNIQUE INDEX projects_previous_write_key ON projects (previous_write_key)
+        WHERE previous_write_key IS NOT NULL;
+      CREATE TABLE project_shares (
+        id text PRIMARY KEY,
+        project_id text NOT NULL,
+        label text,
+        token_hash text NOT NULL UNIQUE,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX project_shares_project ON project_shares (project_id, created_at);
+      CREATE TABLE projects_version (
+        id integer PRIMARY KEY CHECK (id = 1),
+        version bigint NOT NULL
+      );
+      INSERT INTO projects_version (id, version) VALUES (1, 0);
+    `,
+  },
 ];

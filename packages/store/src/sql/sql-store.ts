@@ -5,6 +5,8 @@ import {
   type Counts,
   type ImportedSession,
   type Project,
+  type ProjectChanges,
+  type ProjectShare,
   type Session,
   type StoredEvent,
 } from '@sessiontrack/core';
@@ -19,6 +21,7 @@ import {
   rowToEvent,
   rowToProject,
   rowToSession,
+  rowToShare,
   SESSION_COLUMNS,
   sessionColumnType,
   sessionToRow,
@@ -68,6 +71,12 @@ const CHUNK = 2_000;
 const SWEEP_ROUND = 1_000;
 
 const NONE = raw('');
+
+/**
+ * Per-project tables besides sessions and their events and agent state (deleted in chunks): what
+ * deleting a project removes. A migration adding a project_id table adds it here too.
+ */
+const PROJECT_DATA_TABLES = ['rollup_user_prev', 'rollup_days', 'rollup_counts', 'rollup_users', 'rollup_dirty'];
 
 /**
  * Every Store method whose SQL is the same in each dialect, written once over a driver and a
@@ -437,16 +446,132 @@ export abstract class SqlStore implements Store {
 
   // ---- projects ----
 
+  /** Moves the projects' version stamp (in the transaction of the change it announces). */
+  #bumpProjectsVersion(tx: SqlQueryable): Promise<number> {
+    return this.run(sql`UPDATE projects_version SET version = version + 1 WHERE id = 1`, tx);
+  }
+
   async createProject(project: Project): Promise<Project> {
     const row = projectToRow(project);
-    await this.run(
-      sql`INSERT INTO projects (${raw(Object.keys(row).join(', '))}) VALUES (${values(Object.values(row))})`,
-    );
+    await this.db.transaction(async (tx) => {
+      await this.run(
+        sql`INSERT INTO projects (${raw(Object.keys(row).join(', '))}) VALUES (${values(Object.values(row))})`,
+        tx,
+      );
+      await this.#bumpProjectsVersion(tx);
+    });
     return project;
   }
 
   async listProjects(): Promise<Project[]> {
     return (await this.all(sql`SELECT * FROM projects ORDER BY created_at, id`)).map(rowToProject);
+  }
+
+  async getProject(id: string): Promise<Project | null> {
+    const [r] = await this.all(sql`SELECT * FROM projects WHERE id = ${id}`);
+    return r ? rowToProject(r) : null;
+  }
+
+  async projectByWriteKey(key: string, now: number): Promise<Project | null> {
+    // Two unique indexes, one probe each.
+    const [r] = await this.all(
+      sql`SELECT * FROM projects WHERE write_key = ${key}
+        UNION ALL SELECT * FROM projects WHERE previous_write_key = ${key} AND previous_key_valid_until > ${now}`,
+    );
+    return r ? rowToProject(r) : null;
+  }
+
+  async updateProject(
+    id: string,
+    changes: ProjectChanges,
+    key?: { writeKey: string; previousWriteKey: string; previousValidUntil: number },
+  ): Promise<Project | null> {
+    const row: Record<string, unknown> = {};
+    const set = (column: string, v: unknown) => {
+      if (v !== undefined) row[column] = v;
+    };
+    set('name', changes.name);
+    set('allowed_origins', changes.allowedOrigins && JSON.stringify(changes.allowedOrigins));
+    set('time_zone', changes.timeZone);
+    set('idle_timeout_ms', changes.idleTimeoutMs);
+    set('absolute_timeout_ms', changes.absoluteTimeoutMs);
+    set('retention_days', changes.retentionDays);
+    set('rate_limit_per_minute', changes.rateLimitPerMinute);
+    set('bounce_seconds', changes.bounceSeconds);
+    set('bounce_max_actions', changes.bounceMaxActions);
+    if (key) {
+      row.write_key = key.writeKey;
+      row.previous_write_key = key.previousWriteKey;
+      row.previous_key_valid_until = key.previousValidUntil;
+    }
+    return this.db.transaction(async (tx) => {
+      const assignments = Object.entries(row).map(([c, v]) => sql`${raw(c)} = ${v}`);
+      const [r] =
+        assignments.length === 0
+          ? await this.all(sql`SELECT * FROM projects WHERE id = ${id}`, tx)
+          : await this.all(sql`UPDATE projects SET ${join(assignments, ', ')} WHERE id = ${id} RETURNING *`, tx);
+      if (!r) return null;
+      if (assignments.length > 0) await this.#bumpProjectsVersion(tx);
+      const p = rowToProject(r);
+      // This process's writers count by the project's zone and bounce rule from now on.
+      this.projectOptions.remember(p);
+      return p;
+    });
+  }
+
+  async deleteProject(id: string): Promise<CleanupResult | null> {
+    // The project row first: its keys and shares stop working at once (on other instances within
+    // their cache's second), then its data goes in chunks, so ingest never waits for all of it. A
+    // crash in between leaves sessions no key or route reaches; cleanup's inactivity rule removes them.
+    const gone = await this.db.transaction(async (tx) => {
+      const n = await this.run(sql`DELETE FROM projects WHERE id = ${id}`, tx);
+      if (n === 0) return false;
+      await this.run(sql`DELETE FROM project_shares WHERE project_id = ${id}`, tx);
+      await this.#bumpProjectsVersion(tx);
+      return true;
+    });
+    if (!gone) return null;
+    const r = await this.#deleteSessions(sql`project_id = ${id}`, CHUNK);
+    await this.db.transaction(async (tx) => {
+      for (const table of PROJECT_DATA_TABLES) {
+        await this.run(sql`DELETE FROM ${raw(table)} WHERE project_id = ${id}`, tx);
+      }
+    });
+    return r;
+  }
+
+  async projectsVersion(): Promise<number> {
+    const [r] = await this.all<{ version: unknown }>(sql`SELECT version FROM projects_version WHERE id = 1`);
+    return Number(r?.version ?? 0);
+  }
+
+  async createShare(share: ProjectShare): Promise<ProjectShare> {
+    await this.db.transaction(async (tx) => {
+      await this.run(
+        sql`INSERT INTO project_shares (id, project_id, label, token_hash, created_at)
+          VALUES (${share.id}, ${share.projectId}, ${share.label}, ${share.tokenHash}, ${share.createdAt})`,
+        tx,
+      );
+      await this.#bumpProjectsVersion(tx);
+    });
+    return share;
+  }
+
+  async listShares(projectId?: string): Promise<ProjectShare[]> {
+    return (
+      await this.all(
+        sql`SELECT * FROM project_shares${projectId === undefined ? NONE : sql` WHERE project_id = ${projectId}`}
+          ORDER BY created_at, id`,
+      )
+    ).map(rowToShare);
+  }
+
+  async deleteShare(projectId: string, shareId: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const n = await this.run(sql`DELETE FROM project_shares WHERE id = ${shareId} AND project_id = ${projectId}`, tx);
+      if (n > 0) await this.#bumpProjectsVersion(tx);
+      return n > 0;
+    });
   }
 
   async ping(): Promise<void> {

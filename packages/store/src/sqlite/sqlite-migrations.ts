@@ -195,4 +195,31 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN engaged_ms INTEGER;
     `,
   },
+  {
+    version: 8,
+    name: 'project settings and share links',
+    sql: `
+      -- Key rotation: the previous key keeps working until previous_key_valid_until (epoch ms).
+      ALTER TABLE projects ADD COLUMN previous_write_key TEXT;
+      ALTER TABLE projects ADD COLUMN previous_key_valid_until INTEGER;
+      CREATE UNIQUE INDEX projects_previous_write_key ON projects (previous_write_key)
+        WHERE previous_write_key IS NOT NULL;
+      -- Read-only share links; the token is kept as its SHA-256 digest only.
+      CREATE TABLE project_shares (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        label TEXT,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX project_shares_project ON project_shares (project_id, created_at);
+      -- One stamp that moves with every change to projects or shares: each instance reads it
+      -- (once a second at most) to know when its project cache is stale.
+      CREATE TABLE projects_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO projects_version (id, version) VALUES (1, 0);
+    `,
+  },
 ];
