@@ -47,7 +47,8 @@ const USAGE = `Usage: npm run bench:busy-day -- [options]
                           runs (default 60; the table says how many runs each route got)
   --browser-runs <n>      sign-ins per view, each in a fresh profile (default 3)
   --chromium <path>       the browser (default /usr/bin/chromium, env SESSIONTRACK_E2E_CHROMIUM)
-  --seed <n>              the data set's seed (default 13)`;
+  --seed <n>              the data set's seed (default 13)
+  --views-only            time only the views (no single routes, no single overview GETs)`;
 
 const opts = parseCli(
   {
@@ -58,6 +59,7 @@ const opts = parseCli(
     'browser-runs': { type: 'string', default: '3' },
     chromium: { type: 'string', default: process.env.SESSIONTRACK_E2E_CHROMIUM ?? '/usr/bin/chromium' },
     seed: { type: 'string', default: '13' },
+    'views-only': { type: 'boolean', default: false },
   },
   USAGE,
 );
@@ -334,6 +336,7 @@ async function api(url, p, method = 'GET', body = null) {
 async function timeRoutes(url) {
   const times = new Map(ROUTES.map(([name]) => [name, []]));
   const failed = new Map(ROUTES.map(([name]) => [name, []]));
+  if (opts['views-only']) return { times, failed };
   const spent = new Map(ROUTES.map(([name]) => [name, 0]));
   for (const [name, p] of ROUTES) await attempt([], failed.get(name), () => api(url, p)); // first: caches, prepared statements
   for (let round = 0; round < RUNS; round++) {
@@ -428,7 +431,7 @@ async function timeSingles(url) {
   const parallel = [];
   const serial = [];
   const failures = [];
-  for (let k = 0; k < BROWSER_RUNS; k++) {
+  for (let k = 0; k < (opts['views-only'] ? 0 : BROWSER_RUNS); k++) {
     await attempt(parallel, failures, () => inParallel(url, requests));
     await attempt(serial, failures, () => sequentially(url, requests));
     log(

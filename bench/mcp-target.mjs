@@ -15,6 +15,24 @@ import { z } from 'zod';
 
 const [mode, dataDir] = process.argv.slice(2);
 
+// BENCH_OTEL=1 (`bench/mcp.mjs --otel`): an OpenTelemetry SDK registered as an application would
+// (async context, W3C propagation, spans batched, metrics aggregated), its exports dropped so that
+// only the recording is measured. Both targets get it; only the tracked one makes spans.
+if (process.env.BENCH_OTEL === '1') {
+  const { context, metrics, propagation, trace } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { W3CTraceContextPropagator } = await import('@opentelemetry/core');
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
+  const drop = { export: (_items, done) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(drop)] }));
+  metrics.setGlobalMeterProvider(
+    new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: drop, exportIntervalMillis: 1000 })] }),
+  );
+}
+
 function mcpServer() {
   const server = new McpServer({ name: 'bench', version: '1.0.0' });
   server.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({

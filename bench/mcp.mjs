@@ -17,7 +17,8 @@ const USAGE = `usage: node bench/mcp.mjs [--duration <s>] [--rounds <n>] [--clie
   --rounds <n>     measured round pairs (default 10)
   --clients <list> concurrent SDK clients (one session each) per scenario (default 1,8)
   --warmup <s>     unmeasured load on each target first (default 2)
-  --null-sink      the tracked server stores nothing (handler cost alone, without the SQLite writes)`;
+  --null-sink      the tracked server stores nothing (handler cost alone, without the SQLite writes)
+  --otel           both servers register an OpenTelemetry SDK (exports dropped): the cost of the spans and metrics`;
 
 const opts = parseCli(
   {
@@ -26,6 +27,7 @@ const opts = parseCli(
     clients: { type: 'string', default: '1,8' },
     warmup: { type: 'string', default: '2' },
     'null-sink': { type: 'boolean', default: false },
+    otel: { type: 'boolean', default: false },
   },
   USAGE,
 );
@@ -42,7 +44,7 @@ async function target(mode, dataDir) {
   const { child, match } = await startChild(
     `mcp-${mode}`,
     ['bench/mcp-target.mjs', mode, dataDir],
-    { ...process.env, BENCH_NULL_SINK: opts['null-sink'] ? '1' : '0' },
+    { ...process.env, BENCH_NULL_SINK: opts['null-sink'] ? '1' : '0', BENCH_OTEL: opts.otel ? '1' : '0' },
     /listening (\d+)/,
   );
   return { mode, child, url: new URL(`http://127.0.0.1:${match[1]}/mcp`), sessions: [] };
@@ -104,8 +106,9 @@ const median = (xs) => {
 };
 
 const pad = (v, n) => String(v).padStart(n);
-/** Room for the longest scenario label ("8 clients: SDK + @sessiontrack/mcp (null sink)"). */
-const LABEL_WIDTH = 48;
+/** Room for the longest scenario label ("8 clients: SDK + @sessiontrack/mcp (null sink, OTel SDK)"). */
+const LABEL_WIDTH = 58;
+const variant = [opts['null-sink'] && 'null sink', opts.otel && 'OTel SDK'].filter(Boolean).join(', ');
 const pct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 
 /** One scenario: `n` clients on each target, `rounds` paired rounds; prints its rows and overheads. */
@@ -133,8 +136,8 @@ async function scenario(targets, n) {
   const tracked = row('tracked');
   const label = `${n} client${n === 1 ? '' : 's'}`;
   for (const [name, x] of [
-    [`${label}: SDK alone (ceiling)`, plain],
-    [`${label}: SDK + @sessiontrack/mcp${opts['null-sink'] ? ' (null sink)' : ''}`, tracked],
+    [`${label}: SDK alone (ceiling)${opts.otel ? ' (OTel SDK)' : ''}`, plain],
+    [`${label}: SDK + @sessiontrack/mcp${variant ? ` (${variant})` : ''}`, tracked],
   ]) {
     console.log(
       `${name.padEnd(LABEL_WIDTH)} ${pad(x.rate.toFixed(0), 8)} ${pad(x.p50.toFixed(2), 8)} ${pad(x.p99.toFixed(2), 8)} ${pad(x.cpu === null ? '–' : x.cpu.toFixed(0), 12)} ${pad(x.calls, 8)}`,

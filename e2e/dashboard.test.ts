@@ -9,10 +9,12 @@ import { ADMIN_TOKEN, Harness, ROOT, skipReason } from './harness.js';
 
 // The dashboard in Chromium against the real server (CLI process, SQLite) filled by the real
 // `sessiontrack demo`: what it shows must be what the API answers. Screenshots of every view go to
-// e2e/artifacts/ (git-ignored); SESSIONTRACK_UPDATE_DOCS_SCREENSHOT=1 also refreshes the one in docs/.
+// e2e/artifacts/ (git-ignored); SESSIONTRACK_UPDATE_DOCS_SCREENSHOT=1 also refreshes those in docs/.
+// Every view is taken at 1280 px, and a table wider than its card fails the run.
 
 const BUILT = join(ROOT, 'packages/dashboard/dist/app/index.html');
 const ARTIFACTS = join(ROOT, 'e2e/artifacts');
+const DOCS = process.env.SESSIONTRACK_UPDATE_DOCS_SCREENSHOT === '1';
 const reason =
   skipReason ??
   (existsSync(BUILT)
@@ -43,6 +45,37 @@ function runDemo(url: string, args: string[]): Promise<string> {
     });
     p.on('exit', (code) => (code === 0 ? ok(out) : fail(new Error(`demo exited ${code}: ${out}`))));
   });
+}
+
+/** Tables wider than the content box of their card, as `view: table (px) > card (px)`. */
+async function overflowing(page: Page, view: string): Promise<string[]> {
+  const found = await page.evaluate(() =>
+    [...document.querySelectorAll('.panel table')].flatMap((t) => {
+      const panel = t.closest('.panel') as HTMLElement;
+      const style = getComputedStyle(panel);
+      const inner = panel.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight);
+      const width = Math.max(t.getBoundingClientRect().width, t.scrollWidth);
+      const name = t.getAttribute('data-testid') ?? panel.getAttribute('data-testid') ?? 'table';
+      return width > inner + 0.5 ? [`${name}: ${Math.round(width)} > ${Math.round(inner)}`] : [];
+    }),
+  );
+  return found.map((f) => `${view}: ${f}`);
+}
+
+async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.querySelectorAll('main .loading, main .skeleton').length === 0, null, {
+    timeout: 30_000,
+  });
+}
+
+async function api<T>(h: Harness, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${h.serverUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
 }
 
 describe.skipIf(reason !== null)('dashboard in Chromium', () => {
@@ -248,5 +281,104 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     await page.getByLabel('Admin token').waitFor();
     expect(await page.getByRole('alert').first().textContent()).toContain('refused');
     expect(await page.evaluate(() => sessionStorage.getItem('sessiontrack.adminToken'))).toBeNull();
+  });
+
+  it('every view at 1280 px: no table is wider than its card', async () => {
+    const page = await signedIn('#/overview');
+    const wide: string[] = [];
+    for (const view of ['Overview', 'Sessions', 'Users', 'Insights', 'MCP', 'Settings']) {
+      await page.getByRole('link', { name: view, exact: true }).click();
+      await settled(page);
+      expect(page.viewportSize()?.width).toBe(1280);
+      wide.push(...(await overflowing(page, view)));
+      await page.screenshot({ path: join(ARTIFACTS, `layout-${view.toLowerCase()}.png`), fullPage: true });
+    }
+    expect(wide).toEqual([]);
+    expect(h.logs.get(page)?.errors).toEqual([]);
+    expect(h.logs.get(page)?.console).toEqual([]);
+  });
+
+  it('Settings: saves fields, refuses a file: origin, rotates the key, makes and revokes a share link', async () => {
+    const project = await h.project();
+    const page = await signedIn(`#/settings?project=${project.id}`);
+    const form = page.getByTestId('settings-form');
+    await form.waitFor();
+    await form.locator('input[name="name"]').fill('Renamed in Settings');
+    await form.locator('textarea[name="allowedOrigins"]').fill('https://shop.example');
+    await form.locator('input[name="retentionDays"]').fill('14');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('settings-saved').waitFor();
+    const saved = (
+      await api<{ projects: { id: string; name: string; allowedOrigins: string[]; retentionDays: number }[] }>(
+        h,
+        'GET',
+        '/api/v1/projects',
+      )
+    ).projects.find((p) => p.id === project.id);
+    expect(saved).toMatchObject({
+      name: 'Renamed in Settings',
+      allowedOrigins: ['https://shop.example'],
+      retentionDays: 14,
+    });
+    await expect.poll(() => page.locator('h1').first().textContent()).toContain('Renamed in Settings');
+
+    await form.locator('textarea[name="allowedOrigins"]').fill('file:///etc/passwd');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByTestId('settings-error').textContent()).toContain('http(s)');
+
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    await expect.poll(() => page.getByTestId('settings-write-key').textContent()).not.toBe(project.writeKey);
+    await page.getByTestId('settings-previous-key').waitFor();
+
+    await page.getByLabel('Label').fill('wall screen');
+    await page.getByRole('button', { name: 'Create link' }).click();
+    const url = await page.getByTestId('share-url').inputValue();
+    expect(url).toContain(`project=${project.id}&share=sts_`);
+    await expect.poll(() => page.getByTestId('share-list').textContent()).toContain('wall screen');
+    await page.screenshot({ path: join(ARTIFACTS, 'settings.png'), fullPage: true });
+    if (DOCS) await page.screenshot({ path: join(ROOT, 'docs/dashboard-settings.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(() => page.getByText('No share links.').count()).toBe(1);
+    expect(h.logs.get(page)?.errors).toEqual([]);
+    // The one console line is Chromium's note on the 400 the file: origin got, on purpose.
+    expect(h.logs.get(page)?.console).toEqual([
+      'error: Failed to load resource: the server responded with a status of 400 (Bad Request)',
+    ]);
+  });
+
+  it('a share link opens the dashboard read-only for its project, and stops when revoked', async () => {
+    const share = await api<{ id: string; token: string; url: string }>(h, 'POST', '/api/v1/projects/default/share', {
+      label: 'e2e',
+    });
+    const page = await h.page(await h.context());
+    await page.goto(share.url);
+    await page.getByTestId('shared-badge').waitFor();
+    await page.getByTestId('overview').waitFor();
+    await settled(page);
+    // The token left the address bar; no Settings, no project list, no sign-out but leaving.
+    expect(page.url()).not.toContain('share=');
+    expect(await page.getByRole('link', { name: 'Settings' }).count()).toBe(0);
+    expect(await page.getByRole('combobox', { name: 'Project' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Insights', exact: true }).click();
+    await page.getByTestId('heatmap').waitFor();
+    await settled(page);
+    await page.getByRole('link', { name: 'Sessions', exact: true }).click();
+    await settled(page);
+    if (DOCS) {
+      await page.getByRole('link', { name: 'Overview', exact: true }).click();
+      await settled(page);
+      await page.screenshot({ path: join(ROOT, 'docs/dashboard-shared.png'), fullPage: true });
+    }
+    expect(h.logs.get(page)?.errors).toEqual([]);
+    expect(h.logs.get(page)?.console).toEqual([]);
+    // Revoked: the next load goes back to sign-in with a note.
+    const res = await fetch(`${h.serverUrl}/api/v1/projects/default/share/${share.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(204);
+    await page.reload();
+    await page.getByLabel('Admin token').waitFor();
+    expect(await page.getByRole('alert').first().textContent()).toContain('share link');
   });
 });

@@ -3,6 +3,7 @@
 //   SESSIONTRACK_URL + SESSIONTRACK_WRITE_KEY  send sessions to a running sessiontrack server
 //   SESSIONTRACK_DATA_DIR                      else: an embedded SQLite database here (default ./data)
 //   ALLOWED_HOSTS                              Host names it answers to (default: the loopback names)
+//   OTEL_TRACES_EXPORTER                       console | otlp: start the OpenTelemetry Node SDK
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -11,6 +12,16 @@ import { z } from 'zod';
 
 const env = process.env;
 const port = Number(env.PORT ?? 3100);
+
+// 0. OpenTelemetry, when asked for: the SDK reads its OTEL_* settings (OTEL_TRACES_EXPORTER,
+// OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, …) from the environment. The integration
+// emits spans and metrics through @opentelemetry/api; without an SDK they cost next to nothing.
+let otel;
+if (env.OTEL_TRACES_EXPORTER) {
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  otel = new NodeSDK({ serviceName: env.OTEL_SERVICE_NAME ?? 'sessiontrack-example' });
+  otel.start();
+}
 
 // 1. The MCP server the author already has: nothing in it knows about sessiontrack.
 function createMcpServer() {
@@ -86,6 +97,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     http.close();
     await mcp.shutdown();
     await store?.close();
+    // Sends what is still buffered (spans, the last metrics).
+    await otel?.shutdown();
     process.exit(0);
   });
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { computeDays } from './aggregates.js';
 import {
   type AnalyticsEvent,
   type AnalyticsOptions,
   activityOf,
   addTotals,
   breakdownOf,
-  computeDays,
   countriesOf,
   dailyOf,
   durationsOf,

@@ -1,14 +1,12 @@
 import { continentOf } from './continents.js';
-import { effectiveSession } from './lifecycle.js';
-import { addDays, dayStart, localDate, zoneClock } from './time.js';
+import { addDays, dayStart, localDate } from './time.js';
 import type { EventType, Session } from './types.js';
 
 // The analytics definitions of docs/metrics.md, written once. Everything the stats routes answer is
-// built from `DayRollup`s: one per project and calendar day (in the project's time zone), computed
-// from the raw sessions that *started* that day and their events. A day's rollup is what the
-// rollup job stores for closed days and what the read path computes live for today, so a stored
-// day and a live day can only differ if the raw rows changed in between. Ranges are sums of days;
-// only distinct users are not additive, so days carry their user keys and ranges count the union.
+// built from `DayRollup`s: one per project and calendar day (in the project's time zone), the sum
+// of what the sessions that *started* that day contribute (aggregates.ts: `contributionOf`, and
+// `computeDays` over raw rows). The store maintains the same sums as sessions change. Ranges are
+// sums of days; only distinct users are not additive (aggregates.ts counts them over any range).
 
 export interface AnalyticsOptions {
   timeZone: string;
@@ -214,116 +212,6 @@ function bump(counts: Partial<Record<CountDim, Counts>>, dim: CountDim, key: str
     counts[dim] = c;
   }
   c[key] = (c[key] ?? 0) + n;
-}
-
-const key = (v: string | null): string => v ?? NONE;
-
-/**
- * The rollups of the days [fromDate, toDate] from raw rows: `sessions` are those that started in
- * that span (others are ignored), `events` theirs (only the types of ANALYTICS_EVENT_TYPES are
- * read). Every date of the span gets a rollup, empty ones included. `now` decides which sessions
- * have ended: one past its idle timeout has, at its last activity.
- */
-export function computeDays(
-  sessions: readonly Session[],
-  events: readonly AnalyticsEvent[],
-  fromDate: string,
-  toDate: string,
-  opts: AnalyticsOptions,
-  now: number,
-): DayRollup[] {
-  const days = new Map<string, DayRollup & { userSet: Set<string> }>();
-  for (let d = fromDate; d <= toDate; d = addDays(d, 1)) {
-    days.set(d, {
-      date: d,
-      sessions: 0,
-      endedSessions: 0,
-      durationMsSum: 0,
-      bounces: 0,
-      errorSessions: 0,
-      actions: 0,
-      toolCalls: 0,
-      uniqueUsers: 0,
-      users: [],
-      counts: {},
-      userSet: new Set(),
-    });
-  }
-  const eventsBySession = new Map<string, AnalyticsEvent[]>();
-  for (const e of events) {
-    let list = eventsBySession.get(e.sessionId);
-    if (!list) {
-      list = [];
-      eventsBySession.set(e.sessionId, list);
-    }
-    list.push(e);
-  }
-
-  const clock = zoneClock(opts.timeZone);
-  for (const stored of sessions) {
-    const local = clock(stored.startedAt);
-    const day = days.get(local.date);
-    if (!day) continue;
-    const s = effectiveSession(stored, now);
-    const ended = s.status === 'ended';
-    const c = day.counts;
-    day.sessions++;
-    day.actions += s.actions;
-    day.toolCalls += s.toolCalls;
-    if (s.errors > 0) day.errorSessions++;
-    const user = userKey(s);
-    if (user !== null) day.userSet.add(user);
-
-    bump(c, 'country', key(s.geo.country));
-    bump(c, 'region', `${key(s.geo.country)}\t${key(s.geo.region)}`);
-    bump(c, 'continent', key(s.geo.continent));
-    bump(c, 'deviceType', key(s.device.type));
-    bump(c, 'browser', key(s.device.browser));
-    bump(c, 'os', key(s.device.os));
-    bump(c, 'entryPage', key(s.entry.page));
-    bump(c, 'source', key(s.entry.source));
-    bump(c, 'referrer', key(s.entry.referrer));
-    bump(c, 'campaign', key(s.entry.campaign));
-    bump(c, 'transport', key(s.transport));
-    bump(c, 'cell', `${local.weekday}:${local.hour}`);
-    if (ended) {
-      const ms = durationMs(s);
-      day.endedSessions++;
-      day.durationMsSum += ms;
-      if (isBounce(s, opts)) day.bounces++;
-      bump(c, 'exitPage', key(s.exit.page));
-      bump(c, 'exitReason', key(s.exit.reason));
-      bump(c, 'exitAction', key(s.exit.lastAction));
-      bump(c, 'duration', durationBucket(ms));
-    }
-
-    const own = eventsBySession.get(s.id) ?? [];
-    const tools = new Set<string>();
-    const actions = new Set<string>();
-    for (const e of own) {
-      if (e.type === 'tool_call' && e.name !== null) {
-        tools.add(e.name);
-        bump(c, 'toolCall', e.name);
-        if (e.details?.isError === true || e.details?.error === true) bump(c, 'toolError', e.name);
-      } else if (e.type === 'action' && e.name !== null) actions.add(e.name);
-    }
-    for (const t of tools) bump(c, 'tool', t);
-    const names = [...actions].sort().slice(0, MAX_PAIR_ACTIONS);
-    for (let i = 0; i < names.length; i++) {
-      bump(c, 'action', names[i] as string);
-      for (let j = i + 1; j < names.length; j++) bump(c, 'pair', `${names[i]}\t${names[j]}`);
-    }
-    for (const w of sessionWorkflows(own, ended)) {
-      if (w.started) bump(c, 'wfStarted', w.workflowId);
-      if (w.completed) bump(c, 'wfCompleted', w.workflowId);
-      if (w.failed) bump(c, 'wfFailed', w.workflowId);
-      if (w.abandoned) bump(c, 'wfAbandoned', w.workflowId);
-    }
-  }
-  return [...days.values()].map(({ userSet, ...day }) => {
-    const users = [...userSet].sort();
-    return { ...day, users, uniqueUsers: users.length };
-  });
 }
 
 /** The UTC-day numbers (epoch ms / 1 day, floored) that a local calendar day overlaps. */

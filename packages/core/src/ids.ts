@@ -21,3 +21,5 @@ export const newEventId = (): string => `srv_${randomToken(20)}`;
 export const newWriteKey = (): string => `wk_${randomToken(24)}`;
 export const newAdminToken = (): string => `st_${randomToken(40)}`;
 export const newProjectId = (): string => `p_${randomToken(12)}`;
+export const newShareId = (): string => `sh_${randomToken(12)}`;
+export const newShareToken = (): string => `sts_${randomToken(32)}`;

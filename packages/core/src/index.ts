@@ -1,4 +1,5 @@
 export * from './activity.js';
+export * from './aggregates.js';
 export * from './analytics.js';
 export * from './continents.js';
 export * from './derive.js';

@@ -169,18 +169,78 @@ const timeZoneSchema = z.string().refine(
   { message: 'unknown IANA time zone' },
 );
 
-export const createProjectSchema = z.object({
+/**
+ * An allowed origin: http(s) only, kept as its origin (scheme, host, port). Any other scheme has
+ * the opaque origin "null", which would then admit `Origin: null` (sandboxed iframes, file:).
+ */
+const originSchema = z
+  .string()
+  .max(512)
+  .refine(
+    (o) => {
+      try {
+        const u = new URL(o);
+        return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin !== 'null';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an http(s) origin, like https://app.example.com' },
+  )
+  .transform((o) => new URL(o).origin);
+
+const projectFields = {
   name: z.string(required).min(1).max(200),
-  allowedOrigins: z.array(z.string().url().max(512)).max(100).optional(),
-  timeZone: timeZoneSchema.optional(),
-  idleTimeoutMs: z.number().int().min(1000).max(2_592_000_000).optional(),
-  absoluteTimeoutMs: z.number().int().min(1000).max(31_536_000_000).optional(),
-  retentionDays: z.number().int().min(1).max(3650).optional(),
-  rateLimitPerMinute: z.number().int().min(0).optional(),
-  bounceSeconds: z.number().int().min(1).max(3600).optional(),
-  bounceMaxActions: z.number().int().min(0).max(1000).optional(),
+  allowedOrigins: z.array(originSchema).max(100),
+  timeZone: timeZoneSchema,
+  idleTimeoutMs: z.number().int().min(1000).max(2_592_000_000),
+  absoluteTimeoutMs: z.number().int().min(1000).max(31_536_000_000),
+  retentionDays: z.number().int().min(1).max(3650),
+  rateLimitPerMinute: z.number().int().min(0),
+  bounceSeconds: z.number().int().min(1).max(3600),
+  bounceMaxActions: z.number().int().min(0).max(1000),
+};
+
+export const createProjectSchema = z.object({
+  name: projectFields.name,
+  allowedOrigins: projectFields.allowedOrigins.optional(),
+  timeZone: projectFields.timeZone.optional(),
+  idleTimeoutMs: projectFields.idleTimeoutMs.optional(),
+  absoluteTimeoutMs: projectFields.absoluteTimeoutMs.optional(),
+  retentionDays: projectFields.retentionDays.optional(),
+  rateLimitPerMinute: projectFields.rateLimitPerMinute.optional(),
+  bounceSeconds: projectFields.bounceSeconds.optional(),
+  bounceMaxActions: projectFields.bounceMaxActions.optional(),
 });
 export type CreateProjectInput = z.infer<typeof createProjectSchema>;
+
+/** PATCH /projects/{id}: any of the create fields; null resets a timeout or bounce rule; unknown fields are refused. */
+export const updateProjectSchema = z.strictObject({
+  name: projectFields.name.optional(),
+  allowedOrigins: projectFields.allowedOrigins.optional(),
+  timeZone: projectFields.timeZone.optional(),
+  idleTimeoutMs: projectFields.idleTimeoutMs.nullable().optional(),
+  absoluteTimeoutMs: projectFields.absoluteTimeoutMs.nullable().optional(),
+  retentionDays: projectFields.retentionDays.optional(),
+  rateLimitPerMinute: projectFields.rateLimitPerMinute.optional(),
+  bounceSeconds: projectFields.bounceSeconds.nullable().optional(),
+  bounceMaxActions: projectFields.bounceMaxActions.nullable().optional(),
+});
+
+/** POST /projects/{id}/rotate-key: how long the previous key keeps working (default a day). */
+export const rotateKeySchema = z.strictObject({
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(86_400),
+});
+
+/** POST /projects/{id}/share. */
+export const createShareSchema = z.strictObject({
+  label: z.string().max(200).optional(),
+});
 
 export const cleanupSchema = z.object({
   daysInactive: z.number().int().min(0).max(36500).default(30),

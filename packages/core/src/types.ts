@@ -126,4 +126,34 @@ export interface Project {
   bounceSeconds?: number | undefined;
   /** Bounce threshold (analytics): absent = at most 1 action. */
   bounceMaxActions?: number | undefined;
+  /** The write key before the last rotation, accepted until `previousKeyValidUntil` (absent: none). */
+  previousWriteKey?: string | undefined;
+  /** Epoch ms; with `previousWriteKey`. */
+  previousKeyValidUntil?: number | undefined;
+}
+
+/**
+ * What PATCH /projects/{id} may change: every field optional; null resets a timeout or a bounce
+ * threshold to its default.
+ */
+export interface ProjectChanges {
+  name?: string | undefined;
+  allowedOrigins?: string[] | undefined;
+  timeZone?: string | undefined;
+  idleTimeoutMs?: number | null | undefined;
+  absoluteTimeoutMs?: number | null | undefined;
+  retentionDays?: number | undefined;
+  rateLimitPerMinute?: number | undefined;
+  bounceSeconds?: number | null | undefined;
+  bounceMaxActions?: number | null | undefined;
+}
+
+/** A read-only share link of one project; the token itself is kept only as its SHA-256 digest. */
+export interface ProjectShare {
+  id: string;
+  projectId: string;
+  label: string | null;
+  /** hex SHA-256 of the token. */
+  tokenHash: string;
+  createdAt: number;
 }

@@ -8,8 +8,17 @@ export type { WireEvent, WireSession };
 export interface Project {
   id: string;
   name: string;
+  /** Empty on a share link (it cannot read the project's settings). */
   writeKey: string;
   timeZone: string;
+  allowedOrigins: string[];
+  idleTimeoutMs: number | null;
+  absoluteTimeoutMs: number | null;
+  retentionDays: number;
+  rateLimitPerMinute: number;
+  bounceSeconds?: number;
+  bounceMaxActions?: number;
+  previousKeyValidUntil?: string | null;
 }
 
 // The shapes of the stats routes are core's (the server answers with them as they are).
@@ -26,9 +35,32 @@ export type SessionDetail = WireSession & {
 };
 
 const TOKEN_KEY = 'sessiontrack.adminToken';
+/** Set when the token is a share link's: the one project it reads. */
+const SHARE_KEY = 'sessiontrack.shareProject';
+
+export const sharedProject = (): string | null => sessionStorage.getItem(SHARE_KEY);
+
+/**
+ * A share link (`#/overview?project=<id>&share=<token>`, docs/api.md): its token becomes this tab's
+ * token, read-only for that project, and leaves the address bar (it must not be bookmarked or
+ * copied on by accident).
+ */
+export function takeShareLink(): void {
+  const q = location.hash.indexOf('?');
+  if (q === -1) return;
+  const params = new URLSearchParams(location.hash.slice(q + 1));
+  const token = params.get('share');
+  if (!token) return;
+  params.delete('share');
+  sessionStorage.setItem(TOKEN_KEY, token);
+  sessionStorage.setItem(SHARE_KEY, params.get('project') || 'default');
+  const rest = params.toString();
+  history.replaceState(null, '', `${location.pathname}${location.hash.slice(0, q)}${rest ? `?${rest}` : ''}`);
+}
 
 export const storedToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
 export const storeToken = (t: string | null): void => {
+  sessionStorage.removeItem(SHARE_KEY);
   if (t) sessionStorage.setItem(TOKEN_KEY, t);
   else sessionStorage.removeItem(TOKEN_KEY);
 };
@@ -78,6 +110,17 @@ export function batch<T>(project: string, parts: Record<string, BatchPart>, sign
   return request<T>(apiPath('/stats/batch', { project }), init, signal);
 }
 
+/** A write of the Settings view (admin token); null for a 204. */
+export function send<T = unknown>(method: string, path: string, body?: unknown): Promise<T | null> {
+  const headers: Record<string, string> = { authorization: `Bearer ${storedToken() ?? ''}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return request<T | null>(apiPath(path), {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
 async function request<T>(url: string, init: RequestInit, signal?: AbortSignal): Promise<T> {
   const res = await fetch(url, { ...init, ...(signal ? { signal } : {}) });
   if (res.status === 401) {
@@ -96,5 +139,6 @@ async function request<T>(url: string, init: RequestInit, signal?: AbortSignal):
     }
     throw new ApiFailure(res.status, code, message);
   }
+  if (res.status === 204) return null as T;
   return (await res.json()) as T;
 }

@@ -1,5 +1,13 @@
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
-import { get, type Project, setUnauthorizedHandler, storedToken, storeToken, Unauthorized } from './api.js';
+import {
+  get,
+  type Project,
+  setUnauthorizedHandler,
+  sharedProject,
+  storedToken,
+  storeToken,
+  Unauthorized,
+} from './api.js';
 import { ErrorNote } from './components.js';
 import { previousRange, rangeDates, todayIn } from './format.js';
 import { useApi } from './hooks.js';
@@ -9,6 +17,7 @@ import { Insights } from './views/insights.js';
 import { Mcp } from './views/mcp.js';
 import { Overview } from './views/overview.js';
 import { Sessions } from './views/sessions.js';
+import { Settings } from './views/settings.js';
 import { Users } from './views/users.js';
 
 const NAV: [View, string][] = [
@@ -17,6 +26,7 @@ const NAV: [View, string][] = [
   ['users', 'Users'],
   ['insights', 'Insights'],
   ['mcp', 'MCP'],
+  ['settings', 'Settings'],
 ];
 
 function useRoute(): [Route, (patch: Partial<Route>) => void] {
@@ -42,9 +52,14 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
     setUnauthorizedHandler(() => {
+      const wasShared = sharedProject() !== null;
       storeToken(null);
       setToken(null);
-      setNotice('The admin token was refused. Sign in again.');
+      setNotice(
+        wasShared
+          ? 'This share link no longer works. Sign in with the admin token.'
+          : 'The admin token was refused. Sign in again.',
+      );
     });
   }, []);
   if (!token) {
@@ -131,18 +146,39 @@ function SignIn(props: {
 
 function Shell(props: { onSignOut: () => void; initialProjects: { projects: Project[] } | undefined }) {
   const [route, go] = useRoute();
-  const projects = useApi<{ projects: Project[] }>('/projects', {}, undefined, props.initialProjects);
-  const list = projects.data?.projects ?? [];
-  const project = list.find((p) => p.id === route.project) ?? null;
+  // A share link reads one project and not the project list: that project, its time zone from the
+  // activity route (which a share token may read).
+  const shared = sharedProject();
+  const projects = useApi<{ projects: Project[] }>(
+    shared ? null : '/projects',
+    {},
+    undefined,
+    shared ? undefined : props.initialProjects,
+  );
+  const zone = useApi<{ timeZone: string }>(shared ? '/stats/activity' : null, { project: shared });
+  const list = shared ? (zone.data ? [sharedStub(shared, zone.data.timeZone)] : []) : (projects.data?.projects ?? []);
+  const project = list.find((p) => p.id === (shared ?? route.project)) ?? null;
   const today = todayIn(project?.timeZone ?? 'UTC');
   const range = useMemo(
     () => rangeDates(route.range, today, { from: route.from, to: route.to }),
     [route.range, route.from, route.to, today],
   );
   const ctx = useMemo<Ctx | null>(
-    () => (project ? { route, go, project, range, previous: previousRange(range) } : null),
-    [route, go, project, range],
+    () =>
+      project
+        ? {
+            route: shared ? { ...route, project: shared } : route,
+            go,
+            project,
+            range,
+            previous: previousRange(range),
+            shared: shared !== null,
+            reloadProjects: projects.reload,
+          }
+        : null,
+    [route, go, project, range, shared, projects.reload],
   );
+  const loaded = shared ? zone : projects;
 
   return (
     <div className="shell">
@@ -154,7 +190,7 @@ function Shell(props: { onSignOut: () => void; initialProjects: { projects: Proj
         <div className="brand">sessiontrack</div>
         <nav aria-label="Views">
           <ul>
-            {NAV.map(([view, label]) => (
+            {NAV.filter(([view]) => !(shared && view === 'settings')).map(([view, label]) => (
               <li key={view}>
                 <a
                   href={formatHash(withRoute(route, { view, session: undefined }))}
@@ -167,21 +203,27 @@ function Shell(props: { onSignOut: () => void; initialProjects: { projects: Proj
           </ul>
         </nav>
         <div className="controls">
-          <label>
-            <span>Project</span>
-            <select
-              value={route.project}
-              onChange={(e) => go({ project: e.target.value, session: undefined, user: undefined })}
-              disabled={list.length === 0}
-            >
-              {list.length === 0 && <option value={route.project}>{route.project}</option>}
-              {list.map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          {shared ? (
+            <span className="shared" data-testid="shared-badge" title="Opened from a share link">
+              Read-only · {shared}
+            </span>
+          ) : (
+            <label>
+              <span>Project</span>
+              <select
+                value={route.project}
+                onChange={(e) => go({ project: e.target.value, session: undefined, user: undefined })}
+                disabled={list.length === 0}
+              >
+                {list.length === 0 && <option value={route.project}>{route.project}</option>}
+                {list.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
           <label>
             <span>Period</span>
             <select
@@ -214,14 +256,14 @@ function Shell(props: { onSignOut: () => void; initialProjects: { projects: Proj
             </>
           )}
           <button type="button" className="link" onClick={props.onSignOut}>
-            Sign out
+            {shared ? 'Leave' : 'Sign out'}
           </button>
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {projects.error ? (
-          <ErrorNote error={projects.error} retry={projects.reload} />
-        ) : !projects.data ? (
+        {loaded.error ? (
+          <ErrorNote error={loaded.error} retry={loaded.reload} />
+        ) : !loaded.data ? (
           <div className="loading" role="status">
             Loading…
           </div>
@@ -239,9 +281,25 @@ function Shell(props: { onSignOut: () => void; initialProjects: { projects: Proj
             {route.view === 'users' && <Users />}
             {route.view === 'insights' && <Insights />}
             {route.view === 'mcp' && <Mcp />}
+            {route.view === 'settings' && (shared ? <Overview /> : <Settings />)}
           </ViewContext.Provider>
         )}
       </main>
     </div>
   );
+}
+
+/** The project a share link reads, as far as it can know it. */
+function sharedStub(id: string, timeZone: string): Project {
+  return {
+    id,
+    name: id,
+    writeKey: '',
+    timeZone,
+    allowedOrigins: [],
+    idleTimeoutMs: null,
+    absoluteTimeoutMs: null,
+    retentionDays: 30,
+    rateLimitPerMinute: 0,
+  };
 }

@@ -4,7 +4,7 @@ import { isDate, RANGE_KEYS, type RangeKey } from './format.js';
 //   #/sessions?project=default&range=7d&status=ended&session=s_abc
 // Hash routing needs nothing from the server beyond index.html at `/`.
 
-export const VIEWS = ['overview', 'sessions', 'users', 'insights', 'mcp'] as const;
+export const VIEWS = ['overview', 'sessions', 'users', 'insights', 'mcp', 'settings'] as const;
 export type View = (typeof VIEWS)[number];
 
 export interface Route {

@@ -12,6 +12,10 @@ export interface Ctx {
   project: Project;
   range: DateRange;
   previous: DateRange;
+  /** Read-only (a share link): no settings, no writes. */
+  shared: boolean;
+  /** After a change in Settings. */
+  reloadProjects: () => void;
 }
 
 export const ViewContext = createContext<Ctx | null>(null);

@@ -46,6 +46,12 @@ describe('entry points', () => {
     expect(reached).toContain('@sessiontrack/core');
   });
 
+  it('@opentelemetry/api is an optional peer, loaded only if installed (never imported, not even its types)', () => {
+    expect(pkg.peerDependenciesMeta['@opentelemetry/api']?.optional).toBe(true);
+    expect(Object.keys(pkg.dependencies)).not.toContain('@opentelemetry/api');
+    expect([...packagesReachedFrom(pkg.exports['.']?.source as string)]).not.toContain('@opentelemetry/api');
+  });
+
   it('the embedded subpath is where the store comes in, as an optional peer', () => {
     const reached = packagesReachedFrom(pkg.exports['./embedded']?.source as string);
     expect(reached).toContain('@sessiontrack/store');

@@ -92,6 +92,32 @@ it('refuses Host and Origin headers of another site (DNS rebinding), and serves 
   }
 });
 
+it('with OTEL_TRACES_EXPORTER=console prints a SERVER span per request with the conventions names', async () => {
+  const run = await startExample({
+    SESSIONTRACK_DATA_DIR: join(dir, 'otel'),
+    OTEL_TRACES_EXPORTER: 'console',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+  });
+  try {
+    const { client } = await connect(run.url, { name: 'otel-smoke' });
+    await client.callTool({ name: 'echo', arguments: { text: 'traced' } });
+    await client.callTool({ name: 'fail', arguments: {} });
+    await client.close();
+    run.proc.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    // The console exporter prints each span as an object literal.
+    expect(run.output).toContain("name: 'tools/call echo'");
+    expect(run.output).toContain("'gen_ai.tool.name': 'echo'");
+    expect(run.output).toContain("'gen_ai.operation.name': 'execute_tool'");
+    expect(run.output).toContain("'error.type': 'tool_error'");
+    expect(run.output).toMatch(/'mcp\.session\.id': 'mcp_/);
+    expect(run.output).toContain('kind: 1'); // SpanKind.SERVER
+  } finally {
+    await run.kill();
+  }
+});
+
 it('keeps a session its client was told about through a SIGKILL the moment it was told', async () => {
   const data = mkdtempSync(join(tmpdir(), 'st-mcp-kill-'));
   let example = await startExample({ SESSIONTRACK_DATA_DIR: data });

@@ -5,6 +5,7 @@ export { geoFromRequest, initializeParams } from './context.js';
 export { backoffMs, readMetadata, recoveryDecision } from './policy.js';
 export { type RemoteSinkOptions, remoteSink } from './remote-sink.js';
 export { REPLAY_REQUEST_ID, replayInitialize, SdkRecoveryError } from './sdk-recovery.js';
+export type { McpTelemetryOptions } from './sessions/options.js';
 export {
   createMcpSessions,
   type McpAgentState,

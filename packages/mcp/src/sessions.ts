@@ -14,6 +14,7 @@ import { readJsonBody } from './sessions/request-body.js';
 import { sessionIdRequired, sessionNotFound, sinkUnavailable, tooManySessions } from './sessions/rpc-errors.js';
 import { SessionTransports } from './sessions/session-transport.js';
 import { SessionlessGroups } from './sessions/sessionless.js';
+import { requestTelemetry } from './sessions/telemetry.js';
 import { type Tombstone, Tombstones } from './sessions/tombstones.js';
 import { countToolCall } from './sessions/tool-calls.js';
 import type { RequestHooks } from './sessions/transport-instrumentation.js';
@@ -48,9 +49,14 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
   const s = settingsOf(options);
   const { sink, now } = s;
   const tombstones = new Tombstones(s.maxTombstones, s.tombstoneTtlMs);
-  const live = new LiveSessions(sink, tombstones, s.log, now);
+  const telemetry = requestTelemetry(options.openTelemetry);
+  const live = new LiveSessions(sink, tombstones, s.log, now, (l, reason) => {
+    if (!telemetry) return;
+    for (const request of l.pending.values()) telemetry.abandon(request, `session_${reason}`);
+    telemetry.sessionEnded(l);
+  });
   // The one place that sees each JSON-RPC request begin and end (method, id, tool, duration,
-  // error): activity and tool calls are recorded here, and spans or metrics per request belong here.
+  // error): activity, tool calls, and the OpenTelemetry span and metric of each request.
   const hooks: RequestHooks<Live> = {
     begin: (l, request) => {
       if (request.method === 'logging/setLevel') l.logging = true;
@@ -59,7 +65,12 @@ export function createMcpSessions(options: McpSessionsOptions): McpSessions {
       const at = now();
       l.lastSeen = at;
       if (request.tool !== null) countToolCall(sink, l, request.tool, end, at);
+      telemetry?.end(l, request, end);
     },
+    ...(telemetry && {
+      deliver: (l, request, params, deliver) => telemetry.begin(l, request, params, deliver),
+      cancelled: (_l, request) => telemetry.abandon(request, 'cancelled'),
+    }),
   };
   const transports = new SessionTransports(s, live, hooks);
   const capacity: Capacity = new Capacity(s.maxSessions, () => live.size + groups.size);

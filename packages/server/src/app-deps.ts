@@ -45,7 +45,13 @@ export interface AppDeps {
 /** What a route group is given: the app's dependencies with the clock resolved once. */
 export type RouteDeps = AppDeps & { now: Clock };
 
-export type AppEnv = { Variables: { requestId: string } };
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    /** Set by auth.ts for a share token: the one project this request may read. */
+    shareProjectId?: string;
+  };
+};
 
 export const DEFAULT_CONFIG: Omit<AppConfig, 'adminToken'> = {
   trustProxy: SERVE_SETTINGS.trustProxy.default,

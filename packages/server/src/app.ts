@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomToken } from '@sessiontrack/core';
 import { StorageUnavailableError } from '@sessiontrack/store';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import type { AppDeps, AppEnv, RouteDeps } from './app-deps.js';
+import { apiAuth, bearerAuth } from './auth.js';
 import { systemClock } from './clock.js';
 import { ApiError, errorBody } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -19,7 +19,7 @@ import { trackerRoutes } from './routes/tracker.js';
 /**
  * The whole HTTP surface on Web Request/Response; the Node entry is a thin adapter around it.
  * Each route group (routes/) is a Hono app of its own, mounted here in order: the open routes,
- * the write-key routes, then the admin token for every other /api/v1 path, then the dashboard.
+ * the write-key routes, then the admin (or share) token for every other /api/v1 path, then the dashboard.
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const d: RouteDeps = { ...deps, now: deps.now ?? systemClock };
@@ -76,8 +76,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', trackerRoutes());
   app.route('/api/v1', ingestRoutes(d));
   app.route('/api/v1', agentStateRoutes(d));
-  // Everything below needs the admin token.
-  app.use('/api/v1/*', bearerAuth([deps.config.adminToken], 'admin token'));
+  // Everything below needs the admin token, or a share token for the read routes it may reach (auth.ts).
+  app.use('/api/v1/*', apiAuth(deps.config.adminToken, deps.projects));
   app.route('/api/v1', readRoutes(d));
   app.route('/api/v1', statsRoutes(d));
   app.route('/api/v1', statsBatchRoutes(d));
@@ -88,25 +88,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
-/** `Authorization: Bearer <one of tokens>`, else 401 saying `what` was missing. */
-function bearerAuth(tokens: readonly string[], what: string): MiddlewareHandler<AppEnv> {
-  const expected = tokens.map(digest);
-  return async function bearerAuth(c, next) {
-    const header = c.req.header('authorization') ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    // Compare digests: constant time, and the lengths are always equal.
-    const given = token ? digest(token) : null;
-    if (!given || !expected.some((e) => timingSafeEqual(given, e))) {
-      throw new ApiError('unauthorized', `missing or wrong ${what} (Authorization: Bearer <token>)`);
-    }
-    await next();
-  };
-}
-
 // Request ids only need to be unique in this process's logs: a random prefix and a counter cost
 // nothing per request, unlike a CSPRNG call.
 const processPrefix = randomToken(6);
 let requestCounter = 0;
 const nextRequestId = () => `${processPrefix}-${(++requestCounter).toString(36)}`;
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();

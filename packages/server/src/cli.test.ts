@@ -281,6 +281,15 @@ describe('sessiontrack commands', () => {
     await post(`${server.url}/api/v1/sessions/${sessionId}/events`, key as string, { events: [{ type: 'action' }] });
     await post(`${server.url}/api/v1/sessions/${sessionId}/end`, key as string);
     await server.stop();
+    // nothing is marked for the job; --rebuild recomputes every day within retention, with progress
+    expect(cli(['rollup', '--data-dir', dir]).out).toContain('default\tnothing to rebuild');
+    const today = new Date().toISOString().slice(0, 10);
+    const rebuilt = cli(['rollup', '--rebuild', '--project', 'default', '--from', today, '--data-dir', dir]);
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.out).toMatch(/^default\t1 day\(s\)\t\(\d+ ms\)$/m);
+    expect(rebuilt.err).toContain(`default\t${today}\t`);
+    expect(cli(['rollup', '--rebuild', '--from', '2025-02-30', '--data-dir', dir]).code).toBe(2);
+    expect(cli(['rollup', '--from', today, '--data-dir', dir]).code).toBe(2);
     expect(JSON.parse(cli(['cleanup', '--days-inactive', '30', '--data-dir', dir]).out)).toEqual({
       deletedSessions: 0,
       deletedEvents: 0,
@@ -289,9 +298,49 @@ describe('sessiontrack commands', () => {
       deletedSessions: 1,
       deletedEvents: 1,
     });
-    // today is live, so there is nothing closed to roll up; an unknown project is a usage error
-    expect(cli(['rollup', '--data-dir', dir]).out).toContain('default\tnothing changed');
+    // an unknown project is a usage error
     expect(cli(['rollup', '--project', 'nope', '--data-dir', dir]).code).toBe(2);
     expect(cli(['serve', '--retention-at', '25:00', '--data-dir', dir]).code).toBe(2);
-  });
+  }, 90_000); // a dozen CLI processes, each a Node start
+  it('project update, rotate-key and delete work on the data dir', async () => {
+    const dir = tempDir();
+    const created = cli(['project', 'create', 'Shop', '--data-dir', dir]);
+    const id = /created project (\S+)/.exec(created.out)?.[1] as string;
+    const key = /write key: (\S+)/.exec(created.out)?.[1];
+    const updated = cli([
+      'project',
+      'update',
+      id,
+      '--name',
+      'Shop 2',
+      '--allowed-origin',
+      'https://shop.example',
+      '--retention-days',
+      '7',
+      '--data-dir',
+      dir,
+    ]);
+    expect(updated.code).toBe(0);
+    expect(JSON.parse(updated.out)).toMatchObject({
+      id,
+      name: 'Shop 2',
+      allowedOrigins: ['https://shop.example'],
+      retentionDays: 7,
+    });
+    expect(cli(['project', 'update', id, '--allowed-origin', 'file:///x', '--data-dir', dir]).code).toBe(2);
+    expect(cli(['project', 'update', 'p_nope', '--name', 'x', '--data-dir', dir]).code).toBe(2);
+    const rotated = cli(['project', 'rotate-key', id, '--grace-seconds', '3600', '--data-dir', dir]);
+    expect(rotated.code).toBe(0);
+    const newKey = /write key: (\S+)/.exec(rotated.out)?.[1];
+    expect(newKey).toMatch(/^wk_/);
+    expect(newKey).not.toBe(key);
+    expect(rotated.out).toMatch(/previous key works until \d{4}-/);
+    expect(cli(['project', 'delete', 'default', '--data-dir', dir]).code).toBe(2);
+    const doomed = /created project (\S+)/.exec(
+      cli(['project', 'create', 'Doomed', '--data-dir', dir]).out,
+    )?.[1] as string;
+    const deleted = cli(['project', 'delete', doomed, '--data-dir', dir]);
+    expect(JSON.parse(deleted.out)).toEqual({ deletedSessions: 0, deletedEvents: 0 });
+    expect(cli(['project', 'list', '--data-dir', dir]).out).not.toContain('Doomed');
+  }, 120_000);
 });

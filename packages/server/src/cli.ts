@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createProjectSchema, formatIssues } from '@sessiontrack/core';
+import { addDays, createProjectSchema, formatIssues, localDate, updateProjectSchema } from '@sessiontrack/core';
+import { type RollupRun, rebuildRange } from '@sessiontrack/store';
 import { DAY_MS } from './clock.js';
 import { DemoError, runDemo } from './demo.js';
+import { ApiError } from './errors.js';
 import { runRollup } from './jobs/analytics.js';
 import { openStore, type RunningServer, StartupError, startServer } from './node-server.js';
 import { Projects } from './projects.js';
+import { projectToWire } from './routes/admin.js';
 import { dashboardDir } from './routes/dashboard.js';
 import { envHelp, flagHelp, flagOptions, readSettings, SERVE_SETTINGS, UsageError, withBareFlags } from './settings.js';
 
@@ -33,9 +36,12 @@ Commands:
   migrate          apply database migrations and exit
   project create   create a project and print its write key
   project list     list projects
+  project update   change a project's settings
+  project rotate-key  give a project a new write key (the old one works for a grace period)
+  project delete   delete a project with all its data
   cleanup          delete sessions (and their events) inactive for N days
   demo             fill a running server with realistic demo traffic (web and MCP)
-  rollup           compute the daily rollups of the days that changed
+  rollup           rebuild the aggregates of marked days, or (--rebuild) of any days, from raw rows
 
 Run 'sessiontrack <command> --help' for a command's options.`,
   serve: `Usage: sessiontrack serve [options]
@@ -52,24 +58,48 @@ ${envHelp(SERVE_KEYS).join('\n')}`,
 Applies pending database migrations and exits. (serve applies them at start too.)`,
   project: `Usage: sessiontrack project create <name> [options]
        sessiontrack project list
+       sessiontrack project update <id> [options]
+       sessiontrack project rotate-key <id> [--grace-seconds 86400]
+       sessiontrack project delete <id>
 
-Options of 'create':
-  --allowed-origin <url>     may be repeated; when set, ingest from other Origins answers 403
+Options of 'create' and 'update':
+  --name <name>              (update) the new name
+  --allowed-origin <url>     may be repeated; when set, ingest from other Origins answers 403 (http(s) only)
   --time-zone <iana>         the project's time zone (default UTC)
   --idle-timeout-ms <n>      idle timeout for the project's sessions (default: web 30 min, mcp 1 h)
   --absolute-timeout-ms <n>  absolute cap (default: web 24 h, mcp 30 days)
+  --retention-days <n>       days raw sessions and events are kept (default 30)
   --rate-limit <n>           ingest requests per minute for the project, 0 = unlimited
+  --bounce-seconds <n>, --bounce-max-actions <n>  the bounce rule (default 30 s, 1 action)
+Options of 'rotate-key':
+  --grace-seconds <n>        how long the previous key keeps working (default 86400, a day)
+'delete' removes the project with its sessions, events, shares and rollups; not the default project.
+Running servers see every change within a second.
   --data-dir <dir>, --database-url <url>  as for serve`,
   cleanup: `Usage: sessiontrack cleanup [--days-inactive 30] [--project <id>] [--data-dir <dir>] [--database-url <url>]
 
-Rolls up the changed days first, then deletes sessions whose last activity is older than N days,
-with their events (in chunks). Daily rollups are kept.`,
-  rollup: `Usage: sessiontrack rollup [--project <id>] [--data-dir <dir>] [--database-url <url>]
+Rebuilds the days still marked for a rebuild first, then deletes sessions whose last activity is
+older than N days, with their events (in chunks). The aggregates keep their counts.`,
+  rollup: `Usage: sessiontrack rollup [--rebuild [--from <date>] [--to <date>]] [--project <id>]
+                         [--data-dir <dir>] [--database-url <url>]
 
-Computes and stores the daily rollups of every closed day (before today, in the project's time zone)
-that changed since its last rollup, and prints what it did. Idempotent; the server also runs it
-every 10 minutes (--rollup-interval). Only one instance runs it at a time: on a shared PostgreSQL a
-run that finds another one in progress says so and exits 0.`,
+The stats are read from aggregates that every write keeps up to date (docs/metrics.md). Without
+--rebuild: rebuilds the days marked for it (after an upgrade from a version without maintained
+aggregates), as the server does every 10 minutes (--rollup-interval), and prints what it did.
+
+  --rebuild          recompute the days [--from, --to] from raw rows and correct the aggregates to
+                     match (after a fix, a definition change such as new bounce thresholds, or rows
+                     written by other means); prints each day as it is done. Days whose raw rows
+                     may be past the project's retention are skipped: their aggregates are all
+                     that is left (after a 'cleanup' with fewer days, rebuild only later days).
+                     Each day is one transaction; writes to that day wait for it.
+  --from <date>      first day, YYYY-MM-DD in the project's time zone (default: the oldest day
+                     still within retention)
+  --to <date>        last day (default: today)
+  --project <id>     only this project (default: every project)
+
+Idempotent. Only one instance runs it at a time: on a shared PostgreSQL a run that finds another
+one in progress says so and exits 0.`,
   demo: `Usage: sessiontrack demo [options]
 
 Sends realistic web and MCP traffic over past days to a running server, through the admin-only
@@ -218,46 +248,80 @@ async function project(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       ...storageOptions,
+      name: { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true },
       'time-zone': { type: 'string' },
       'idle-timeout-ms': { type: 'string' },
       'absolute-timeout-ms': { type: 'string' },
+      'retention-days': { type: 'string' },
       'rate-limit': { type: 'string' },
+      'bounce-seconds': { type: 'string' },
+      'bounce-max-actions': { type: 'string' },
+      'grace-seconds': { type: 'string' },
     },
   });
-  const [sub, name] = positionals;
+  const [sub, arg] = positionals;
   if (values.help || !sub) {
     console.log(HELP.project);
     return values.help ? 0 : 2;
   }
+  const optional = (flag: keyof typeof values): number | undefined => {
+    const v = values[flag];
+    return typeof v === 'string' ? int(flag, v, 0) : undefined;
+  };
+  const fields = {
+    allowedOrigins: values['allowed-origin'],
+    timeZone: values['time-zone'],
+    idleTimeoutMs: optional('idle-timeout-ms'),
+    absoluteTimeoutMs: optional('absolute-timeout-ms'),
+    retentionDays: optional('retention-days'),
+    rateLimitPerMinute: optional('rate-limit'),
+    bounceSeconds: optional('bounce-seconds'),
+    bounceMaxActions: optional('bounce-max-actions'),
+  };
+  const subs = ['create', 'list', 'update', 'rotate-key', 'delete'];
+  if (!subs.includes(sub)) throw new UsageError(`unknown subcommand 'project ${sub}' (${subs.join(', ')})`);
+  if (sub !== 'list' && !arg)
+    throw new UsageError(`project ${sub} needs a ${sub === 'create' ? 'name' : 'project id'}`);
   const store = await openStore(storage(values));
   try {
     const projects = new Projects(store);
     await projects.ensureDefault();
-    if (sub === 'list') {
-      for (const p of projects.list()) {
-        console.log(`${p.id}\t${p.name}\twrite key: ${p.writeKey}\ttime zone: ${p.timeZone}`);
+    switch (sub) {
+      case 'list':
+        for (const p of projects.list()) {
+          console.log(`${p.id}\t${p.name}\twrite key: ${p.writeKey}\ttime zone: ${p.timeZone}`);
+        }
+        return 0;
+      case 'create': {
+        const input = createProjectSchema.safeParse({ name: arg, ...fields });
+        if (!input.success) throw new UsageError(formatIssues(input.error).message);
+        const p = await projects.create(input.data);
+        console.log(`created project ${p.id} (${p.name})\nwrite key: ${p.writeKey}`);
+        return 0;
       }
-      return 0;
+      case 'update': {
+        const input = updateProjectSchema.safeParse({ name: values.name, ...fields });
+        if (!input.success) throw new UsageError(formatIssues(input.error).message);
+        console.log(JSON.stringify(projectToWire(await projects.update(arg as string, input.data))));
+        return 0;
+      }
+      case 'rotate-key': {
+        const grace = int('grace-seconds', values['grace-seconds'], 86_400);
+        const r = await projects.rotateKey(arg as string, grace * 1000);
+        console.log(
+          `write key: ${r.project.writeKey}\nthe previous key works until ${new Date(r.previousKeyValidUntil).toISOString()}`,
+        );
+        return 0;
+      }
+      default:
+        console.log(JSON.stringify(await projects.delete(arg as string)));
+        return 0;
     }
-    if (sub !== 'create') throw new UsageError(`unknown subcommand 'project ${sub}' (create or list)`);
-    if (!name) throw new UsageError('project create needs a name');
-    const input = createProjectSchema.safeParse({
-      name,
-      allowedOrigins: values['allowed-origin'],
-      timeZone: values['time-zone'],
-      idleTimeoutMs:
-        values['idle-timeout-ms'] === undefined ? undefined : int('idle-timeout-ms', values['idle-timeout-ms'], 0),
-      absoluteTimeoutMs:
-        values['absolute-timeout-ms'] === undefined
-          ? undefined
-          : int('absolute-timeout-ms', values['absolute-timeout-ms'], 0),
-      rateLimitPerMinute: values['rate-limit'] === undefined ? undefined : int('rate-limit', values['rate-limit'], 0),
-    });
-    if (!input.success) throw new UsageError(formatIssues(input.error).message);
-    const p = await projects.create(input.data);
-    console.log(`created project ${p.id} (${p.name})\nwrite key: ${p.writeKey}`);
-    return 0;
+  } catch (err) {
+    // The same refusals as the HTTP routes (unknown project, the default project): a usage error here.
+    if (err instanceof ApiError) throw new UsageError(err.message);
+    throw err;
   } finally {
     await store.close();
   }
@@ -337,23 +401,63 @@ async function demo(argv: string[]): Promise<number> {
 }
 
 async function rollup(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...storageOptions, project: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...storageOptions,
+      project: { type: 'string' },
+      rebuild: { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+    },
+  });
   if (values.help) {
     console.log(HELP.rollup);
     return 0;
   }
+  if (!values.rebuild && (values.from || values.to)) throw new UsageError('--from and --to go with --rebuild');
+  for (const [flag, v] of [
+    ['from', values.from],
+    ['to', values.to],
+  ] as const) {
+    if (v !== undefined && !isDate(v)) throw new UsageError(`--${flag} must be a date YYYY-MM-DD, got '${v}'`);
+  }
+  if (values.from && values.to && values.from > values.to) throw new UsageError('--from is after --to');
   const store = await openStore(storage(values));
   try {
     const all = await store.listProjects();
     const projects = values.project ? all.filter((p) => p.id === values.project) : all;
     if (values.project && projects.length === 0) throw new UsageError(`unknown project '${values.project}'`);
-    const runs = await runRollup(store, projects, Date.now(), (run) => {
-      const days = run.days.length === 0 ? 'nothing changed' : `${run.days.length} day(s): ${run.days.join(', ')}`;
+    const report = (run: RollupRun) => {
+      const days = run.days.length === 0 ? 'nothing to rebuild' : `${run.days.length} day(s)`;
       console.log(`${run.project}\t${days}\t(${Math.round(run.ms)} ms)`);
-    });
-    if (runs === null) console.log('another instance is rolling up right now; nothing to do');
+    };
+    const now = Date.now();
+    const ran = values.rebuild
+      ? await store.runExclusive('rollup', async () => {
+          for (const p of projects) {
+            const to = values.to ?? localDate(now, p.timeZone);
+            const from = values.from ?? localDate(now - p.retentionDays * DAY_MS, p.timeZone);
+            process.stderr.write(`${p.id}: rebuilding ${from} … ${to}\n`);
+            report(
+              await rebuildRange(store, p, from, to, now, {
+                onDay: (date, ms) => process.stderr.write(`${p.id}\t${date}\t${Math.round(ms)} ms\n`),
+              }),
+            );
+          }
+        })
+      : (await runRollup(store, projects, now, report)) !== null;
+    if (!ran) console.log('another instance is rebuilding right now; nothing to do');
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+function isDate(v: string): boolean {
+  try {
+    return addDays(v, 0) === v;
+  } catch {
+    return false;
   }
 }

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './pg.testkit.js';
 import { type RunningServer, serve, stopAll } from './serve.testkit.js';
 
 // SIGKILL under sustained load (issue 14, "tests that stay"), on SQLite and on PostgreSQL: the real
@@ -16,16 +16,11 @@ const ADMIN_URL = process.env.TEST_DATABASE_URL;
 if (!ADMIN_URL) console.warn('crash.test.ts: skipping the PostgreSQL run: TEST_DATABASE_URL is not set');
 
 const dirs: string[] = [];
-const dbs: string[] = [];
+const dbs: TestDatabase[] = [];
 afterAll(async () => {
   await stopAll();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  if (ADMIN_URL && dbs.length) {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    for (const db of dbs) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.end();
-  }
+  for (const db of dbs) await db.drop();
 });
 
 type Backend = [name: string, args: () => Promise<string[]>];
@@ -43,17 +38,11 @@ if (ADMIN_URL) {
   backends.push([
     'PostgreSQL',
     async () => {
-      const db = `sessiontrack_crash_${process.pid}_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: ADMIN_URL });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${db}`);
-      await admin.end();
+      const db = await createTestDatabase(ADMIN_URL, 'crash');
       dbs.push(db);
-      const url = new URL(ADMIN_URL);
-      url.pathname = `/${db}`;
       const dir = mkdtempSync(join(tmpdir(), 'sessiontrack-crash-pg-'));
       dirs.push(dir);
-      return ['--data-dir', dir, '--database-url', url.toString()];
+      return ['--data-dir', dir, '--database-url', db.url];
     },
   ]);
 }

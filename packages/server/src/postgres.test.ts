@@ -312,6 +312,79 @@ describe.skipIf(!ADMIN_URL)('two instances, one PostgreSQL', () => {
       expect([s.actions, s.errors, s.tool_calls]).toEqual([s.stored_actions, s.stored_errors, s.stored_tool_calls]);
     }
   });
+
+  it('a project made on A is used at once on B (ingest and reads); its PATCH, key rotation, share and delete reach B within a second', async () => {
+    const made = await admin(`${a.url}/api/v1/projects`, 'POST', { name: 'made on A' });
+    expect(made.status).toBe(201);
+    const p = made.body;
+    // At once, alternately: not one refused on the instance that did not create it.
+    const starts = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        post(`${(i % 2 ? b : a).url}/api/v1/sessions/start`, p.writeKey, { anonymousId: `a${i}` }),
+      ),
+    );
+    expect(starts.map((r) => r.status)).toEqual(Array(40).fill(201));
+    const onB = await admin(`${b.url}/api/v1/sessions?project=${p.id}&limit=100`);
+    expect(onB.status).toBe(200);
+    expect(onB.body.sessions).toHaveLength(40);
+    expect((await admin(`${b.url}/api/v1/stats/summary?project=${p.id}`)).status).toBe(200);
+
+    /** How long B takes to show `probe`'s change (polling every 50 ms; fails after 3 s). */
+    const seenOnB = async (what: string, probe: () => Promise<boolean>) => {
+      const t0 = Date.now();
+      await until(what, async () => ((await probe()) ? true : undefined), 3000, 50);
+      return Date.now() - t0;
+    };
+    const startFrom = (url: string, key: string, origin: string) =>
+      call(`${url}/api/v1/sessions/start`, {
+        method: 'POST',
+        headers: { 'x-write-key': key, 'content-type': 'application/json', origin },
+        body: JSON.stringify({ anonymousId: 'o' }),
+      });
+
+    // PATCH on A: B follows the new allowed origins within about a second.
+    expect(
+      (await admin(`${a.url}/api/v1/projects/${p.id}`, 'PATCH', { allowedOrigins: ['https://only.example'] })).status,
+    ).toBe(200);
+    const patchMs = await seenOnB(
+      'the PATCH on B',
+      async () => (await startFrom(b.url, p.writeKey, 'https://other.example')).status === 403,
+    );
+    expect((await startFrom(b.url, p.writeKey, 'https://only.example')).status).toBe(201);
+
+    // Rotation on A without grace: the new key works on B at once, the old one stops within a second.
+    const rotated = await admin(`${a.url}/api/v1/projects/${p.id}/rotate-key`, 'POST', { graceSeconds: 0 });
+    expect(rotated.status).toBe(200);
+    expect((await startFrom(b.url, rotated.body.writeKey, 'https://only.example')).status).toBe(201);
+    const rotateMs = await seenOnB(
+      'the old key refused on B',
+      async () => (await startFrom(b.url, p.writeKey, 'https://only.example')).status === 401,
+    );
+
+    // A share link made on A reads on B at once; revoked on A, B refuses it within a second.
+    const share = await admin(`${a.url}/api/v1/projects/${p.id}/share`, 'POST', {});
+    expect(share.status).toBe(201);
+    const viaShare = () =>
+      call(`${b.url}/api/v1/sessions`, { headers: { authorization: `Bearer ${share.body.token}` } });
+    const read = await viaShare();
+    expect(read.status).toBe(200);
+    expect(read.body.sessions.length).toBeGreaterThanOrEqual(40);
+    expect((await admin(`${a.url}/api/v1/projects/${p.id}/share/${share.body.id}`, 'DELETE')).status).toBe(204);
+    const revokeMs = await seenOnB('the revoked share refused on B', async () => (await viaShare()).status === 401);
+
+    // Deleted on A: B refuses its key and no longer finds it.
+    expect((await admin(`${a.url}/api/v1/projects/${p.id}`, 'DELETE')).status).toBe(200);
+    const deleteMs = await seenOnB(
+      'the deleted project refused on B',
+      async () =>
+        (await post(`${b.url}/api/v1/sessions/start`, rotated.body.writeKey, { anonymousId: 'z' })).status === 401,
+    );
+    expect((await admin(`${b.url}/api/v1/sessions?project=${p.id}`)).status).toBe(404);
+    console.log(
+      `seen on B after (ms): patch ${patchMs}, rotation ${rotateMs}, share revoked ${revokeMs}, delete ${deleteMs}`,
+    );
+    for (const ms of [patchMs, rotateMs, revokeMs, deleteMs]) expect(ms).toBeLessThan(1500);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ export const SERVE_SETTINGS: { readonly [K in keyof ServeSettings]: Setting<Serv
     env: 'SESSIONTRACK_ROLLUP_INTERVAL_MS',
     default: 10 * MINUTE_MS,
     parse: integer(),
-    help: 'how often changed days are rolled up, 0 = never',
+    help: 'how often days marked for a rebuild (after an upgrade) are rebuilt, 0 = never',
   },
   retentionAt: {
     flag: 'retention-at',
@@ -150,7 +150,7 @@ export const SERVE_SETTINGS: { readonly [K in keyof ServeSettings]: Setting<Serv
     env: 'SESSIONTRACK_RETENTION_AT',
     default: '02:30',
     parse: utcTime,
-    help: "daily retention run, UTC: raw sessions and events older than each project's retentionDays are deleted; rollups stay",
+    help: "daily retention run, UTC: raw sessions and events older than each project's retentionDays are deleted; aggregates stay",
   },
   geoCityDb: {
     flag: 'geo-city-db',

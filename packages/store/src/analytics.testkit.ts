@@ -40,6 +40,8 @@ export interface SessionSpec {
   region: string | null;
   entryPage: string | null;
   events: EventSpec[];
+  /** identify() after the events (a track call with this user id), which moves the session to that user. */
+  identifyAs: string | null;
   /** Ended explicitly this long after its last event, or left to live / time out. */
   endAfterMs: number | null;
 }
@@ -72,6 +74,7 @@ export const sessionSpec: fc.Arbitrary<SessionSpec> = fc.record({
   region: fc.option(pick(['BE', 'BY', 'CA']), { nil: null }),
   entryPage: fc.option(pick(['/', '/pricing', '/docs']), { nil: null }),
   events: fc.array(eventSpec, { maxLength: 8 }),
+  identifyAs: fc.option(pick(['u1', 'u5']), { nil: null }),
   endAfterMs: fc.option(fc.integer({ min: 0, max: 40 * MIN }), { nil: null }),
 });
 
@@ -114,6 +117,20 @@ export async function writeTraffic(store: Store, project: Project, base: number,
       );
       ops.push({ op: { op: 'events', projectId: project.id, sessionId: session.id, events: [event] }, now: t });
     });
+    if (spec.identifyAs !== null) {
+      // A track call continues the session while it is live (else it starts a new one, as ingest does).
+      const newSession = {
+        ...session,
+        id: `${session.id}_i`,
+        userId: spec.identifyAs,
+        startedAt: t,
+        lastActivityAt: t,
+      };
+      ops.push({
+        op: { op: 'track', projectId: project.id, sessionId: session.id, newSession, events: [], end: null },
+        now: t,
+      });
+    }
     if (spec.endAfterMs !== null) {
       t += spec.endAfterMs;
       ops.push({

@@ -1,6 +1,5 @@
 export * from './analytics.js';
 export * from './batch.js';
-export type { LiveDay, LiveDayQuery } from './live-sql.js';
 export type { Migration } from './migration.js';
 export type { PgDriver, PgQueryable, PgQueryResult } from './postgres/pg-driver.js';
 export { PgPoolDriver, type PgPoolOptions } from './postgres/pg-pool-driver.js';

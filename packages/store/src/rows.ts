@@ -5,6 +5,7 @@ import {
   DEFAULT_MAX_RECOVERY_ATTEMPTS,
   expiresAt,
   type Project,
+  type ProjectShare,
   type Session,
   type StoredEvent,
 } from '@sessiontrack/core';
@@ -15,75 +16,52 @@ import type { AgentStateEntry } from './store.js';
 
 // Row <-> model mapping shared by the SQL backends: the column names are the same in each.
 
-export const SESSION_COLUMNS = [
-  'id',
-  'project_id',
-  'kind',
-  'user_id',
-  'anonymous_id',
-  'status',
-  'started_at',
-  'last_activity_at',
-  'ended_at',
-  'disconnected_at',
-  'expires_at',
-  'idle_timeout_ms',
-  'absolute_timeout_ms',
-  'device_type',
-  'browser',
-  'os',
-  'screen_size',
-  'entry_page',
-  'entry_source',
-  'entry_referrer',
-  'entry_campaign',
-  'exit_page',
-  'exit_reason',
-  'last_action',
-  'country',
-  'region',
-  'continent',
-  'transport',
-  'actions',
-  'errors',
-  'tool_calls',
-  'workflows',
-  'recovery_attempts',
-  'metadata',
-  'grace_ms',
-  'max_recovery_attempts',
-  'engaged_ms',
-] as const;
+/** The sessions columns, each with its type for binding sessions as rows (sql/dialect.ts). */
+const SESSION_COLUMN_TYPES = {
+  id: 'text',
+  project_id: 'text',
+  kind: 'text',
+  user_id: 'text',
+  anonymous_id: 'text',
+  status: 'text',
+  started_at: 'bigint',
+  last_activity_at: 'bigint',
+  ended_at: 'bigint',
+  disconnected_at: 'bigint',
+  expires_at: 'bigint',
+  idle_timeout_ms: 'bigint',
+  absolute_timeout_ms: 'bigint',
+  device_type: 'text',
+  browser: 'text',
+  os: 'text',
+  screen_size: 'text',
+  entry_page: 'text',
+  entry_source: 'text',
+  entry_referrer: 'text',
+  entry_campaign: 'text',
+  exit_page: 'text',
+  exit_reason: 'text',
+  last_action: 'text',
+  country: 'text',
+  region: 'text',
+  continent: 'text',
+  transport: 'text',
+  actions: 'bigint',
+  errors: 'bigint',
+  tool_calls: 'bigint',
+  workflows: 'bigint',
+  recovery_attempts: 'bigint',
+  metadata: 'json',
+  grace_ms: 'bigint',
+  max_recovery_attempts: 'bigint',
+  engaged_ms: 'bigint',
+} as const satisfies Record<string, SqlType>;
 
-const TEXT_SESSION_COLUMNS: ReadonlySet<string> = new Set([
-  'id',
-  'project_id',
-  'kind',
-  'user_id',
-  'anonymous_id',
-  'status',
-  'device_type',
-  'browser',
-  'os',
-  'screen_size',
-  'entry_page',
-  'entry_source',
-  'entry_referrer',
-  'entry_campaign',
-  'exit_page',
-  'exit_reason',
-  'last_action',
-  'country',
-  'region',
-  'continent',
-  'transport',
-]);
+export type SessionColumn = keyof typeof SESSION_COLUMN_TYPES;
+export const SESSION_COLUMNS = Object.keys(SESSION_COLUMN_TYPES) as readonly SessionColumn[];
+export const sessionColumnType = (c: SessionColumn): SqlType => SESSION_COLUMN_TYPES[c];
 
-/** Column types of `sessionToRow`'s values, for binding sessions as rows: the rest are integers. */
-export const sessionColumnType = (c: (typeof SESSION_COLUMNS)[number]): SqlType =>
-  c === 'metadata' ? 'json' : TEXT_SESSION_COLUMNS.has(c) ? 'text' : 'bigint';
-
-export type SessionRow = Record<(typeof SESSION_COLUMNS)[number], string | number | null>;
+export type SessionRow = Record<SessionColumn, string | number | null>;
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown): number => Number(v);
@@ -304,6 +282,8 @@ export function projectToRow(p: Project): Record<string, string | number | null>
     created_at: p.createdAt,
     bounce_seconds: p.bounceSeconds ?? null,
     bounce_max_actions: p.bounceMaxActions ?? null,
+    previous_write_key: p.previousWriteKey ?? null,
+    previous_key_valid_until: p.previousKeyValidUntil ?? null,
   };
 }
 
@@ -324,6 +304,19 @@ export function rowToProject(r: Record<string, unknown>): Project {
     ...(r.bounce_max_actions === null || r.bounce_max_actions === undefined
       ? {}
       : { bounceMaxActions: num(r.bounce_max_actions) }),
+    ...(r.previous_write_key === null || r.previous_write_key === undefined
+      ? {}
+      : { previousWriteKey: String(r.previous_write_key), previousKeyValidUntil: num(r.previous_key_valid_until) }),
+  };
+}
+
+export function rowToShare(r: Record<string, unknown>): ProjectShare {
+  return {
+    id: String(r.id),
+    projectId: String(r.project_id),
+    label: r.label === null || r.label === undefined ? null : String(r.label),
+    tokenHash: String(r.token_hash),
+    createdAt: num(r.created_at),
   };
 }
 
@@ -344,7 +337,7 @@ export const MUTABLE_SESSION_COLUMNS = [
   'workflows',
   'recovery_attempts',
   'engaged_ms',
-] as const satisfies readonly (typeof SESSION_COLUMNS)[number][];
+] as const satisfies readonly SessionColumn[];
 
 /**
  * A session's effective status as SQL over the stored `status` and `expires_at`: the same rule as

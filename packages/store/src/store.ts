@@ -7,12 +7,13 @@ import type {
   ImportedSession,
   NewEvent,
   Project,
+  ProjectChanges,
+  ProjectShare,
   Session,
   SessionKind,
   SessionStatus,
   StoredEvent,
 } from '@sessiontrack/core';
-import type { LiveDay, LiveDayQuery } from './live-sql.js';
 
 // The interface every backend implements, in ports (below). Writes arrive as batches of operations
 // (the server's group commit); each batch is one transaction and every operation gets its own result.
@@ -83,16 +84,16 @@ export interface ImportResult {
   events: number;
 }
 
-/** A session (re)written outside `commit`, whose start day's rollup must be recomputed. */
+/** A session written by other means than the store's writers, whose start day must be rebuilt. */
 export interface RollupMark {
   projectId: string;
   startedAt: number;
 }
 
-/** A stored day rollup (its `users` are not loaded: see `countRollupUsers`). */
+/** A day's maintained aggregates (its `users` are not loaded and `uniqueUsers` is 0: see `uniqueUsers`). */
 export interface StoredRollup {
   rollup: DayRollup;
-  /** Wall-clock time the rollup job started computing it. */
+  /** Wall-clock time of the day's last rebuild (0: never rebuilt, maintained only). */
   computedAt: number;
 }
 
@@ -132,47 +133,80 @@ export interface SessionReadStore {
   countLive(projectId: string | null, now: number): Promise<number>;
 }
 
-/** Analytics (issue #6): raw rows for the definitions of core's analytics.ts, live days and rollups. */
+/**
+ * The maintained aggregates of the stats routes (docs/metrics.md, "When a number is final"), kept
+ * up to date by every writer in the transaction that changes sessions (sql/aggregates-sql.ts), so
+ * that each read below costs days × distinct values, never sessions or events, whether the day is
+ * closed or today. Read through store/analytics.ts `loadRange`, or call these directly (a combined
+ * endpoint may run several at once: each is one statement, and PostgreSQL serves them in parallel).
+ */
 export interface AggregateStore {
-  /** Sessions that started in [from, to), and (withEvents) their events of ANALYTICS_EVENT_TYPES. */
+  /** Per-day totals of the dates [fromDate, toDate] that have any, with per-day counts of `dims` only. */
+  readRollups(projectId: string, fromDate: string, toDate: string, dims: readonly CountDim[]): Promise<StoredRollup[]>;
+  /** One dimension's counts summed over the dates [fromDate, toDate] (values whose sum is 0 left out). */
+  sumRollupCounts(projectId: string, fromDate: string, toDate: string, dim: CountDim): Promise<Counts>;
+  /** Distinct users over the dates [fromDate, toDate], exactly, and per day (days without users left out). */
+  uniqueUsers(
+    projectId: string,
+    fromDate: string,
+    toDate: string,
+  ): Promise<{ range: number; days: Record<string, number> }>;
+  /**
+   * Recomputes one day's aggregates from its raw rows (one transaction; commits that change the day
+   * wait for it). For days whose raw rows are complete: retention deletes raw rows and keeps the
+   * aggregates, so a rebuild of such a day would lose counts (store/analytics.ts skips those).
+   */
+  rebuildDay(project: Project, date: string, computedAt: number): Promise<void>;
+  /** Sessions that started in [from, to), and (withEvents) their events of ANALYTICS_EVENT_TYPES (raw rows). */
   analyticsRows(
     projectId: string,
     from: number,
     to: number,
     withEvents: boolean,
   ): Promise<{ sessions: Session[]; events: AnalyticsEvent[] }>;
-  /** A day (or any span) without a rollup, aggregated in SQL: see live-sql.ts. */
-  liveDay(q: LiveDayQuery): Promise<LiveDay>;
   /**
-   * Marks the start days of these sessions for the rollup job. `commit` and `sweepExpired` do it
-   * themselves; anything else that writes sessions (an import of past data) must call it.
+   * Asks the rollup job to rebuild the start days of these sessions (rows written by other means
+   * than the store's own writers). Commits, the sweeper, import and erase keep the aggregates
+   * themselves and mark nothing.
    */
   markRollupDirty(marks: readonly RollupMark[]): Promise<void>;
-  /** Dirty marks of a project: UTC day (epoch ms / 1 day) and the wall-clock time of the last mark. */
+  /** Days waiting for a rebuild: UTC day (epoch ms / 1 day) and the wall-clock time of the mark. */
   rollupDirty(projectId: string): Promise<{ utcDay: number; markedAt: number }[]>;
-  /** Stored rollups of the dates [fromDate, toDate], with per-day counts of `dims` only. */
-  readRollups(projectId: string, fromDate: string, toDate: string, dims: readonly CountDim[]): Promise<StoredRollup[]>;
-  /** One dimension's counts summed over the stored rollups of `dates`. */
-  sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts>;
-  /**
-   * Distinct user keys of the stored rollups of `dates` together with `extra` (distinct keys).
-   * `dates` are all the stored rollups between the first and the last of them (as `loadRange`
-   * passes them). `version` (the newest computedAt of those rollups) lets the store cache the
-   * rolled part.
-   */
-  countRollupUsers(
-    projectId: string,
-    dates: readonly string[],
-    extra: readonly string[],
-    version: number,
-  ): Promise<number>;
-  /** Replaces one day's rollup (idempotent). */
-  writeRollup(projectId: string, rollup: DayRollup, computedAt: number): Promise<void>;
+  /** Drops these marks (the ones `rollupDirty` answered) unless they were renewed since. */
+  clearRollupDirty(projectId: string, marks: readonly { utcDay: number; markedAt: number }[]): Promise<void>;
 }
 
+/**
+ * Projects and their share links. Every change moves `projectsVersion`, so that each instance
+ * (several may share one PostgreSQL) can tell cheaply when its cache of them is stale.
+ */
 export interface ProjectStore {
   createProject(project: Project): Promise<Project>;
   listProjects(): Promise<Project[]>;
+  getProject(id: string): Promise<Project | null>;
+  /** The project whose write key is `key`, or whose previous key it is and still valid at `now`. */
+  projectByWriteKey(key: string, now: number): Promise<Project | null>;
+  /**
+   * Applies `changes` (null: back to the default) and, with `key`, a new write key with the
+   * previous one kept until `key.previousValidUntil`. Answers the project, null when unknown.
+   */
+  updateProject(
+    id: string,
+    changes: ProjectChanges,
+    key?: { writeKey: string; previousWriteKey: string; previousValidUntil: number },
+  ): Promise<Project | null>;
+  /**
+   * Deletes a project with its shares, sessions, events, agent state and rollups (sessions in
+   * chunks, like cleanup). Null when unknown.
+   */
+  deleteProject(id: string): Promise<CleanupResult | null>;
+  /** A number that changes with every change to projects or shares. */
+  projectsVersion(): Promise<number>;
+  createShare(share: ProjectShare): Promise<ProjectShare>;
+  /** A project's shares, oldest first; every project's without `projectId`. */
+  listShares(projectId?: string): Promise<ProjectShare[]>;
+  /** Answers whether the share existed (in that project). */
+  deleteShare(projectId: string, shareId: string): Promise<boolean>;
 }
 
 /**
@@ -191,9 +225,15 @@ export interface AgentStateStore {
 
 /** The background jobs' and the admin's bulk work: expiry, retention, erasure, job locks. */
 export interface MaintenanceStore {
-  /** Writes the timeout end of every session past its expiry; returns how many. */
-  sweepExpired(now: number): Promise<number>;
-  /** Deletes sessions (with their events and agent state) whose last activity is before `before`. */
+  /**
+   * Writes the timeout end of every session past its expiry (of one project, or all) and counts
+   * their end figures in the aggregates; returns how many.
+   */
+  sweepExpired(now: number, projectId?: string): Promise<number>;
+  /**
+   * Deletes sessions (with their events and agent state) whose last activity is before `before`;
+   * the aggregates keep their counts (expired ones are swept first, so their end figures count).
+   */
   cleanup(projectId: string | null, before: number): Promise<CleanupResult>;
   /** Bulk-deletes raw events received before `before` (retention; sessions and rollups stay). */
   deleteEventsBefore(before: number, projectId?: string): Promise<number>;
@@ -203,8 +243,8 @@ export interface MaintenanceStore {
    */
   runExclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
   /**
-   * Erases a user: their sessions, events and agent state, and their key from the rollups' user lists (the
-   * rollups' counts stay). Chunked like cleanup.
+   * Erases a user: their sessions, events and agent state; the sessions leave the aggregates, and
+   * the user key every day's users (days past retention keep their counts). Chunked like cleanup.
    */
   eraseUser(projectId: string, userId: string): Promise<CleanupResult>;
 }

@@ -103,12 +103,21 @@ export class LiveSessions {
   readonly #tombstones: Tombstones;
   readonly #log: McpLogger;
   readonly #now: () => number;
+  readonly #onRetire: ((l: Live, reason: Retirement) => void) | undefined;
 
-  constructor(sink: McpSink, tombstones: Tombstones, log: McpLogger, now: () => number) {
+  /** `onRetire`: told once per session, before its unanswered requests are forgotten. */
+  constructor(
+    sink: McpSink,
+    tombstones: Tombstones,
+    log: McpLogger,
+    now: () => number,
+    onRetire?: (l: Live, reason: Retirement) => void,
+  ) {
     this.#sink = sink;
     this.#tombstones = tombstones;
     this.#log = log;
     this.#now = now;
+    this.#onRetire = onRetire;
   }
 
   get(id: string): Live | undefined {
@@ -136,6 +145,7 @@ export class LiveSessions {
     if (l.retired) return;
     l.retired = true;
     if (this.#byId.get(l.id) === l) this.#byId.delete(l.id);
+    this.#onRetire?.(l, reason);
     l.pending.clear();
     if (reason === 'logout') {
       this.#sink.end(l.id, 'logout');

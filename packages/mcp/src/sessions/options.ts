@@ -81,7 +81,18 @@ export interface McpSessionsOptions {
     WebStandardStreamableHTTPServerTransportOptions,
     'sessionIdGenerator' | 'onsessioninitialized' | 'onsessionclosed'
   >;
+  /**
+   * OpenTelemetry spans and metrics through `@opentelemetry/api` when it is installed (no-ops
+   * until the application registers an SDK); `false` turns them off. docs/mcp.md#opentelemetry.
+   */
+  openTelemetry?: McpTelemetryOptions | false;
   now?: () => number;
+}
+
+/** OpenTelemetry (sessions/telemetry.ts, docs/mcp.md#opentelemetry). */
+export interface McpTelemetryOptions {
+  /** Record `gen_ai.tool.call.arguments` and `gen_ai.tool.call.result` on tool spans (default false: they may hold anything). */
+  captureToolPayloads?: boolean;
 }
 
 /** What a session start stores of the policy (the store enforces it as well). */

@@ -27,6 +27,8 @@ export interface RequestEnd {
   readonly error: { readonly code: number; readonly message: string } | null;
   /** A `tools/call` answered with a result that says `isError: true` (the tool's own failure). */
   readonly toolError: boolean;
+  /** The answer's `result` (undefined for an error answer). */
+  readonly result: unknown;
 }
 
 /**
@@ -42,6 +44,13 @@ export interface InFlight {
 export interface RequestHooks<S extends InFlight> {
   /** A request arrived, before the SDK sees it. */
   begin(session: S, request: TrackedRequest): void;
+  /**
+   * Hands the request to the SDK: `deliver` must be called once, now (a span makes itself the
+   * active context around it). Without it the request is delivered directly.
+   */
+  deliver?(session: S, request: TrackedRequest, params: unknown, deliver: () => void): void;
+  /** The client cancelled it: it gets no answer, `end` is not called. */
+  cancelled?(session: S, request: TrackedRequest): void;
   /**
    * Its answer was handed to the transport (after `send`: the bookkeeping never delays an answer).
    * Not called for a request the client cancelled (it gets no answer) or one still pending when
@@ -70,10 +79,18 @@ export function instrumentTransport<S extends InFlight>(
       };
       session.pending.set(msg.id, request);
       hooks.begin(session, request);
+      if (hooks.deliver) {
+        hooks.deliver(session, request, msg.params, () => onmessage?.call(t, msg, extra));
+        return;
+      }
     } else if ('method' in msg && msg.method === 'notifications/cancelled') {
       // A cancelled request gets no answer: it must not hold its session open for ever.
       const requestId = (msg.params as { requestId?: RequestId } | undefined)?.requestId;
-      if (requestId !== undefined) session.pending.delete(requestId);
+      const request = requestId === undefined ? undefined : session.pending.get(requestId);
+      if (request) {
+        session.pending.delete(request.id);
+        hooks.cancelled?.(session, request);
+      }
     }
     onmessage?.call(t, msg, extra);
   };
@@ -85,9 +102,9 @@ export function instrumentTransport<S extends InFlight>(
     const durationMs = Math.round((performance.now() - request.t0) * 1000) / 1000;
     const sent = send(msg, opts);
     const error = 'error' in msg ? msg.error : null;
-    const toolError =
-      request.tool !== null && 'result' in msg && (msg.result as { isError?: unknown }).isError === true;
-    hooks.end(session, request, { durationMs, error, toolError });
+    const result = 'result' in msg ? msg.result : undefined;
+    const toolError = request.tool !== null && (result as { isError?: unknown } | undefined)?.isError === true;
+    hooks.end(session, request, { durationMs, error, toolError, result });
     return sent;
   };
 }

@@ -1,13 +1,19 @@
 import type { Project } from '@sessiontrack/core';
-import { type CleanupResult, type RollupRun, rollupProject, type Store } from '@sessiontrack/store';
+import {
+  type AggregateStore,
+  type CleanupResult,
+  type MaintenanceStore,
+  type RollupRun,
+  rollupProject,
+} from '@sessiontrack/store';
 import { DAY_MS } from '../clock.js';
 
 // The analytics work behind the rollup and retention jobs (jobs/background.ts), the CLI's
 // `rollup` and `cleanup`, and the admin cleanup and import routes.
 
-/** Rolls up the changed closed days of `projects`, without the job lock (the caller holds it). */
+/** Rebuilds the marked days of `projects` (the rollup job), without the job lock (the caller holds it). */
 export async function rollupProjects(
-  store: Store,
+  store: AggregateStore,
   projects: readonly Project[],
   now: number,
   onRun?: (run: RollupRun) => void,
@@ -23,7 +29,7 @@ export async function rollupProjects(
 
 /** `rollupProjects` under the rollup lock; null when another instance holds it. */
 export async function runRollup(
-  store: Store,
+  store: AggregateStore & Pick<MaintenanceStore, 'runExclusive'>,
   projects: readonly Project[],
   now: number,
   onRun?: (run: RollupRun) => void,
@@ -42,13 +48,15 @@ export interface RetentionResult extends CleanupResult {
 }
 
 /**
- * Retention of one project: first the rollup (so the days about to lose raw rows are in the
- * rollups), then sessions inactive for longer than `days` with their events, then any remaining
- * events received before that (sessions that are still live, e.g. month-long MCP sessions).
- * Everything is deleted in chunks, so ingest never waits long for the single writer.
+ * Retention of one project: first the rollup job (days still marked for a rebuild are rebuilt
+ * while their raw rows are all there), then sessions inactive for longer than `days` with their
+ * events (the store sweeps expired ones first, so their end figures count; the aggregates keep
+ * every count), then any remaining events received before that (sessions that are still live,
+ * e.g. month-long MCP sessions; their facets are kept with them). Everything is deleted in
+ * chunks, so ingest never waits long for the single writer.
  */
 export async function retainProject(
-  store: Store,
+  store: AggregateStore & MaintenanceStore,
   project: Project,
   now: number,
   days: number,

@@ -36,7 +36,7 @@ export function backgroundJobs(
         if (n > 0) logger.info({ ended: n }, 'sweeper ended idle sessions');
       },
     },
-    // Rollups of closed days that changed (today is always computed live).
+    // Rebuilds of the days marked for it (after an upgrade; the writers keep the aggregates themselves).
     {
       name: 'rollup',
       lock: 'rollup',
@@ -44,13 +44,13 @@ export function backgroundJobs(
       async run(now) {
         await rollupProjects(store, projects.list(), now, (run) => {
           if (run.days.length > 0) {
-            logger.info({ project: run.project, days: run.days.length, ms: Math.round(run.ms) }, 'rolled up');
+            logger.info({ project: run.project, days: run.days.length, ms: Math.round(run.ms) }, 'rebuilt marked days');
           }
         });
       },
     },
-    // Per project: roll up, then delete raw sessions and events older than its retentionDays, in
-    // chunks; rollups stay (jobs/analytics.ts).
+    // Per project: rebuild marked days, then delete raw sessions and events older than its
+    // retentionDays, in chunks; the aggregates stay (jobs/analytics.ts).
     {
       name: 'retention',
       lock: 'retention',

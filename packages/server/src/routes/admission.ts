@@ -29,7 +29,7 @@ export function admission(deps: RouteDeps): Admission {
     forwardedClient(c.req.header('x-forwarded-for'), deps.socketAddress?.(c) ?? null, config.trustProxy);
 
   async function projectFor(key: string): Promise<Project> {
-    const p = projects.byWriteKey(key) ?? (await projects.byWriteKeyFresh(key));
+    const p = await projects.byWriteKey(key);
     if (!p) throw new ApiError('unauthorized', 'unknown write key');
     return p;
   }

@@ -1,7 +1,7 @@
 import { PgPoolDriver, PostgresStore, SqliteStore, type Store } from '@sessiontrack/store';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestApp, json, type TestApp } from '../app.testkit.js';
+import { createTestDatabase } from '../pg.testkit.js';
 
 // Input an attacker sends, on both backends (issue 14, items 6 and 7): what PostgreSQL refuses
 // (U+0000, lone surrogates) and what overflows a stack (deep JSON) must be decided at the
@@ -17,23 +17,8 @@ if (ADMIN_URL) {
   backends.push([
     'PostgreSQL',
     async () => {
-      const database = `sessiontrack_hostile_${process.pid}_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: ADMIN_URL });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${database}`);
-      await admin.end();
-      const url = new URL(ADMIN_URL);
-      url.pathname = `/${database}`;
-      const store = await PostgresStore.open(new PgPoolDriver({ connectionString: url.toString() }));
-      return {
-        store,
-        drop: async () => {
-          const a = new pg.Client({ connectionString: ADMIN_URL });
-          await a.connect();
-          await a.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-          await a.end();
-        },
-      };
+      const db = await createTestDatabase(ADMIN_URL, 'hostile');
+      return { store: await PostgresStore.open(new PgPoolDriver({ connectionString: db.url })), drop: db.drop };
     },
   ]);
 }

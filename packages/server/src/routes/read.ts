@@ -15,6 +15,7 @@ import { type Context, Hono } from 'hono';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { ApiError } from '../errors.js';
 import { parse } from '../validate.js';
+import { scopedProjectId, projectOf as scopeProject } from './scope.js';
 
 // Session read routes (admin token, mounted at /api/v1). Every answer applies the clock: a session past its idle
 // timeout shows as ended at its last activity even before the sweeper has written it.
@@ -23,10 +24,10 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { store } = deps;
   const { now } = deps;
-  const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
+  const projectOf = (c: Context<AppEnv>): Promise<Project> => scopeProject(c, deps.projects);
 
   app.get('/sessions/active', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const { limit } = parse(activeQuery, c.req.query());
     const [count, page] = await Promise.all([
@@ -37,7 +38,7 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
   });
 
   app.get('/sessions/user/:userId/current', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const page = await store.listSessions(
       { projectId: project.id, userId: c.req.param('userId'), status: 'live', limit: 1 },
@@ -50,7 +51,7 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   app.get('/sessions/user/:userId/history', async (c) => {
     const q = parse(historyQuery, c.req.query());
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const userId = c.req.param('userId');
     const page = await store.listSessions({ projectId: project.id, userId, limit: q.limit }, t);
@@ -59,13 +60,14 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   app.get('/sessions', async (c) => {
     const q = parse(listSessionsQuery, c.req.query());
-    return c.json(await sessionsAnswer(store, projectOf(c), q, now()));
+    return c.json(await sessionsAnswer(store, await projectOf(c), q, now()));
   });
 
   app.get('/sessions/:id', async (c) => {
     const t = now();
     const s = await store.getSession(c.req.param('id'));
-    const wanted = c.req.query('project');
+    // A share token's session must be of its project; another project's looks absent.
+    const wanted = scopedProjectId(c);
     if (!s || (wanted !== undefined && wanted !== s.projectId)) throw new ApiError('not_found', 'unknown session');
     const events = await store.getEvents(s.id);
     // Workflows of this session; abandoned = started, neither completed nor failed, session ended.

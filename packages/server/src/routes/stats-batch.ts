@@ -6,6 +6,7 @@ import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
 import { parse } from '../validate.js';
 import { sessionRange, sessionsAnswer } from './read.js';
+import { projectOf } from './scope.js';
 import { rangeDates, STATS, type StatsPlan } from './stats.js';
 
 // POST /api/v1/stats/batch (docs/api.md, "Several stats in one request"): the parts a dashboard
@@ -20,7 +21,7 @@ export function statsBatchRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   app.post('/stats/batch', async (c) => {
     const input = parse(statsBatchSchema, (await body(c.req.raw)) ?? {});
-    const project = deps.projects.fromQuery(c);
+    const project = await projectOf(c, deps.projects);
     const t = now();
     // Every part's dates and range length are checked before any read: a bad part is a 400 for the
     // whole batch, naming the part.

@@ -21,19 +21,20 @@ import {
   userPattern,
   workflowsOf,
 } from '@sessiontrack/core';
-import { loadRange, type RangeQuery, type RangeResult, type Store } from '@sessiontrack/store';
+import { loadRange, type RangeQuery, type RangeResult, type SessionReadStore } from '@sessiontrack/store';
 import { type Context, Hono } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
 import { ApiError } from '../errors.js';
 import { parse } from '../validate.js';
+import { projectOf as scopeProject } from './scope.js';
 
 // The analytics routes of docs/api.md (admin token, mounted at /api/v1): stats over a date range,
-// user patterns, export and erase. The rows come from the store's `loadRange` (rollups for closed
-// days, live for the rest) and every number is computed by core's analytics.ts; docs/metrics.md
+// user patterns, export and erase. The rows come from the store's `loadRange` (the maintained
+// aggregates, every day alike) and every number is computed by core's analytics.ts; docs/metrics.md
 // says what each one means.
 
-/** The longest range a stats route answers (days computed live cost a query over raw rows each). */
+/** The longest range a stats route answers (API.md): reads grow with days × distinct values. */
 const MAX_RANGE_DAYS = 400;
 
 type Wants = Omit<RangeQuery, 'fromDate' | 'toDate'>;
@@ -121,11 +122,11 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { store } = deps;
   const { now } = deps;
-  const projectOf = (c: Context<AppEnv>): Project => deps.projects.fromQuery(c);
+  const projectOf = (c: Context<AppEnv>): Promise<Project> => scopeProject(c, deps.projects);
   for (const [name, route] of Object.entries(STATS)) {
     app.get(`/stats/${name}`, async (c) => {
       const plan = route.plan(parse(route.query, c.req.query()));
-      const project = projectOf(c);
+      const project = await projectOf(c);
       const t = now();
       const dates = rangeDates(plan.range, project, t);
       const r = await loadRange(store, project, { ...dates, ...plan.wants }, t);
@@ -134,7 +135,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   }
 
   app.get('/sessions/patterns/:userId', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const userId = c.req.param('userId');
     const page = await store.listSessions({ projectId: project.id, userId, limit: PATTERN_SESSIONS }, t);
@@ -145,7 +146,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   });
 
   app.get('/users/:userId/export', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     const t = now();
     const userId = c.req.param('userId');
     const sessions = await userSessions(store, project.id, userId, t);
@@ -156,14 +157,19 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
   });
 
   app.delete('/users/:userId', async (c) => {
-    const project = projectOf(c);
+    const project = await projectOf(c);
     return c.json(await store.eraseUser(project.id, c.req.param('userId')));
   });
   return app;
 }
 
 /** Every session of a user in a project, newest first (pages of 500). */
-async function userSessions(store: Store, projectId: string, userId: string, now: number): Promise<Session[]> {
+async function userSessions(
+  store: SessionReadStore,
+  projectId: string,
+  userId: string,
+  now: number,
+): Promise<Session[]> {
   const out: Session[] = [];
   let cursor: string | undefined;
   do {

@@ -152,13 +152,63 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN grace_ms integer, ADD COLUMN max_recovery_attempts integer;
     `,
   },
-  // Version 6 is the maintained aggregates (#13), built beside this one; versions apply by number.
+  {
+    version: 6,
+    name: 'maintained aggregates',
+    sql: `
+      -- See the SQLite migration of the same version. The default marks the rows of before as
+      -- 'unknown' without rewriting the table (PostgreSQL 11+ keeps it in the catalog); dropped at
+      -- once, so new sessions get NULL (no facets).
+      ALTER TABLE sessions ADD COLUMN facets text DEFAULT 'unknown';
+      ALTER TABLE sessions ALTER COLUMN facets DROP DEFAULT;
+      ALTER TABLE rollup_users ADD COLUMN n bigint NOT NULL DEFAULT 1;
+      CREATE TABLE rollup_user_prev (
+        project_id text NOT NULL,
+        day text NOT NULL,
+        prev_day text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (project_id, day, prev_day)
+      );
+      INSERT INTO rollup_user_prev (project_id, day, prev_day, n)
+        SELECT project_id, day, prev_day, count(*) FROM (
+          SELECT project_id, day,
+            coalesce(lag(day) OVER (PARTITION BY project_id, user_key ORDER BY day), '') AS prev_day
+          FROM rollup_users) u
+        GROUP BY project_id, day, prev_day;
+      INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM sessions
+        ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
+    `,
+  },
   {
     version: 7,
     name: 'engaged time',
     sql: `
       -- Milliseconds visible and active, as the tracker reports it (NULL: none reported).
       ALTER TABLE sessions ADD COLUMN engaged_ms bigint;
+    `,
+  },
+  {
+    version: 8,
+    name: 'project settings and share links',
+    sql: `
+      -- See the SQLite migration of the same version.
+      ALTER TABLE projects ADD COLUMN previous_write_key text, ADD COLUMN previous_key_valid_until bigint;
+      CREATE UNIQUE INDEX projects_previous_write_key ON projects (previous_write_key)
+        WHERE previous_write_key IS NOT NULL;
+      CREATE TABLE project_shares (
+        id text PRIMARY KEY,
+        project_id text NOT NULL,
+        label text,
+        token_hash text NOT NULL UNIQUE,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX project_shares_project ON project_shares (project_id, created_at);
+      CREATE TABLE projects_version (
+        id integer PRIMARY KEY CHECK (id = 1),
+        version bigint NOT NULL
+      );
+      INSERT INTO projects_version (id, version) VALUES (1, 0);
     `,
   },
 ];

@@ -1,7 +1,7 @@
-import type { Session } from '@sessiontrack/core';
 import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
 import type { Migration } from '../migration.js';
-import { MUTABLE_SESSION_COLUMNS, rowToSession, sessionColumnType, sessionToRow } from '../rows.js';
+import { MUTABLE_SESSION_COLUMNS, sessionColumnType, sessionToRow } from '../rows.js';
+import { applyDelta, batchAggregates, type StoredSession, setFacetsSql, storedSession } from '../sql/aggregates-sql.js';
 import { raw, rows, sql } from '../sql/sql.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { WriteOp, WriteResult } from '../store.js';
@@ -44,21 +44,22 @@ export class PostgresStore extends SqlStore {
   }
 
   async commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]> {
-    const wall = Date.now();
-    let marks: ReturnType<SqlStore['marks']['pending']> = [];
-    const results = await this.db.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const ids = sessionIdsOf(ops).sort();
-      const loaded = new Map<string, Session>();
+      const stored = new Map<string, StoredSession>();
       const found = await this.all(
         sql`SELECT * FROM sessions WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`,
         tx,
       );
       for (const r of found) {
-        const s = rowToSession(r);
-        loaded.set(s.id, s);
+        const s = storedSession(r);
+        stored.set(s.session.id, s);
       }
+      const loaded = new Map([...stored].map(([id, s]) => [id, s.session]));
       const plan = planBatch(ops, loaded, now);
-      const outcome = finishBatch(plan, await this.insertEvents(tx, plan.rows));
+      const inserted = await this.insertEvents(tx, plan.rows);
+      const outcome = finishBatch(plan, inserted);
+      const agg = await this.program(batchAggregates(this.projectOptions, stored, plan, inserted, outcome), tx);
       // A plain insert: a session id another instance took meanwhile fails the batch, and the
       // write buffer's one-by-one retry then answers that operation 409.
       if (outcome.inserts.length > 0) await this.insertSessions(tx, outcome.inserts, false);
@@ -73,14 +74,12 @@ export class PostgresStore extends SqlStore {
           tx,
         );
       }
-      // Rollup days this batch touched; mostly none new (rollup-marks.ts), so the row lock this
-      // upsert takes is held by one batch a minute per day, not by every batch.
-      marks = this.marks.pending([...outcome.inserts, ...outcome.updates], wall);
-      if (marks.length > 0) await this.run(this.markDirty(marks, wall), tx);
+      if (agg.facets.size > 0) await this.run(setFacetsSql(agg.facets), tx);
+      // Last: the day rows are the rows every writer of today waits for, so they are held from
+      // here to the commit only.
+      await this.program(applyDelta(agg.delta), tx);
       return outcome.results;
     });
-    this.marks.committed(marks, wall);
-    return results;
   }
 
   override async deleteEventsBefore(before: number, projectId?: string, batchSize = 50_000): Promise<number> {

@@ -3,28 +3,25 @@ import {
   type AnalyticsEvent,
   type CountDim,
   type Counts,
-  type DayRollup,
   type ImportedSession,
   type Project,
+  type ProjectChanges,
+  type ProjectShare,
   type Session,
   type StoredEvent,
 } from '@sessiontrack/core';
 import type { EventRow } from '../batch.js';
-import { type LiveDay, type LiveDayQuery, liveDay, RolledUserCounts } from '../live-sql.js';
-import { type DirtyMark, RecentMarks } from '../rollup-marks.js';
+import { type DirtyMark, dirtyMarks } from '../rollup-marks.js';
 import {
   EVENT_COLUMNS,
   eventValues,
   projectToRow,
-  ROLLUP_DAY_COLUMNS,
-  rollupCountRows,
-  rollupDayValues,
   rowToAgentState,
   rowToAnalyticsEvent,
   rowToEvent,
   rowToProject,
   rowToSession,
-  rowToStoredRollup,
+  rowToShare,
   SESSION_COLUMNS,
   sessionColumnType,
   sessionToRow,
@@ -44,6 +41,24 @@ import {
   type WriteOp,
   type WriteResult,
 } from '../store.js';
+import {
+  addImported,
+  dayCountsSql,
+  forgetUser,
+  ProjectOptions,
+  readDaysSql,
+  rebuildDayProgram,
+  runAsync,
+  type SqlProgram,
+  type StoredSession,
+  storedSession,
+  subtractSessions,
+  sumCountsSql,
+  sweepRound,
+  totalsOf,
+  userLinksSql,
+  usersOf,
+} from './aggregates-sql.js';
 import type { SqlDialect } from './dialect.js';
 import type { SqlDriver, SqlQueryable } from './driver.js';
 import { type Compiled, compile, greatest, inList, join, json, raw, rows, type Sql, sql, values } from './sql.js';
@@ -52,8 +67,16 @@ type Row = Record<string, unknown>;
 
 /** Sessions deleted per transaction by cleanup and erase. */
 const CHUNK = 2_000;
+/** Sessions the sweeper ends per transaction. */
+const SWEEP_ROUND = 1_000;
 
 const NONE = raw('');
+
+/**
+ * Per-project tables besides sessions and their events and agent state (deleted in chunks): what
+ * deleting a project removes. A migration adding a project_id table adds it here too.
+ */
+const PROJECT_DATA_TABLES = ['rollup_user_prev', 'rollup_days', 'rollup_counts', 'rollup_users', 'rollup_dirty'];
 
 /**
  * Every Store method whose SQL is the same in each dialect, written once over a driver and a
@@ -66,9 +89,8 @@ export abstract class SqlStore implements Store {
   abstract readonly concurrentWriters: number;
   protected readonly db: SqlDriver;
   protected readonly dialect: SqlDialect;
-  /** Rollup days this process marked recently (rollup-marks.ts): commit skips marking them again. */
-  protected readonly marks = new RecentMarks();
-  readonly #rolledUsers = new RolledUserCounts();
+  /** Projects' zones and bounce thresholds, for the aggregates every writer maintains. */
+  protected readonly projectOptions = new ProjectOptions();
 
   constructor(db: SqlDriver, dialect: SqlDialect) {
     this.db = db;
@@ -91,6 +113,11 @@ export abstract class SqlStore implements Store {
     return (await on.query<R>(text, params)).rows;
   }
 
+  /** Runs a program of statements (sql/aggregates-sql.ts) on `on`. */
+  protected program<T>(p: SqlProgram<T>, on: SqlQueryable = this.db): Promise<T> {
+    return runAsync(p, (q) => this.all(q, on));
+  }
+
   /** Runs a statement; answers how many rows it changed. */
   protected async run(q: Sql, on: SqlQueryable = this.db): Promise<number> {
     const { text, params } = this.compile(q);
@@ -98,22 +125,6 @@ export abstract class SqlStore implements Store {
   }
 
   // ---- shared statements of the write paths ----
-
-  /** The rollup_dirty upsert of every writer: a mark only ever moves forward in time. */
-  protected markDirty(marks: readonly DirtyMark[], wall: number): Sql {
-    const list = marks.map((m) => [m.projectId, m.utcDay]);
-    // `WHERE true`: SQLite would read ON CONFLICT after a bare FROM as a join constraint.
-    return sql`INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
-      SELECT p, d, ${wall} FROM ${rows(
-        'm',
-        [
-          ['p', 'text'],
-          ['d', 'bigint'],
-        ],
-        list,
-      )} WHERE true
-      ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = ${greatest('rollup_dirty.marked_at', 'excluded.marked_at')}`;
-  }
 
   /** Inserts sessions in one statement; answers the ids stored (with `skipExisting`, the new ones). */
   protected async insertSessions(tx: SqlQueryable, sessions: readonly Session[], skipExisting: boolean) {
@@ -207,14 +218,23 @@ export abstract class SqlStore implements Store {
           events.map((e) => ({ ...e, projectId: session.projectId, sessionId: session.id, receivedAt: e.ts })),
         ),
       );
-      // Past days changed: the rollup job must recompute them (in this transaction, so an import
-      // that committed is never missed).
-      const wall = Date.now();
-      const marks = new RecentMarks(0).pending(
-        stored.map((i) => i.session),
-        wall,
+      // Into the aggregates in this transaction, with the facets of the events that were new.
+      const events = new Map<string, ImportedSession['events']>();
+      let i = 0;
+      for (const { session, events: list } of stored) {
+        events.set(
+          session.id,
+          list.filter(() => inserted[i++]),
+        );
+      }
+      await this.program(
+        addImported(
+          this.projectOptions,
+          stored.map((x) => x.session),
+          events,
+        ),
+        tx,
       );
-      if (marks.length > 0) await this.run(this.markDirty(marks, wall), tx);
       return {
         sessions: stored.length,
         skippedSessions: items.length - stored.length,
@@ -225,18 +245,26 @@ export abstract class SqlStore implements Store {
 
   // ---- maintenance ----
 
-  async sweepExpired(now: number): Promise<number> {
-    this.sessionsChanged();
-    const ended = await this.all<{ project_id: string; started_at: unknown }>(
-      sql`UPDATE sessions SET status = 'ended', ended_at = last_activity_at, expires_at = last_activity_at,
-          disconnected_at = NULL, exit_reason = 'timeout'
-        WHERE status <> 'ended' AND expires_at <= ${now} RETURNING project_id, started_at`,
-    );
-    await this.markRollupDirty(ended.map((r) => ({ projectId: r.project_id, startedAt: Number(r.started_at) })));
-    return ended.length;
+  /**
+   * Ends expired sessions in rounds of SWEEP_ROUND, each one transaction that also folds their end
+   * figures into the aggregates (sql/aggregates-sql.ts `sweepRound`).
+   */
+  async sweepExpired(now: number, projectId?: string): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.db.transaction((tx) =>
+        this.program(sweepRound(this.projectOptions, now, SWEEP_ROUND, this.dialect.rowLocks, projectId), tx),
+      );
+      this.sessionsChanged();
+      total += n;
+      if (n < SWEEP_ROUND) return total;
+    }
   }
 
   async cleanup(projectId: string | null, before: number, chunk = CHUNK): Promise<CleanupResult> {
+    // Expired sessions not swept yet would leave without their end figures: end them first (at
+    // `before` they had expired already). The aggregates keep everything else: counts stay.
+    await this.sweepExpired(before, projectId ?? undefined);
     return this.#deleteSessions(
       sql`last_activity_at < ${before} AND (status = 'ended' OR expires_at <= ${before})${
         projectId ? sql` AND project_id = ${projectId}` : NONE
@@ -245,10 +273,14 @@ export abstract class SqlStore implements Store {
     );
   }
 
+  /**
+   * Erases a user: their sessions leave the aggregates as they are deleted (so today and every
+   * day whose raw rows remain count as if the user had never been), and their key leaves every
+   * day's users, also days whose raw rows retention already deleted (those days keep the counts).
+   */
   async eraseUser(projectId: string, userId: string): Promise<CleanupResult> {
-    const r = await this.#deleteSessions(sql`project_id = ${projectId} AND user_id = ${userId}`, CHUNK);
-    await this.run(sql`DELETE FROM rollup_users WHERE project_id = ${projectId} AND user_key = ${`u:${userId}`}`);
-    this.#rolledUsers.clear();
+    const r = await this.#deleteSessions(sql`project_id = ${projectId} AND user_id = ${userId}`, CHUNK, true);
+    await this.db.transaction((tx) => this.program(forgetUser(this.projectOptions, projectId, `u:${userId}`), tx));
     return r;
   }
 
@@ -257,14 +289,23 @@ export abstract class SqlStore implements Store {
    * transaction, so that ingest waits for one chunk at most (SQLite's one writer; PostgreSQL's
    * row locks, taken in the select).
    */
-  async #deleteSessions(scope: Sql, chunk: number): Promise<CleanupResult> {
+  async #deleteSessions(scope: Sql, chunk: number, fromAggregates = false): Promise<CleanupResult> {
     const total: CleanupResult = { deletedSessions: 0, deletedEvents: 0 };
     const lock = this.dialect.rowLocks ? raw(' FOR UPDATE') : NONE;
     for (;;) {
       const r = await this.db.transaction(async (tx) => {
-        const ids = (
-          await this.all<{ id: string }>(sql`SELECT id FROM sessions WHERE ${scope} LIMIT ${chunk}${lock}`, tx)
-        ).map((x) => x.id);
+        let ids: string[];
+        if (fromAggregates) {
+          const found: StoredSession[] = (
+            await this.all(sql`SELECT * FROM sessions WHERE ${scope} LIMIT ${chunk}${lock}`, tx)
+          ).map(storedSession);
+          ids = found.map((x) => x.session.id);
+          await this.program(subtractSessions(this.projectOptions, found), tx);
+        } else {
+          ids = (
+            await this.all<{ id: string }>(sql`SELECT id FROM sessions WHERE ${scope} LIMIT ${chunk}${lock}`, tx)
+          ).map((x) => x.id);
+        }
         if (ids.length === 0) return { sessions: 0, events: 0 };
         await this.run(sql`DELETE FROM agent_state WHERE ${inList('session_id', ids)}`, tx);
         const events = await this.run(sql`DELETE FROM events WHERE ${inList('session_id', ids)}`, tx);
@@ -291,7 +332,7 @@ export abstract class SqlStore implements Store {
     );
   }
 
-  // ---- analytics: raw rows, live days and rollups ----
+  // ---- analytics: raw rows and the maintained aggregates (sql/aggregates-sql.ts) ----
 
   async analyticsRows(
     projectId: string,
@@ -316,23 +357,42 @@ export abstract class SqlStore implements Store {
     return { sessions, events: events.map(rowToAnalyticsEvent) };
   }
 
-  async liveDay(q: LiveDayQuery): Promise<LiveDay> {
-    return liveDay(q, async (text, params) => (await this.db.query<Row>(text, params)).rows, this.dialect);
-  }
-
   async markRollupDirty(marks: readonly RollupMark[]): Promise<void> {
     if (marks.length === 0) return;
     const wall = Date.now();
     // Deduplicated and sorted: writers lock these rows in one order and never deadlock on them.
-    await this.run(this.markDirty(new RecentMarks(0).pending(marks, wall), wall));
+    await this.run(this.#markDirty(dirtyMarks(marks), wall));
   }
 
+  /** The rollup_dirty upsert: a mark only ever moves forward in time. */
+  #markDirty(marks: readonly DirtyMark[], wall: number): Sql {
+    const list = marks.map((m) => [m.projectId, m.utcDay]);
+    // `WHERE true`: SQLite would read ON CONFLICT after a bare FROM as a join constraint.
+    return sql`INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+      SELECT p, d, ${wall} FROM ${rows(
+        'm',
+        [
+          ['p', 'text'],
+          ['d', 'bigint'],
+        ],
+        list,
+      )} WHERE true
+      ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = ${greatest('rollup_dirty.marked_at', 'excluded.marked_at')}`;
+  }
   async rollupDirty(projectId: string): Promise<{ utcDay: number; markedAt: number }[]> {
-    this.marks.clear();
     const found = await this.all<{ utc_day: unknown; marked_at: unknown }>(
       sql`SELECT utc_day, marked_at FROM rollup_dirty WHERE project_id = ${projectId} ORDER BY utc_day`,
     );
     return found.map((r) => ({ utcDay: Number(r.utc_day), markedAt: Number(r.marked_at) }));
+  }
+
+  async clearRollupDirty(projectId: string, marks: readonly { utcDay: number; markedAt: number }[]): Promise<void> {
+    // Only marks not renewed since they were read: a newer one still asks for a rebuild.
+    for (const m of marks) {
+      await this.run(
+        sql`DELETE FROM rollup_dirty WHERE project_id = ${projectId} AND utc_day = ${m.utcDay} AND marked_at <= ${m.markedAt}`,
+      );
+    }
   }
 
   async readRollups(
@@ -341,129 +401,177 @@ export abstract class SqlStore implements Store {
     toDate: string,
     dims: readonly CountDim[],
   ): Promise<StoredRollup[]> {
-    const out = (
-      await this.all(
-        sql`SELECT * FROM rollup_days WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate} ORDER BY day`,
-      )
-    ).map(rowToStoredRollup);
-    if (dims.length === 0 || out.length === 0) return out;
-    const byDay = new Map(out.map((r) => [r.rollup.date, r.rollup]));
-    const counts = await this.all<{ dim: CountDim; day: string; value: string; n: unknown }>(
-      sql`SELECT dim, day, value, n FROM rollup_counts
-        WHERE project_id = ${projectId} AND ${inList('dim', dims)} AND day >= ${fromDate} AND day <= ${toDate}`,
+    const [days, counts] = await Promise.all([
+      this.all(readDaysSql(projectId, fromDate, toDate)),
+      dims.length > 0 ? this.all(dayCountsSql(projectId, fromDate, toDate, dims)) : [],
+    ]);
+    const out = days.map(
+      (r): StoredRollup => ({
+        computedAt: Number(r.computed_at),
+        rollup: { date: String(r.day), ...totalsOf(r), uniqueUsers: 0, users: [], counts: {} },
+      }),
     );
+    const byDay = new Map(out.map((r) => [r.rollup.date, r.rollup]));
     for (const r of counts) {
-      const day = byDay.get(r.day);
+      const day = byDay.get(String(r.day));
       if (!day) continue;
-      const c = day.counts[r.dim] ?? {};
-      day.counts[r.dim] = c;
-      c[r.value] = Number(r.n);
+      const dim = r.dim as CountDim;
+      const c = day.counts[dim] ?? {};
+      day.counts[dim] = c;
+      c[String(r.value)] = Number(r.n);
     }
     return out;
   }
 
-  async sumRollupCounts(projectId: string, dates: readonly string[], dim: CountDim): Promise<Counts> {
-    if (dates.length === 0) return {};
-    const found = await this.all<{ value: string; n: unknown }>(
-      sql`SELECT value, sum(n) AS n FROM rollup_counts
-        WHERE project_id = ${projectId} AND dim = ${dim} AND ${inList('day', dates)} GROUP BY value`,
-    );
+  async sumRollupCounts(projectId: string, fromDate: string, toDate: string, dim: CountDim): Promise<Counts> {
     const out: Counts = {};
-    for (const r of found) out[r.value] = Number(r.n);
+    for (const r of await this.all(sumCountsSql(projectId, fromDate, toDate, dim))) out[String(r.value)] = Number(r.n);
     return out;
   }
 
-  async countRollupUsers(
+  async uniqueUsers(
     projectId: string,
-    dates: readonly string[],
-    extra: readonly string[],
-    version: number,
-  ): Promise<number> {
-    const sorted = [...dates].sort();
-    const first = sorted[0] ?? '';
-    const last = sorted[sorted.length - 1] ?? '';
-    const base = await this.#rolledUsers.of(projectId, dates, version, async () => {
-      // A date range, not a list: user rows exist only for rolled days, and `dates` are all the
-      // rolled days between its first and last, so the range selects the same rows — as one
-      // index range scan.
-      const [r] = await this.all<{ n: unknown }>(
-        sql`SELECT count(DISTINCT user_key) AS n FROM rollup_users
-          WHERE project_id = ${projectId} AND day >= ${first} AND day <= ${last}`,
-      );
-      return Number(r?.n ?? 0);
-    });
-    if (extra.length === 0) return base;
-    // Live users not among the rolled days' users. A scalar subquery per key (one index-only probe
-    // each): as NOT EXISTS PostgreSQL's planner may pick a hash anti-join that reads every user row
-    // of the range (180 ms at 500,000 rows, measured).
-    const [r] = await this.all<{ n: unknown }>(
-      sql`SELECT count(*) AS n FROM ${rows(
-        'k',
-        [['v', 'text']],
-        extra.map((v) => [v]),
-      )} WHERE (
-        SELECT 1 FROM rollup_users r
-        WHERE r.project_id = ${projectId} AND r.user_key = k.v AND r.day >= ${first} AND r.day <= ${last} LIMIT 1) IS NULL`,
-    );
-    return base + Number(r?.n ?? 0);
+    fromDate: string,
+    toDate: string,
+  ): Promise<{ range: number; days: Record<string, number> }> {
+    const u = usersOf(await this.all(userLinksSql(projectId, fromDate, toDate)), fromDate);
+    return { range: u.range, days: Object.fromEntries(u.days) };
   }
 
-  async writeRollup(projectId: string, r: DayRollup, computedAt: number): Promise<void> {
-    const counts = rollupCountRows(r);
-    await this.db.transaction(async (tx) => {
-      await this.run(sql`DELETE FROM rollup_counts WHERE project_id = ${projectId} AND day = ${r.date}`, tx);
-      await this.run(sql`DELETE FROM rollup_users WHERE project_id = ${projectId} AND day = ${r.date}`, tx);
-      await this.run(
-        sql`INSERT INTO rollup_days (${raw(ROLLUP_DAY_COLUMNS.join(', '))})
-          VALUES (${values(rollupDayValues(projectId, r, computedAt))})
-          ON CONFLICT (project_id, day) DO UPDATE SET ${raw(
-            ROLLUP_DAY_COLUMNS.slice(2)
-              .map((c) => `${c} = excluded.${c}`)
-              .join(', '),
-          )}`,
-        tx,
-      );
-      if (counts.length > 0) {
-        await this.run(
-          sql`INSERT INTO rollup_counts (project_id, dim, day, value, n)
-            SELECT ${projectId}, d, ${r.date}, v, n FROM ${rows(
-              'c',
-              [
-                ['d', 'text'],
-                ['v', 'text'],
-                ['n', 'bigint'],
-              ],
-              counts,
-            )}`,
-          tx,
-        );
-      }
-      if (r.users.length > 0) {
-        await this.run(
-          sql`INSERT INTO rollup_users (project_id, day, user_key)
-            SELECT ${projectId}, ${r.date}, u FROM ${rows(
-              'x',
-              [['u', 'text']],
-              r.users.map((u) => [u]),
-            )}`,
-          tx,
-        );
-      }
-    });
+  async rebuildDay(project: Project, date: string, computedAt: number): Promise<void> {
+    await this.db.transaction((tx) =>
+      this.program(rebuildDayProgram(this.projectOptions, project, date, computedAt), tx),
+    );
   }
 
   // ---- projects ----
 
+  /** Moves the projects' version stamp (in the transaction of the change it announces). */
+  #bumpProjectsVersion(tx: SqlQueryable): Promise<number> {
+    return this.run(sql`UPDATE projects_version SET version = version + 1 WHERE id = 1`, tx);
+  }
+
   async createProject(project: Project): Promise<Project> {
     const row = projectToRow(project);
-    await this.run(
-      sql`INSERT INTO projects (${raw(Object.keys(row).join(', '))}) VALUES (${values(Object.values(row))})`,
-    );
+    await this.db.transaction(async (tx) => {
+      await this.run(
+        sql`INSERT INTO projects (${raw(Object.keys(row).join(', '))}) VALUES (${values(Object.values(row))})`,
+        tx,
+      );
+      await this.#bumpProjectsVersion(tx);
+    });
     return project;
   }
 
   async listProjects(): Promise<Project[]> {
     return (await this.all(sql`SELECT * FROM projects ORDER BY created_at, id`)).map(rowToProject);
+  }
+
+  async getProject(id: string): Promise<Project | null> {
+    const [r] = await this.all(sql`SELECT * FROM projects WHERE id = ${id}`);
+    return r ? rowToProject(r) : null;
+  }
+
+  async projectByWriteKey(key: string, now: number): Promise<Project | null> {
+    // Two unique indexes, one probe each.
+    const [r] = await this.all(
+      sql`SELECT * FROM projects WHERE write_key = ${key}
+        UNION ALL SELECT * FROM projects WHERE previous_write_key = ${key} AND previous_key_valid_until > ${now}`,
+    );
+    return r ? rowToProject(r) : null;
+  }
+
+  async updateProject(
+    id: string,
+    changes: ProjectChanges,
+    key?: { writeKey: string; previousWriteKey: string; previousValidUntil: number },
+  ): Promise<Project | null> {
+    const row: Record<string, unknown> = {};
+    const set = (column: string, v: unknown) => {
+      if (v !== undefined) row[column] = v;
+    };
+    set('name', changes.name);
+    set('allowed_origins', changes.allowedOrigins && JSON.stringify(changes.allowedOrigins));
+    set('time_zone', changes.timeZone);
+    set('idle_timeout_ms', changes.idleTimeoutMs);
+    set('absolute_timeout_ms', changes.absoluteTimeoutMs);
+    set('retention_days', changes.retentionDays);
+    set('rate_limit_per_minute', changes.rateLimitPerMinute);
+    set('bounce_seconds', changes.bounceSeconds);
+    set('bounce_max_actions', changes.bounceMaxActions);
+    if (key) {
+      row.write_key = key.writeKey;
+      row.previous_write_key = key.previousWriteKey;
+      row.previous_key_valid_until = key.previousValidUntil;
+    }
+    return this.db.transaction(async (tx) => {
+      const assignments = Object.entries(row).map(([c, v]) => sql`${raw(c)} = ${v}`);
+      const [r] =
+        assignments.length === 0
+          ? await this.all(sql`SELECT * FROM projects WHERE id = ${id}`, tx)
+          : await this.all(sql`UPDATE projects SET ${join(assignments, ', ')} WHERE id = ${id} RETURNING *`, tx);
+      if (!r) return null;
+      if (assignments.length > 0) await this.#bumpProjectsVersion(tx);
+      const p = rowToProject(r);
+      // This process's writers count by the project's zone and bounce rule from now on.
+      this.projectOptions.remember(p);
+      return p;
+    });
+  }
+
+  async deleteProject(id: string): Promise<CleanupResult | null> {
+    // The project row first: its keys and shares stop working at once (on other instances within
+    // their cache's second), then its data goes in chunks, so ingest never waits for all of it. A
+    // crash in between leaves sessions no key or route reaches; cleanup's inactivity rule removes them.
+    const gone = await this.db.transaction(async (tx) => {
+      const n = await this.run(sql`DELETE FROM projects WHERE id = ${id}`, tx);
+      if (n === 0) return false;
+      await this.run(sql`DELETE FROM project_shares WHERE project_id = ${id}`, tx);
+      await this.#bumpProjectsVersion(tx);
+      return true;
+    });
+    if (!gone) return null;
+    const r = await this.#deleteSessions(sql`project_id = ${id}`, CHUNK);
+    await this.db.transaction(async (tx) => {
+      for (const table of PROJECT_DATA_TABLES) {
+        await this.run(sql`DELETE FROM ${raw(table)} WHERE project_id = ${id}`, tx);
+      }
+    });
+    return r;
+  }
+
+  async projectsVersion(): Promise<number> {
+    const [r] = await this.all<{ version: unknown }>(sql`SELECT version FROM projects_version WHERE id = 1`);
+    return Number(r?.version ?? 0);
+  }
+
+  async createShare(share: ProjectShare): Promise<ProjectShare> {
+    await this.db.transaction(async (tx) => {
+      await this.run(
+        sql`INSERT INTO project_shares (id, project_id, label, token_hash, created_at)
+          VALUES (${share.id}, ${share.projectId}, ${share.label}, ${share.tokenHash}, ${share.createdAt})`,
+        tx,
+      );
+      await this.#bumpProjectsVersion(tx);
+    });
+    return share;
+  }
+
+  async listShares(projectId?: string): Promise<ProjectShare[]> {
+    return (
+      await this.all(
+        sql`SELECT * FROM project_shares${projectId === undefined ? NONE : sql` WHERE project_id = ${projectId}`}
+          ORDER BY created_at, id`,
+      )
+    ).map(rowToShare);
+  }
+
+  async deleteShare(projectId: string, shareId: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const n = await this.run(sql`DELETE FROM project_shares WHERE id = ${shareId} AND project_id = ${projectId}`, tx);
+      if (n > 0) await this.#bumpProjectsVersion(tx);
+      return n > 0;
+    });
   }
 
   async ping(): Promise<void> {

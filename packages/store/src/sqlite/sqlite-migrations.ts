@@ -154,13 +154,72 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN max_recovery_attempts INTEGER;
     `,
   },
-  // Version 6 is the maintained aggregates (#13), built beside this one; versions apply by number.
+  {
+    version: 6,
+    name: 'maintained aggregates',
+    sql: `
+      -- What a session's events add to the aggregates (core's SessionFacets, JSON; NULL: none),
+      -- so a batch never reads events. Sessions stored before this migration: 'unknown', read
+      -- from their events the first time a writer needs them.
+      ALTER TABLE sessions ADD COLUMN facets TEXT;
+      UPDATE sessions SET facets = 'unknown';
+      -- Sessions per user and day, so that identify() and erase can take one away exactly. The
+      -- rows of before counted no sessions: 1 each (the days they belong to are rebuilt below).
+      ALTER TABLE rollup_users ADD COLUMN n INTEGER NOT NULL DEFAULT 1;
+      -- Users per day by their previous active day ('' for a first day): distinct users over any
+      -- range in days × days (core's aggregates.ts).
+      CREATE TABLE rollup_user_prev (
+        project_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        prev_day TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (project_id, day, prev_day)
+      ) WITHOUT ROWID;
+      INSERT INTO rollup_user_prev (project_id, day, prev_day, n)
+        SELECT project_id, day, prev_day, count(*) FROM (
+          SELECT project_id, day,
+            coalesce(lag(day) OVER (PARTITION BY project_id, user_key ORDER BY day), '') AS prev_day
+          FROM rollup_users)
+        GROUP BY project_id, day, prev_day;
+      -- Every day that still has raw rows (today included, which had no rollup) is rebuilt from
+      -- them by the rollup job; from then on the writers keep the aggregates.
+      INSERT OR REPLACE INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM sessions;
+    `,
+  },
   {
     version: 7,
     name: 'engaged time',
     sql: `
       -- Milliseconds visible and active, as the tracker reports it (NULL: none reported).
       ALTER TABLE sessions ADD COLUMN engaged_ms INTEGER;
+    `,
+  },
+  {
+    version: 8,
+    name: 'project settings and share links',
+    sql: `
+      -- Key rotation: the previous key keeps working until previous_key_valid_until (epoch ms).
+      ALTER TABLE projects ADD COLUMN previous_write_key TEXT;
+      ALTER TABLE projects ADD COLUMN previous_key_valid_until INTEGER;
+      CREATE UNIQUE INDEX projects_previous_write_key ON projects (previous_write_key)
+        WHERE previous_write_key IS NOT NULL;
+      -- Read-only share links; the token is kept as its SHA-256 digest only.
+      CREATE TABLE project_shares (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        label TEXT,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX project_shares_project ON project_shares (project_id, created_at);
+      -- One stamp that moves with every change to projects or shares: each instance reads it
+      -- (once a second at most) to know when its project cache is stale.
+      CREATE TABLE projects_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO projects_version (id, version) VALUES (1, 0);
     `,
   },
 ];

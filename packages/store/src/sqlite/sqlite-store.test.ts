@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { buildSession, normalizeEvent, type Project } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadRange } from '../analytics.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -124,6 +125,38 @@ describe('SqliteStore (file specifics)', () => {
       expect(await third.listProjects()).toEqual([project]);
     } finally {
       await third.close();
+    }
+  });
+
+  it("keeps a session's facets across reopening, and reads 'unknown' ones (sessions of before migration 6) from the events", async () => {
+    const filename = newFile();
+    const p = { ...project, id: 'p_sqlite_facets' };
+    const first = new SqliteStore({ filename });
+    await first.createProject(p);
+    const a = buildSession({ kind: 'web', userId: 'u_a' }, { ...ctx, project: p }, 's_sqlite_facets_000000000a');
+    const b = buildSession({ kind: 'web', userId: 'u_b' }, { ...ctx, project: p }, 's_sqlite_facets_000000000b');
+    const action = (s: typeof a, id: string, name: string) => ({
+      op: 'events' as const,
+      projectId: p.id,
+      sessionId: s.id,
+      events: [normalizeEvent({ id, type: 'action', name }, T0)],
+    });
+    await first.commit(
+      [{ op: 'start', session: a }, { op: 'start', session: b }, action(a, 'e1', 'export'), action(b, 'e1', 'export')],
+      T0,
+    );
+    await first.close();
+    // b as a session stored before facets existed
+    const raw = new Database(filename);
+    raw.prepare("UPDATE sessions SET facets = 'unknown' WHERE id = ?").run(b.id);
+    raw.close();
+    const second = new SqliteStore({ filename });
+    try {
+      await second.commit([action(a, 'e2', 'share'), action(b, 'e2', 'share'), action(b, 'e3', 'export')], T0 + 1000);
+      const r = await loadRange(second, p, { fromDate: '2025-06-01', toDate: '2025-06-01', dims: ['action', 'pair'] });
+      expect(r.totals.counts).toEqual({ action: { export: 2, share: 2 }, pair: { 'export\tshare': 2 } });
+    } finally {
+      await second.close();
     }
   });
 

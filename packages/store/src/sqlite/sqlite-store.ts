@@ -1,18 +1,12 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Session } from '@sessiontrack/core';
+import type { Session, SessionFacets } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { type BatchOutcome, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
 import type { Migration } from '../migration.js';
-import type { DirtyMark } from '../rollup-marks.js';
-import {
-  EVENT_COLUMNS,
-  eventValues,
-  MUTABLE_SESSION_COLUMNS,
-  rowToSession,
-  SESSION_COLUMNS,
-  sessionToRow,
-} from '../rows.js';
+import { EVENT_COLUMNS, eventValues, MUTABLE_SESSION_COLUMNS, SESSION_COLUMNS, sessionToRow } from '../rows.js';
+import { applyDelta, batchAggregates, runSync, type StoredSession, storedSession } from '../sql/aggregates-sql.js';
+import type { Sql } from '../sql/sql.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { WriteOp, WriteResult } from '../store.js';
 import { Checkpointer } from './sqlite-checkpointer.js';
@@ -47,10 +41,11 @@ export class SqliteStore extends SqlStore {
   readonly #driver: SqliteDriver;
   readonly #stmt;
   #checkpointer: Checkpointer | undefined;
-  readonly #cache = new Map<string, Session>();
+  /** Sessions with their facets (sql/aggregates-sql.ts), as last committed by this process. */
+  readonly #cache = new Map<string, StoredSession>();
   // Made once: better-sqlite3 builds four wrapper functions per transaction() call.
   readonly #commitTx: Database.Transaction<
-    (ops: readonly WriteOp[], now: number) => BatchOutcome & { marks: DirtyMark[]; wall: number }
+    (ops: readonly WriteOp[], now: number) => BatchOutcome & { facets: Map<string, SessionFacets> }
   >;
   #dataVersion = -1;
 
@@ -95,6 +90,7 @@ export class SqliteStore extends SqlStore {
         `INSERT INTO events (${EVENT_COLUMNS.map(([c]) => c).join(', ')})
          VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
       ),
+      setFacets: db.prepare('UPDATE sessions SET facets = ? WHERE id = ?'),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
     };
     this.#commitTx = db.transaction((ops: readonly WriteOp[], now: number) => this.#applyBatch(ops, now));
@@ -116,9 +112,9 @@ export class SqliteStore extends SqlStore {
   commitSync(ops: readonly WriteOp[], now: number): WriteResult[] {
     try {
       const outcome = this.#commitTx.immediate(ops, now);
-      for (const session of outcome.inserts) this.#remember(session);
-      for (const session of outcome.updates) this.#remember(session);
-      this.marks.committed(outcome.marks, outcome.wall);
+      for (const session of [...outcome.inserts, ...outcome.updates]) {
+        this.#remember({ session, facets: outcome.facets.get(session.id) ?? null });
+      }
       return outcome.results;
     } catch (err) {
       this.#cache.clear();
@@ -126,12 +122,19 @@ export class SqliteStore extends SqlStore {
     }
   }
 
-  #applyBatch(ops: readonly WriteOp[], now: number): BatchOutcome & { marks: DirtyMark[]; wall: number } {
+  #applyBatch(ops: readonly WriteOp[], now: number): BatchOutcome & { facets: Map<string, SessionFacets> } {
     const s = this.#stmt;
-    const loaded = this.#loadSessions(sessionIdsOf(ops));
+    const stored = this.#loadSessions(sessionIdsOf(ops));
+    const loaded = new Map<string, Session>();
+    for (const [id, x] of stored) loaded.set(id, x.session);
     const plan = planBatch(ops, loaded, now);
     const inserted = plan.rows.map((e) => s.insertEvent.run(...eventValues(e)).changes === 1);
     const outcome = finishBatch(plan, inserted);
+    const exec = (q: Sql) => {
+      const { text, params } = this.compile(q);
+      return this.#driver.querySync<Record<string, unknown>>(text, params).rows;
+    };
+    const agg = runSync(batchAggregates(this.projectOptions, stored, plan, inserted, outcome), exec);
     for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
     for (const session of outcome.updates) {
       // Most updates are activity only, and that statement touches no index at all.
@@ -146,14 +149,9 @@ export class SqliteStore extends SqlStore {
       // (A statement reads the named parameters it has from the whole row.)
       (lifecycleChanged ? s.updateSession : s.updateActivity).run(sessionToRow(session));
     }
-    // Rollup days this batch touched (usually none new: see rollup-marks.ts).
-    const wall = Date.now();
-    const marks = this.marks.pending([...outcome.inserts, ...outcome.updates], wall);
-    if (marks.length > 0) {
-      const { text, params } = this.compile(this.markDirty(marks, wall));
-      this.#driver.querySync(text, params);
-    }
-    return { ...outcome, marks, wall };
+    for (const [id, text] of agg.facets) s.setFacets.run(text, id);
+    runSync(applyDelta(agg.delta), exec);
+    return { ...outcome, facets: agg.after };
   }
 
   /**
@@ -161,13 +159,13 @@ export class SqliteStore extends SqlStore {
    * since (PRAGMA data_version moves only on other connections' commits), else from the table.
    * Loading the touched sessions was the largest cost of a small batch.
    */
-  #loadSessions(ids: string[]): Map<string, Session> {
+  #loadSessions(ids: string[]): Map<string, StoredSession> {
     const version = this.#stmt.dataVersion.get() as number;
     if (version !== this.#dataVersion) {
       this.#cache.clear();
       this.#dataVersion = version;
     }
-    const loaded = new Map<string, Session>();
+    const loaded = new Map<string, StoredSession>();
     const missing: string[] = [];
     for (const id of ids) {
       const hit = this.#cache.get(id);
@@ -176,18 +174,18 @@ export class SqliteStore extends SqlStore {
     }
     if (missing.length > 0) {
       for (const r of this.#stmt.loadSessions.all(JSON.stringify(missing)) as Row[]) {
-        const session = rowToSession(r);
-        loaded.set(session.id, session);
-        this.#remember(session);
+        const stored = storedSession(r);
+        loaded.set(stored.session.id, stored);
+        this.#remember(stored);
       }
     }
     return loaded;
   }
 
-  #remember(session: Session): void {
+  #remember(stored: StoredSession): void {
     // Map order is insertion order: re-inserting moves a session to the young end.
-    this.#cache.delete(session.id);
-    this.#cache.set(session.id, session);
+    this.#cache.delete(stored.session.id);
+    this.#cache.set(stored.session.id, stored);
     if (this.#cache.size > SESSION_CACHE_SIZE) {
       const oldest = this.#cache.keys().next().value;
       if (oldest !== undefined) this.#cache.delete(oldest);

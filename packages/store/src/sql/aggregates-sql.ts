@@ -1,0 +1,541 @@
+import {
+  AggregateDelta,
+  type AggregateInput,
+  ANALYTICS_EVENT_TYPES,
+  type AnalyticsEvent,
+  type AnalyticsOptions,
+  addDays,
+  addEventToFacets,
+  analyticsOptions,
+  COUNT_DIMS,
+  type CountDim,
+  type Counts,
+  type DayTotals,
+  dayStart,
+  emptyFacets,
+  facetsFromText,
+  facetsOf,
+  facetsToText,
+  type LocalClock,
+  linkChanges,
+  type Project,
+  type Session,
+  type SessionFacets,
+  timeoutEnd,
+  uniqueUsersOf,
+  zoneClock,
+} from '@sessiontrack/core';
+import type { BatchOutcome, BatchPlan } from '../batch.js';
+import { rowToAnalyticsEvent, rowToProject, rowToSession } from '../rows.js';
+import { inList, raw, rows, type Sql, sql } from './sql.js';
+
+// The maintained aggregates in SQL, written once for every dialect (docs/metrics.md, "When a
+// number is final"; the definitions are core's aggregates.ts). Three writers share `applyDelta`:
+// a batch commit, the sweeper and the other maintenance calls (erase, import, rebuild); the
+// readers are the stats routes (store/analytics.ts).
+//
+// Tables (migration 6):
+//   rollup_days      (project, day) → the day's additive totals; every transaction that changes a
+//                    day writes this row, so a rebuild that holds it sees no commit slip between
+//                    its read of the raw rows and its write (PostgreSQL row lock; SQLite: one writer).
+//   rollup_counts    (project, dim, day, value) → n.
+//   rollup_users     (project, day, user key) → the user's sessions that day (a count, so that
+//                    identify() and erase can take a session away exactly).
+//   rollup_user_prev (project, day, previous active day of the user) → users: distinct users over
+//                    any range in days × days (core's linkChanges / uniqueUsersOf).
+//
+// A program is a generator of statements that receives each statement's rows: SQLite's commit runs
+// it synchronously inside its transaction, everything else awaits it. One text for both.
+
+type Row = Record<string, unknown>;
+export type SqlProgram<T> = Generator<Sql, T, Row[]>;
+
+export function runSync<T>(program: SqlProgram<T>, exec: (q: Sql) => Row[]): T {
+  let step = program.next();
+  while (!step.done) step = program.next(exec(step.value));
+  return step.value;
+}
+
+export async function runAsync<T>(program: SqlProgram<T>, exec: (q: Sql) => Promise<Row[]>): Promise<T> {
+  let step = program.next();
+  while (!step.done) step = program.next(await exec(step.value));
+  return step.value;
+}
+
+const SEP = '\u0000';
+const num = (v: unknown): number => Number(v ?? 0);
+
+/**
+ * Adds a delta to the aggregates. Rows are written in one order (days, counts, users, links; each
+ * sorted), so concurrent PostgreSQL writers wait for each other instead of deadlocking.
+ */
+export function* applyDelta(delta: AggregateDelta): SqlProgram<void> {
+  const { days, counts, users } = delta.rows();
+  if (days.length === 0) return;
+  yield sql`INSERT INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum, bounces,
+      error_sessions, actions, tool_calls, unique_users)
+    SELECT p, d, 0, s, e, ms, b, er, a, t, 0 FROM ${rows(
+      'x',
+      [
+        ['p', 'text'],
+        ['d', 'text'],
+        ['s', 'bigint'],
+        ['e', 'bigint'],
+        ['ms', 'bigint'],
+        ['b', 'bigint'],
+        ['er', 'bigint'],
+        ['a', 'bigint'],
+        ['t', 'bigint'],
+      ],
+      days.map((r) => [
+        r.projectId,
+        r.date,
+        r.sessions,
+        r.endedSessions,
+        r.durationMsSum,
+        r.bounces,
+        r.errorSessions,
+        r.actions,
+        r.toolCalls,
+      ]),
+    )} WHERE true
+    ON CONFLICT (project_id, day) DO UPDATE SET
+      sessions = rollup_days.sessions + excluded.sessions,
+      ended_sessions = rollup_days.ended_sessions + excluded.ended_sessions,
+      duration_ms_sum = rollup_days.duration_ms_sum + excluded.duration_ms_sum,
+      bounces = rollup_days.bounces + excluded.bounces,
+      error_sessions = rollup_days.error_sessions + excluded.error_sessions,
+      actions = rollup_days.actions + excluded.actions,
+      tool_calls = rollup_days.tool_calls + excluded.tool_calls`;
+  if (counts.length > 0) {
+    yield sql`INSERT INTO rollup_counts (project_id, dim, day, value, n)
+      SELECT p, m, d, v, n FROM ${rows(
+        'x',
+        [
+          ['p', 'text'],
+          ['m', 'text'],
+          ['d', 'text'],
+          ['v', 'text'],
+          ['n', 'bigint'],
+        ],
+        counts.map((r) => [r.projectId, r.dim, r.date, r.value, r.n]),
+      )} WHERE true
+      ON CONFLICT (project_id, dim, day, value) DO UPDATE SET n = rollup_counts.n + excluded.n`;
+  }
+  if (users.length === 0) return;
+  const changed = yield sql`INSERT INTO rollup_users (project_id, day, user_key, n)
+    SELECT p, d, k, n FROM ${rows(
+      'x',
+      [
+        ['p', 'text'],
+        ['d', 'text'],
+        ['k', 'text'],
+        ['n', 'bigint'],
+      ],
+      users.map((r) => [r.projectId, r.date, r.userKey, r.n]),
+    )} WHERE true
+    ON CONFLICT (project_id, day, user_key) DO UPDATE SET n = rollup_users.n + excluded.n
+    RETURNING project_id, day, user_key, n`;
+  // A user-day appears when its count leaves 0 and vanishes when it returns there: only then do
+  // the user's (day, previous day) links move.
+  const added = new Map(users.map((u) => [u.projectId + SEP + u.date + SEP + u.userKey, u.n]));
+  const moved = new Map<string, { p: string; k: string; appeared: Set<string>; vanished: Set<string> }>();
+  const gone: [string, string, string][] = [];
+  for (const r of changed) {
+    const p = String(r.project_id);
+    const d = String(r.day);
+    const k = String(r.user_key);
+    const n = num(r.n);
+    const old = n - (added.get(p + SEP + d + SEP + k) ?? 0);
+    if (n <= 0) gone.push([p, d, k]);
+    if (old > 0 === n > 0) continue;
+    let m = moved.get(p + SEP + k);
+    if (!m) {
+      m = { p, k, appeared: new Set(), vanished: new Set() };
+      moved.set(p + SEP + k, m);
+    }
+    (n > 0 ? m.appeared : m.vanished).add(d);
+  }
+  if (gone.length > 0) {
+    yield sql`DELETE FROM rollup_users WHERE n <= 0 AND (project_id, day, user_key) IN (SELECT p, d, k FROM ${rows(
+      'x',
+      [
+        ['p', 'text'],
+        ['d', 'text'],
+        ['k', 'text'],
+      ],
+      gone,
+    )})`;
+  }
+  if (moved.size === 0) return;
+  const list = [...moved.values()].map((m) => {
+    const days = [...m.appeared, ...m.vanished].sort();
+    return [m.p, m.k, days[0] as string, days[days.length - 1] as string];
+  });
+  // Per moved user, its days from the last one before the first change to the first one after
+  // the last change (two index probes and a short range each, on rollup_users_key).
+  const prior = (c: string) =>
+    raw(`(SELECT max(x.day) FROM rollup_users x WHERE x.project_id = c.p AND x.user_key = c.k AND x.day < ${c})`);
+  const span = yield sql`SELECT c.p AS p, c.k AS k, u.day AS day, ${prior('c.mn')} AS lo
+    FROM ${rows(
+      'c',
+      [
+        ['p', 'text'],
+        ['k', 'text'],
+        ['mn', 'text'],
+        ['mx', 'text'],
+      ],
+      list,
+    )}
+    JOIN rollup_users u ON u.project_id = c.p AND u.user_key = c.k
+      AND u.day >= coalesce(${prior('c.mn')}, '')
+      AND u.day <= coalesce((SELECT min(x.day) FROM rollup_users x
+        WHERE x.project_id = c.p AND x.user_key = c.k AND x.day > c.mx), '~')
+    ORDER BY 1, 2, 3`;
+  const spans = new Map<string, { days: string[]; hasLo: boolean }>();
+  for (const r of span) {
+    const k = String(r.p) + SEP + String(r.k);
+    let s = spans.get(k);
+    if (!s) {
+      s = { days: [], hasLo: r.lo !== null && r.lo !== undefined };
+      spans.set(k, s);
+    }
+    s.days.push(String(r.day));
+  }
+  const links = new Map<string, [string, string, string, number]>();
+  for (const [k, m] of moved) {
+    const s = spans.get(k) ?? { days: [], hasLo: false };
+    for (const [link, n] of linkChanges(s.days, m.appeared, m.vanished, s.hasLo)) {
+      const [day = '', prev = ''] = link.split('\t');
+      const lk = m.p + SEP + day + SEP + prev;
+      const row = links.get(lk);
+      if (row) row[3] += n;
+      else links.set(lk, [m.p, day, prev, n]);
+    }
+  }
+  const linkRows = [...links.values()]
+    .filter((r) => r[3] !== 0)
+    .sort((a, b) => (a[0] + SEP + a[1] + SEP + a[2] < b[0] + SEP + b[1] + SEP + b[2] ? -1 : 1));
+  if (linkRows.length === 0) return;
+  yield sql`INSERT INTO rollup_user_prev (project_id, day, prev_day, n)
+    SELECT p, d, v, n FROM ${rows(
+      'x',
+      [
+        ['p', 'text'],
+        ['d', 'text'],
+        ['v', 'text'],
+        ['n', 'bigint'],
+      ],
+      linkRows,
+    )} WHERE true
+    ON CONFLICT (project_id, day, prev_day) DO UPDATE SET n = rollup_user_prev.n + excluded.n`;
+}
+
+// ---- reads (the port of store.ts: AggregateReads) ----
+
+export const readDaysSql = (projectId: string, fromDate: string, toDate: string): Sql =>
+  sql`SELECT * FROM rollup_days WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate} ORDER BY day`;
+
+export const dayCountsSql = (projectId: string, fromDate: string, toDate: string, dims: readonly CountDim[]): Sql =>
+  sql`SELECT dim, day, value, n FROM rollup_counts
+    WHERE project_id = ${projectId} AND ${inList('dim', dims)} AND day >= ${fromDate} AND day <= ${toDate} AND n <> 0`;
+
+export const sumCountsSql = (projectId: string, fromDate: string, toDate: string, dim: CountDim): Sql =>
+  sql`SELECT value, sum(n) AS n FROM rollup_counts
+    WHERE project_id = ${projectId} AND dim = ${dim} AND day >= ${fromDate} AND day <= ${toDate}
+    GROUP BY value HAVING sum(n) <> 0`;
+
+export function countsOf(found: readonly Row[]): Counts {
+  const out: Counts = {};
+  for (const r of found) out[String(r.value)] = num(r.n);
+  return out;
+}
+
+export const userLinksSql = (projectId: string, fromDate: string, toDate: string): Sql =>
+  sql`SELECT day, prev_day, n FROM rollup_user_prev
+    WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate} AND n <> 0`;
+
+export function usersOf(found: readonly Row[], fromDate: string) {
+  return uniqueUsersOf(
+    found.map((r) => ({ date: String(r.day), prev: String(r.prev_day), n: num(r.n) })),
+    fromDate,
+  );
+}
+
+/** rollup_days row → totals. */
+export function totalsOf(r: Row): DayTotals {
+  return {
+    sessions: num(r.sessions),
+    endedSessions: num(r.ended_sessions),
+    durationMsSum: num(r.duration_ms_sum),
+    bounces: num(r.bounces),
+    errorSessions: num(r.error_sessions),
+    actions: num(r.actions),
+    toolCalls: num(r.tool_calls),
+  };
+}
+
+// ---- the writers' programs ----
+
+/** Projects' analytics options and local clocks; projects never change their zone or thresholds. */
+export class ProjectOptions {
+  readonly #known = new Map<string, { opts: AnalyticsOptions; clock: LocalClock }>();
+  /** Projects without a row, asked for again after this wall-clock time. */
+  readonly #absent = new Map<string, number>();
+
+  /** Loads the projects not known yet (one query, only for a project's first batch in this process). */
+  *load(ids: Iterable<string>): SqlProgram<void> {
+    const wall = Date.now();
+    const missing = [...new Set(ids)].filter((id) => !this.#known.has(id) && (this.#absent.get(id) ?? 0) <= wall);
+    if (missing.length === 0) return;
+    for (const r of yield sql`SELECT * FROM projects WHERE ${inList('id', missing)}`) this.remember(rowToProject(r));
+    for (const id of missing) if (!this.#known.has(id)) this.#absent.set(id, wall + 60_000);
+  }
+
+  remember(p: Project): void {
+    const opts = analyticsOptions(p);
+    this.#known.set(p.id, { opts, clock: zoneClock(opts.timeZone) });
+  }
+
+  /**
+   * For AggregateDelta. A project without a row (an embedded MCP sink writing for a project id
+   * no one created) counts in UTC with the default thresholds until its row exists: `load` asks
+   * for it again a minute later, and a rebuild moves its days once it has another zone.
+   */
+  readonly of = (projectId: string): { opts: AnalyticsOptions; clock: LocalClock } =>
+    this.#known.get(projectId) ?? UNKNOWN_PROJECT;
+}
+
+const UNKNOWN_PROJECT = (() => {
+  const opts = analyticsOptions({ timeZone: 'UTC' });
+  return { opts, clock: zoneClock(opts.timeZone) };
+})();
+
+/**
+ * Facets of sessions stored before facets existed (migration 6 wrote 'unknown'), from their
+ * events, without the events listed in `except` (`session\0event` ids: a batch's own new rows,
+ * which are folded in afterwards).
+ */
+export function* facetsFromEvents(
+  sessionIds: readonly string[],
+  except: ReadonlySet<string> = new Set(),
+): SqlProgram<Map<string, SessionFacets>> {
+  const out = new Map<string, SessionFacets>(sessionIds.map((id) => [id, emptyFacets()]));
+  if (sessionIds.length === 0) return out;
+  const found = yield sql`SELECT session_id, event_id, type, name, details FROM events
+    WHERE ${inList('session_id', sessionIds)} AND ${inList('type', ANALYTICS_EVENT_TYPES)}`;
+  for (const r of found) {
+    if (except.has(`${r.session_id}${SEP}${r.event_id}`)) continue;
+    const e = rowToAnalyticsEvent(r);
+    out.set(e.sessionId, addEventToFacets(out.get(e.sessionId) ?? emptyFacets(), e));
+  }
+  return out;
+}
+
+/** A stored session as the aggregates see it: facets null = unknown (see facetsFromEvents). */
+export interface StoredSession {
+  session: Session;
+  facets: SessionFacets | null;
+}
+
+export function storedSession(r: Row): StoredSession {
+  return { session: rowToSession(r), facets: facetsFromText(r.facets) };
+}
+
+/** Fills unknown facets from the events (before the session's rows are deleted or changed). */
+export function* knownFacets(
+  list: readonly StoredSession[],
+  except?: ReadonlySet<string>,
+): SqlProgram<AggregateInput[]> {
+  const unknown = list.filter((s) => s.facets === null).map((s) => s.session.id);
+  const found = unknown.length > 0 ? yield* facetsFromEvents(unknown, except) : new Map<string, SessionFacets>();
+  return list.map((s) => ({ session: s.session, facets: s.facets ?? found.get(s.session.id) ?? emptyFacets() }));
+}
+
+export interface BatchAggregates {
+  delta: AggregateDelta;
+  /** Sessions of the batch whose facets changed: what to store with them (null: none). */
+  facets: Map<string, string | null>;
+  /** Every touched session's facets after the batch (a backend's cache keeps them). */
+  after: Map<string, SessionFacets>;
+}
+
+/**
+ * What a committed batch changes in the aggregates: per session it touched, after − before, with
+ * the facets of the events that were new (duplicates do not count, like the counters).
+ */
+export function* batchAggregates(
+  options: ProjectOptions,
+  before: ReadonlyMap<string, StoredSession>,
+  plan: BatchPlan,
+  inserted: readonly boolean[],
+  outcome: BatchOutcome,
+): SqlProgram<BatchAggregates> {
+  const touched = [...outcome.inserts, ...outcome.updates];
+  yield* options.load(touched.map((s) => s.projectId));
+  const fresh = new Set<string>();
+  plan.rows.forEach((row, i) => {
+    if (inserted[i]) fresh.add(`${row.sessionId}${SEP}${row.id}`);
+  });
+  const unknown = outcome.updates.filter((s) => before.get(s.id)?.facets === null).map((s) => s.id);
+  const recovered = unknown.length > 0 ? yield* facetsFromEvents(unknown, fresh) : new Map<string, SessionFacets>();
+  const base = new Map<string, SessionFacets>();
+  for (const s of outcome.inserts) base.set(s.id, emptyFacets());
+  for (const s of outcome.updates) base.set(s.id, before.get(s.id)?.facets ?? recovered.get(s.id) ?? emptyFacets());
+  const after = new Map(base);
+  plan.rows.forEach((row, i) => {
+    const f = inserted[i] ? after.get(row.sessionId) : undefined;
+    if (f) after.set(row.sessionId, addEventToFacets(f, row));
+  });
+  const delta = new AggregateDelta(options.of);
+  const facets = new Map<string, string | null>();
+  for (const s of outcome.inserts) {
+    const f = after.get(s.id) ?? emptyFacets();
+    delta.change(null, { session: s, facets: f });
+    if (f !== base.get(s.id)) facets.set(s.id, facetsToText(f));
+  }
+  for (const s of outcome.updates) {
+    const was = before.get(s.id);
+    const f0 = base.get(s.id) ?? emptyFacets();
+    const f = after.get(s.id) ?? f0;
+    if (was) delta.change({ session: was.session, facets: f0 }, { session: s, facets: f });
+    if (f !== f0 || was?.facets === null) facets.set(s.id, facetsToText(f));
+  }
+  return { delta, facets, after };
+}
+
+/** Stores facets with their sessions (only those that changed: most batches change none). */
+export function setFacetsSql(list: ReadonlyMap<string, string | null>): Sql {
+  return sql`UPDATE sessions SET facets = f.v FROM ${rows(
+    'f',
+    [
+      ['id', 'text'],
+      ['v', 'text'],
+    ],
+    [...list].sort(([a], [b]) => (a < b ? -1 : 1)),
+  )} WHERE sessions.id = f.id`;
+}
+
+/**
+ * The sweeper's round: writes the timeout end of up to `limit` expired sessions and folds their
+ * end figures into the aggregates, in the caller's transaction. Answers how many it ended.
+ */
+export function* sweepRound(
+  options: ProjectOptions,
+  now: number,
+  limit: number,
+  rowLocks: boolean,
+  projectId?: string,
+): SqlProgram<number> {
+  const found = (yield sql`SELECT * FROM sessions WHERE status <> 'ended' AND expires_at <= ${now}${
+    projectId === undefined ? raw('') : sql` AND project_id = ${projectId}`
+  } ORDER BY id LIMIT ${limit}${raw(rowLocks ? ' FOR UPDATE' : '')}`).map(storedSession);
+  if (found.length === 0) return 0;
+  const ids = found.map((s) => s.session.id);
+  yield sql`UPDATE sessions SET status = 'ended', ended_at = last_activity_at, expires_at = last_activity_at,
+      disconnected_at = NULL, exit_reason = 'timeout'
+    WHERE ${inList('id', ids)}`;
+  const list = yield* knownFacets(found);
+  const unknown = new Set(found.filter((s) => s.facets === null).map((s) => s.session.id));
+  if (unknown.size > 0) {
+    yield setFacetsSql(
+      new Map(list.filter((s) => unknown.has(s.session.id)).map((s) => [s.session.id, facetsToText(s.facets)])),
+    );
+  }
+  yield* options.load(found.map((s) => s.session.projectId));
+  const delta = new AggregateDelta(options.of);
+  for (const s of list) {
+    delta.change(s, { session: { ...s.session, ...timeoutEnd(s.session), disconnectedAt: null }, facets: s.facets });
+  }
+  yield* applyDelta(delta);
+  return found.length;
+}
+
+/** Takes sessions about to be deleted (an erase) out of the aggregates, in the caller's transaction. */
+export function* subtractSessions(options: ProjectOptions, found: readonly StoredSession[]): SqlProgram<void> {
+  if (found.length === 0) return;
+  const list = yield* knownFacets(found);
+  yield* options.load(found.map((s) => s.session.projectId));
+  const delta = new AggregateDelta(options.of);
+  for (const s of list) delta.change(s, null);
+  yield* applyDelta(delta);
+}
+
+/** Removes a user key from every day's users (what is left after their sessions were taken out). */
+export function* forgetUser(options: ProjectOptions, projectId: string, user: string): SqlProgram<void> {
+  const left = yield sql`SELECT day, n FROM rollup_users WHERE project_id = ${projectId} AND user_key = ${user}`;
+  if (left.length === 0) return;
+  const delta = new AggregateDelta(options.of);
+  for (const r of left) delta.addUser(projectId, String(r.day), user, -num(r.n));
+  yield* applyDelta(delta);
+}
+
+/** Adds imported sessions (new, with their new events) to the aggregates and stores their facets. */
+export function* addImported(
+  options: ProjectOptions,
+  sessions: readonly Session[],
+  events: ReadonlyMap<string, readonly Pick<AnalyticsEvent, 'type' | 'name' | 'details'>[]>,
+): SqlProgram<void> {
+  if (sessions.length === 0) return;
+  yield* options.load(sessions.map((s) => s.projectId));
+  const delta = new AggregateDelta(options.of);
+  const facets = new Map<string, string | null>();
+  for (const s of sessions) {
+    const f = facetsOf(events.get(s.id) ?? []);
+    delta.change(null, { session: s, facets: f });
+    const text = facetsToText(f);
+    if (text !== null) facets.set(s.id, text);
+  }
+  if (facets.size > 0) yield setFacetsSql(facets);
+  yield* applyDelta(delta);
+}
+
+/** Sessions a rebuild reads at once. */
+const REBUILD_PAGE = 5_000;
+
+/**
+ * Rebuilds one day of a project from its raw rows, in the caller's transaction: first the day's
+ * row is written (PostgreSQL: locked; no commit changes the day until this transaction ends),
+ * then the raw rows are read a page at a time, and the stored aggregates corrected by
+ * (raw − stored). Sessions count as written (an expired session the sweeper has not ended yet is
+ * live here too), so a rebuild and the maintained figures agree at any moment.
+ */
+export function* rebuildDayProgram(
+  options: ProjectOptions,
+  project: Project,
+  date: string,
+  computedAt: number,
+): SqlProgram<void> {
+  options.remember(project);
+  const p = project.id;
+  yield sql`INSERT INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum, bounces,
+      error_sessions, actions, tool_calls, unique_users)
+    VALUES (${p}, ${date}, ${computedAt}, 0, 0, 0, 0, 0, 0, 0, 0)
+    ON CONFLICT (project_id, day) DO UPDATE SET computed_at = excluded.computed_at`;
+  const delta = new AggregateDelta(options.of);
+  const from = dayStart(date, project.timeZone);
+  const to = dayStart(addDays(date, 1), project.timeZone);
+  // In pages of REBUILD_PAGE sessions (keyset on the start index): the memory of a page, not a day.
+  let after: [number, string] = [from - 1, ''];
+  for (;;) {
+    const found = (yield sql`SELECT * FROM sessions WHERE project_id = ${p} AND started_at >= ${from}
+      AND started_at < ${to} AND (started_at, id) > (${after[0]}, ${after[1]})
+      ORDER BY started_at, id LIMIT ${REBUILD_PAGE}`).map(rowToSession);
+    const facets =
+      found.length > 0 ? yield* facetsFromEvents(found.map((s) => s.id)) : new Map<string, SessionFacets>();
+    for (const s of found) delta.change(null, { session: s, facets: facets.get(s.id) ?? emptyFacets() });
+    const last = found.at(-1);
+    if (!last || found.length < REBUILD_PAGE) break;
+    after = [last.startedAt, last.id];
+  }
+  const [day] = yield readDaysSql(p, date, date);
+  if (day) delta.addTotals(p, date, totalsOf(day), -1);
+  for (const r of yield sql`SELECT dim, value, n FROM rollup_counts
+    WHERE project_id = ${p} AND ${inList('dim', COUNT_DIMS)} AND day = ${date}`) {
+    delta.addCount(p, date, String(r.dim) as CountDim, String(r.value), -num(r.n));
+  }
+  for (const r of yield sql`SELECT user_key, n FROM rollup_users WHERE project_id = ${p} AND day = ${date}`) {
+    delta.addUser(p, date, String(r.user_key), -num(r.n));
+  }
+  yield* applyDelta(delta);
+}
