@@ -13,6 +13,7 @@ import {
   NONE,
   userKey,
   workflowIdOf,
+  zeroTotals,
 } from './analytics.js';
 import { effectiveSession } from './lifecycle.js';
 import { addDays, zoneClock } from './time.js';
@@ -246,13 +247,7 @@ export function computeDays(
   for (let d = fromDate; d <= toDate; d = addDays(d, 1)) {
     days.set(d, {
       date: d,
-      sessions: 0,
-      endedSessions: 0,
-      durationMsSum: 0,
-      bounces: 0,
-      errorSessions: 0,
-      actions: 0,
-      toolCalls: 0,
+      ...zeroTotals(),
       uniqueUsers: 0,
       users: [],
       counts: {},
@@ -344,13 +339,7 @@ export class AggregateDelta {
       d = {
         projectId,
         date,
-        sessions: 0,
-        endedSessions: 0,
-        durationMsSum: 0,
-        bounces: 0,
-        errorSessions: 0,
-        actions: 0,
-        toolCalls: 0,
+        ...zeroTotals(),
       };
       this.#days.set(k, d);
     }

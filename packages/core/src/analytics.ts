@@ -239,17 +239,13 @@ export interface RangeTotals extends DayTotals {
   counts: Partial<Record<CountDim, Counts>>;
 }
 
+/** Every DayTotals figure at zero: the start of a day, a range or a batch delta. */
+export function zeroTotals(): DayTotals {
+  return { sessions: 0, endedSessions: 0, durationMsSum: 0, bounces: 0, errorSessions: 0, actions: 0, toolCalls: 0 };
+}
+
 export function emptyTotals(): RangeTotals {
-  return {
-    sessions: 0,
-    endedSessions: 0,
-    durationMsSum: 0,
-    bounces: 0,
-    errorSessions: 0,
-    actions: 0,
-    toolCalls: 0,
-    counts: {},
-  };
+  return { ...zeroTotals(), counts: {} };
 }
 
 /** Adds a day (or any totals) into `into`; counts only for `dims` (all when omitted). */
