@@ -122,6 +122,10 @@ export interface DayTotals {
   errorSessions: number;
   actions: number;
   toolCalls: number;
+  /** Ended sessions that reported engaged time (docs/metrics.md, "Engaged time"). */
+  engagedSessions: number;
+  /** Sum of their engaged time, each at most its session's duration. */
+  engagedMsSum: number;
 }
 
 export interface DayRollup extends DayTotals {
@@ -241,7 +245,17 @@ export interface RangeTotals extends DayTotals {
 
 /** Every DayTotals figure at zero: the start of a day, a range or a batch delta. */
 export function zeroTotals(): DayTotals {
-  return { sessions: 0, endedSessions: 0, durationMsSum: 0, bounces: 0, errorSessions: 0, actions: 0, toolCalls: 0 };
+  return {
+    sessions: 0,
+    endedSessions: 0,
+    durationMsSum: 0,
+    bounces: 0,
+    errorSessions: 0,
+    actions: 0,
+    toolCalls: 0,
+    engagedSessions: 0,
+    engagedMsSum: 0,
+  };
 }
 
 export function emptyTotals(): RangeTotals {
@@ -261,6 +275,8 @@ export function addTotals(
   into.errorSessions += day.errorSessions;
   into.actions += day.actions;
   into.toolCalls += day.toolCalls;
+  into.engagedSessions += day.engagedSessions;
+  into.engagedMsSum += day.engagedMsSum;
   for (const dim of dims ?? (Object.keys(day.counts ?? {}) as CountDim[])) {
     const from = day.counts?.[dim];
     if (!from) continue;
@@ -278,6 +294,8 @@ export interface Summary {
   uniqueUsers: number;
   endedSessions: number;
   avgDurationSeconds: number;
+  /** Over the ended sessions that reported engaged time; null when none did. */
+  avgEngagedSeconds: number | null;
   bounceRate: number;
   errorRate: number;
   actions: number;
@@ -290,6 +308,7 @@ export function summaryOf(t: DayTotals, uniqueUsers: number): Summary {
     uniqueUsers,
     endedSessions: t.endedSessions,
     avgDurationSeconds: seconds(ratio(t.durationMsSum, t.endedSessions)),
+    avgEngagedSeconds: t.engagedSessions === 0 ? null : seconds(t.engagedMsSum / t.engagedSessions),
     bounceRate: ratio(t.bounces, t.endedSessions),
     errorRate: ratio(t.errorSessions, t.sessions),
     actions: t.actions,

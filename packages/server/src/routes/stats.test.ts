@@ -178,12 +178,70 @@ describe('stats routes', () => {
       '/api/v1/stats/daily?from=2025-13-01',
       '/api/v1/stats/summary?from=2020-01-01&to=2025-01-01',
       '/api/v1/stats/together?limit=0',
+      '/api/v1/stats/summary?kind=nope',
+      '/api/v1/stats/breakdown?by=country&kind=WEB',
+      '/api/v1/stats/countries?kind=',
     ]) {
       const res = await t.read(path);
       expect(res.status, path).toBe(400);
       expect((await json(res)).error.code).toBe('validation_failed');
     }
     expect((await t.read('/api/v1/stats/summary?project=nope')).status).toBe(404);
+  });
+
+  it('kind=web|mcp|api answers the sessions of that kind only, distinct users per kind included', async () => {
+    await traffic(); // a: mcp, u1, DE; b: web, u1, DE; c: web, anonymous, FR
+    const q = '?from=2025-06-01&to=2025-06-01';
+    const read = async (path: string) => {
+      const res = await t.read(path);
+      expect(res.status, path).toBe(200);
+      return json(res);
+    };
+    expect(await read(`/api/v1/stats/summary${q}&kind=mcp`)).toMatchObject({
+      sessions: 1,
+      uniqueUsers: 1,
+      toolCalls: 2,
+      actions: 0,
+    });
+    expect(await read(`/api/v1/stats/summary${q}&kind=web`)).toMatchObject({ sessions: 2, uniqueUsers: 2, actions: 3 });
+    expect(await read(`/api/v1/stats/summary${q}&kind=api`)).toMatchObject({ sessions: 0, uniqueUsers: 0 });
+    // u1 used both kinds: one user over all kinds
+    expect(await read(`/api/v1/stats/summary${q}`)).toMatchObject({ sessions: 3, uniqueUsers: 2 });
+    expect(await read(`/api/v1/stats/breakdown${q}&by=country&kind=web`)).toEqual([
+      { value: 'DE', sessions: 1, share: 0.5 },
+      { value: 'FR', sessions: 1, share: 0.5 },
+    ]);
+    expect(await read(`/api/v1/stats/breakdown${q}&by=tool&kind=web`)).toEqual([]);
+    const [day] = await read(`/api/v1/stats/daily${q}&kind=mcp`);
+    expect(day).toMatchObject({ sessions: 1, uniqueUsers: 1, countries: { DE: 1 } });
+    expect(await read(`/api/v1/stats/countries${q}&kind=mcp`)).toMatchObject({ sessions: 1, countries: 1 });
+    expect((await read(`/api/v1/stats/workflows/abandoned${q}&kind=web`))[0]).toMatchObject({
+      started: 1,
+      completed: 1,
+    });
+  });
+
+  it('avgEngagedSeconds: over the ended sessions that reported engaged time, null when none did', async () => {
+    const web = await session({ userId: 'e1' }, 'DE');
+    const other = await session({ userId: 'e2' }, 'DE');
+    await session({ userId: 'e3', kind: 'mcp' }, 'DE');
+    const heartbeat = (id: string, engagedMs: number) =>
+      t.store.commit([{ op: 'heartbeat', projectId: 'default', sessionId: id, page: null, engagedMs }], clock);
+    clock += MIN;
+    await heartbeat(web, 20_000);
+    await heartbeat(other, 90_000); // more than the session lasted: counts as its 60 s
+    const q = '?from=2025-06-01&to=2025-06-01';
+    const summary = async (extra = '') => json(await t.read(`/api/v1/stats/summary${q}${extra}`));
+    // live sessions are not averaged yet
+    expect((await summary()).avgEngagedSeconds).toBeNull();
+    await end(web);
+    await end(other);
+    expect((await summary()).avgEngagedSeconds).toBe(40);
+    expect((await summary('&kind=mcp')).avgEngagedSeconds).toBeNull();
+    const [day] = await json(await t.read(`/api/v1/stats/daily${q}`));
+    expect(day.avgEngagedSeconds).toBe(40);
+    const [empty] = await json(await t.read('/api/v1/stats/daily?from=2025-05-31&to=2025-05-31'));
+    expect(empty.avgEngagedSeconds).toBeNull();
   });
 
   it('an empty range answers zeros, not errors', async () => {
@@ -216,6 +274,10 @@ describe('POST /stats/batch', () => {
     durations: { route: 'durations' },
     abandoned: { route: 'workflows/abandoned' },
     mcp: { route: 'sessions', kind: 'mcp', limit: 500 },
+    mcpSummary: { route: 'summary', kind: 'mcp' },
+    mcpCountries: { route: 'countries', kind: 'mcp' },
+    webDaily: { route: 'daily', kind: 'web', from: '2025-05-27', to: '2025-06-02' },
+    mcpClients: { route: 'breakdown', by: 'transport', kind: 'mcp' },
     live: { route: 'sessions', status: 'live', limit: 50 },
   };
   /** The single GET each part stands for. */
@@ -242,6 +304,8 @@ describe('POST /stats/batch', () => {
     await traffic();
     const live = await expectSameAsSingles();
     expect(live.summary.sessions).toBe(3);
+    expect(live.mcpSummary.sessions).toBe(1);
+    expect(live.mcpClients).toEqual([{ value: 'streamable-http', sessions: 1, share: 1 }]);
     expect(live.mcp.sessions).toHaveLength(1);
     expect(live.tool[0]).toMatchObject({ value: 'search', sessions: 1 });
     // The next day: 2025-06-01 comes from its rollup, today (empty) is live.
@@ -258,6 +322,7 @@ describe('POST /stats/batch', () => {
       [{}, 'parts: at least one part'],
       [{ a: { route: 'nope' } }, 'parts.a.route'],
       [{ a: { route: 'breakdown', by: 'nope' } }, 'parts.a.by'],
+      [{ a: { route: 'summary', kind: 'desktop' } }, 'parts.a.kind'],
       [{ a: { route: 'breakdown' } }, 'parts.a.by'],
       [{ a: { route: 'summary', limit: 0 } }, 'parts.a.limit'],
       [{ a: { route: 'summary', from: '2025-13-01' } }, 'parts.a: not a calendar date'],
