@@ -105,6 +105,9 @@ describe('contributionOf', () => {
     expect(c.kind).toBe('web');
     const dims = (x: typeof c) => x.counts.map(([d, v]) => `${d}=${v}`);
     expect(dims(c)).toContain('cell=6:10'); // 2025-06-01 was a Sunday, 10:00 UTC
+    expect(dims(c)).toContain('client='); // no client name in its metadata
+    const named = contributionOf({ ...live, metadata: { clientName: 'claude-code' } }, facets, UTC);
+    expect(dims(named)).toContain('client=claude-code');
     expect(dims(c)).toContain('pair=a\tb');
     expect(dims(c)).toContain('wfStarted=w');
     expect(dims(c).some((d) => d.startsWith('exit') || d.startsWith('wfAbandoned'))).toBe(false);

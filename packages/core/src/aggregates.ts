@@ -3,6 +3,7 @@ import {
   type AnalyticsOptions,
   type CountDim,
   type Counts,
+  clientOf,
   type DayRollup,
   type DayTotals,
   DEFAULT_BOUNCE,
@@ -207,6 +208,7 @@ export function contributionOf(
     ['referrer', key(s.entry.referrer), 1],
     ['campaign', key(s.entry.campaign), 1],
     ['transport', key(s.transport), 1],
+    ['client', key(clientOf(s)), 1],
     ['cell', `${local.weekday}:${local.hour}`, 1],
   ];
   if (ended) {

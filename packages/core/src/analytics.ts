@@ -34,6 +34,8 @@ export const BREAKDOWN_DIMS = [
   'exitReason',
   'exitAction',
   'transport',
+  /** The MCP client's name (the session's `metadata.clientName`, as packages/mcp writes it). */
+  'client',
   'tool',
 ] as const;
 export type BreakdownDim = (typeof BREAKDOWN_DIMS)[number];
@@ -141,6 +143,15 @@ export function userKey(s: Pick<Session, 'userId' | 'anonymousId'>): string | nu
   if (s.userId !== null) return `u:${s.userId}`;
   if (s.anonymousId !== null) return `a:${s.anonymousId}`;
   return null;
+}
+
+/** Longest client name counted (packages/mcp keeps at most 128 characters too). */
+const MAX_CLIENT_NAME = 128;
+
+/** The client of a session for `by=client`: its `metadata.clientName` when that is a non-empty string. */
+export function clientOf(s: Pick<Session, 'metadata'>): string | null {
+  const name = s.metadata?.clientName;
+  return typeof name === 'string' && name !== '' ? name.slice(0, MAX_CLIENT_NAME) : null;
 }
 
 /** Duration in ms of an ended session (live sessions have none: they are not averaged). */

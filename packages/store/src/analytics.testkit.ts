@@ -40,6 +40,8 @@ export interface SessionSpec {
   country: string | null;
   region: string | null;
   entryPage: string | null;
+  /** The client's name in the session's metadata (as packages/mcp writes it). */
+  client: string | null;
   events: EventSpec[];
   /** A heartbeat after the events reporting this engaged time (as the tracker does), or none. */
   engagedMs: number | null;
@@ -76,6 +78,7 @@ export const sessionSpec: fc.Arbitrary<SessionSpec> = fc.record({
   country: fc.option(pick(['DE', 'FR', 'US']), { nil: null }),
   region: fc.option(pick(['BE', 'BY', 'CA']), { nil: null }),
   entryPage: fc.option(pick(['/', '/pricing', '/docs']), { nil: null }),
+  client: fc.option(pick(['claude-code', 'cursor']), { nil: null }),
   events: fc.array(eventSpec, { maxLength: 8 }),
   // Sometimes more than the session will last: the aggregates count at most its duration.
   engagedMs: fc.option(fc.integer({ min: 0, max: 30 * MIN }), { nil: null }),
@@ -95,6 +98,7 @@ export async function writeTraffic(store: Store, project: Project, base: number,
         anonymousId: spec.anonymousId ?? undefined,
         entry: spec.entryPage ? { page: spec.entryPage } : undefined,
         transport: spec.kind === 'mcp' ? 'streamable-http' : undefined,
+        metadata: spec.client === null ? undefined : { clientName: spec.client },
       },
       {
         project,

@@ -54,7 +54,11 @@ const end = (id: string) =>
 
 /** Three sessions on 2025-06-01 (UTC, the default project's zone). */
 async function traffic() {
-  const a = await session({ userId: 'u1', transport: 'streamable-http', kind: 'mcp' }, 'DE', 'BE');
+  const a = await session(
+    { userId: 'u1', transport: 'streamable-http', kind: 'mcp', metadata: { clientName: 'claude-code' } },
+    'DE',
+    'BE',
+  );
   const b = await session({ userId: 'u1', entry: { page: '/pricing' } }, 'DE', 'BY');
   const c = await session({ anonymousId: 'anon-1', entry: { page: '/pricing' } }, 'FR');
   await events(a, [
@@ -212,6 +216,14 @@ describe('stats routes', () => {
       { value: 'FR', sessions: 1, share: 0.5 },
     ]);
     expect(await read(`/api/v1/stats/breakdown${q}&by=tool&kind=web`)).toEqual([]);
+    // MCP clients over every MCP session of the range (the dashboard's MCP view)
+    expect(await read(`/api/v1/stats/breakdown${q}&by=client&kind=mcp`)).toEqual([
+      { value: 'claude-code', sessions: 1, share: 1 },
+    ]);
+    expect(await read(`/api/v1/stats/breakdown${q}&by=client`)).toEqual([
+      { value: null, sessions: 2, share: 2 / 3 },
+      { value: 'claude-code', sessions: 1, share: 1 / 3 },
+    ]);
     const [day] = await read(`/api/v1/stats/daily${q}&kind=mcp`);
     expect(day).toMatchObject({ sessions: 1, uniqueUsers: 1, countries: { DE: 1 } });
     expect(await read(`/api/v1/stats/countries${q}&kind=mcp`)).toMatchObject({ sessions: 1, countries: 1 });
