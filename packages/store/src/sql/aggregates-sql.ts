@@ -30,7 +30,7 @@ import {
   zoneClock,
 } from '@sessiontrack/core';
 import type { BatchOutcome, BatchPlan } from '../batch.js';
-import { rowToAnalyticsEvent, rowToProject, rowToSession } from '../rows.js';
+import { rowToAnalyticsEvent, rowToSession } from '../rows.js';
 import { inList, raw, rows, type Sql, sql } from './sql.js';
 
 // The maintained aggregates in SQL, written once for every dialect (docs/metrics.md, "When a
