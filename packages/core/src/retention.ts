@@ -67,9 +67,15 @@ export function retentionOf(
   const count = periodsBetween(start, periodStart(end, period), period) + 1;
   // Per user, the set of period indexes with a session; the lowest is the cohort.
   const perUser = new Map<string, Set<number>>();
+  // Period index per distinct day: days are few (the range's), user-days many.
+  const indexOf = new Map<string, number>();
   for (const { user, day } of days) {
     if (day < start || day > end) continue;
-    const i = periodsBetween(start, periodStart(day, period), period);
+    let i = indexOf.get(day);
+    if (i === undefined) {
+      i = periodsBetween(start, periodStart(day, period), period);
+      indexOf.set(day, i);
+    }
     let s = perUser.get(user);
     if (!s) {
       s = new Set();
@@ -86,7 +92,8 @@ export function retentionOf(
     });
   }
   for (const periods of perUser.values()) {
-    const first = Math.min(...periods);
+    let first = Number.POSITIVE_INFINITY;
+    for (const i of periods) if (i < first) first = i;
     const c = cohorts[first];
     if (!c) continue;
     c.users++;
