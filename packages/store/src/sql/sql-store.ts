@@ -11,6 +11,8 @@ import {
   type Session,
   type SessionKind,
   type StoredEvent,
+  type UserActivity,
+  type UserDay,
 } from '@sessiontrack/core';
 import type { EventRow } from '../batch.js';
 import { type DirtyMark, dirtyMarks } from '../rollup-marks.js';
@@ -64,6 +66,7 @@ import {
 import type { SqlDialect } from './dialect.js';
 import type { SqlDriver, SqlQueryable } from './driver.js';
 import { type Compiled, compile, greatest, inList, join, json, raw, rows, type Sql, sql, values } from './sql.js';
+import { newUserDaysProgram, userActivityOf, userActivitySql } from './users-sql.js';
 
 type Row = Record<string, unknown>;
 
@@ -472,6 +475,14 @@ export abstract class SqlStore implements Store {
   ): Promise<{ range: number; days: Record<string, number> }> {
     const u = usersOf(await this.all(userLinksSql(projectId, fromDate, toDate, kind)), fromDate);
     return { range: u.range, days: Object.fromEntries(u.days) };
+  }
+
+  async newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]> {
+    return this.program(newUserDaysProgram(projectId, fromDate, toDate));
+  }
+
+  async userActivity(projectId: string, from: number, to: number): Promise<UserActivity[]> {
+    return userActivityOf(await this.all(userActivitySql(projectId, from, to)));
   }
 
   async rebuildDay(project: Project, date: string, computedAt: number): Promise<void> {
