@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BREAKDOWN_DIMS } from './analytics.js';
+import { BREAKDOWN_DIMS, MAX_PATH_STEPS } from './analytics.js';
 import { MAX_GRACE_MS, MAX_RECOVERY_ATTEMPTS } from './lifecycle.js';
 import { END_REASONS, EVENT_TYPES, SESSION_KINDS } from './types.js';
 
@@ -311,6 +311,12 @@ export const breakdownQuery = statsQuery.extend({
 /** /stats/countries lists 10 countries unless asked otherwise. */
 export const countriesQuery = statsQuery.extend({ limit: statsQuery.shape.limit.default(10) });
 
+/** /stats/paths: sequences of at most `steps` (1–5) steps, the 10 most common unless asked otherwise. */
+export const pathsQuery = statsQuery.extend({
+  steps: z.coerce.number().int().min(1).max(MAX_PATH_STEPS).default(3),
+  limit: statsQuery.shape.limit.default(10),
+});
+
 /** The read routes a stats batch part can be (docs/api.md, "Several stats in one request"). */
 export const STATS_BATCH_MAX_PARTS = 32;
 // A part is the route's own query (its project is the batch's) plus `route`.
@@ -326,6 +332,8 @@ export const statsBatchPart = z.discriminatedUnion('route', [
   statsPart.extend(on('exits')),
   statsPart.extend(on('durations')),
   statsPart.extend(on('workflows/abandoned')),
+  pathsQuery.omit({ project: true }).extend(on('paths')),
+  statsPart.extend(on('tools')),
   listSessionsQuery.omit({ project: true }).extend(on('sessions')),
 ]);
 export type StatsBatchPart = z.infer<typeof statsBatchPart>;

@@ -211,4 +211,15 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       INSERT INTO projects_version (id, version) VALUES (1, 0);
     `,
   },
+  {
+    version: 9,
+    name: 'paths and tool latency',
+    sql: `
+      -- See the SQLite migration of the same version.
+      UPDATE sessions SET facets = 'unknown';
+      INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM sessions
+        ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
+    `,
+  },
 ];

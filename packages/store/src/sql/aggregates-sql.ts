@@ -2,7 +2,6 @@ import {
   AggregateDelta,
   type AggregateInput,
   ANALYTICS_EVENT_TYPES,
-  type AnalyticsEvent,
   type AnalyticsOptions,
   addDays,
   addEventToFacets,
@@ -16,6 +15,7 @@ import {
   facetsFromText,
   facetsOf,
   facetsToText,
+  type FacetEvent,
   type LocalClock,
   linkChanges,
   type Project,
@@ -322,8 +322,9 @@ export function* facetsFromEvents(
 ): SqlProgram<Map<string, SessionFacets>> {
   const out = new Map<string, SessionFacets>(sessionIds.map((id) => [id, emptyFacets()]));
   if (sessionIds.length === 0) return out;
-  const found = yield sql`SELECT session_id, event_id, type, name, details FROM events
-    WHERE ${inList('session_id', sessionIds)} AND ${inList('type', ANALYTICS_EVENT_TYPES)}`;
+  // In arrival order: the paths are (core's addEventToFacets), the rest does not care.
+  const found = yield sql`SELECT session_id, event_id, type, name, page, details FROM events
+    WHERE ${inList('session_id', sessionIds)} AND ${inList('type', ANALYTICS_EVENT_TYPES)} ORDER BY seq`;
   for (const r of found) {
     if (except.has(`${r.session_id}${SEP}${r.event_id}`)) continue;
     const e = rowToAnalyticsEvent(r);
@@ -474,7 +475,7 @@ export function* forgetUser(options: ProjectOptions, projectId: string, user: st
 export function* addImported(
   options: ProjectOptions,
   sessions: readonly Session[],
-  events: ReadonlyMap<string, readonly Pick<AnalyticsEvent, 'type' | 'name' | 'details'>[]>,
+  events: ReadonlyMap<string, readonly FacetEvent[]>,
 ): SqlProgram<void> {
   if (sessions.length === 0) return;
   yield* options.load(sessions.map((s) => s.projectId));
