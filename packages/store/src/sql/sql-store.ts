@@ -10,6 +10,8 @@ import {
   type ProjectShare,
   type Session,
   type StoredEvent,
+  type UserActivity,
+  type UserDay,
 } from '@sessiontrack/core';
 import type { EventRow } from '../batch.js';
 import { type DirtyMark, dirtyMarks } from '../rollup-marks.js';
@@ -63,6 +65,7 @@ import {
 import type { SqlDialect } from './dialect.js';
 import type { SqlDriver, SqlQueryable } from './driver.js';
 import { type Compiled, compile, greatest, inList, join, json, raw, rows, type Sql, sql, values } from './sql.js';
+import { newUserDaysSql, userActivityOf, userActivitySql, userDaysOf } from './users-sql.js';
 
 type Row = Record<string, unknown>;
 
@@ -454,6 +457,14 @@ export abstract class SqlStore implements Store {
   ): Promise<{ range: number; days: Record<string, number> }> {
     const u = usersOf(await this.all(userLinksSql(projectId, fromDate, toDate)), fromDate);
     return { range: u.range, days: Object.fromEntries(u.days) };
+  }
+
+  async newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]> {
+    return userDaysOf(await this.all(newUserDaysSql(projectId, fromDate, toDate)));
+  }
+
+  async userActivity(projectId: string, from: number, to: number): Promise<UserActivity[]> {
+    return userActivityOf(await this.all(userActivitySql(projectId, from, to)));
   }
 
   async rebuildDay(project: Project, date: string, computedAt: number): Promise<void> {
