@@ -65,7 +65,7 @@ import {
 import type { SqlDialect } from './dialect.js';
 import type { SqlDriver, SqlQueryable } from './driver.js';
 import { type Compiled, compile, greatest, inList, join, json, raw, rows, type Sql, sql, values } from './sql.js';
-import { newUserDaysSql, userActivityOf, userActivitySql, userDaysOf } from './users-sql.js';
+import { newUserDaysProgram, userActivityOf, userActivitySql } from './users-sql.js';
 
 type Row = Record<string, unknown>;
 
@@ -460,7 +460,7 @@ export abstract class SqlStore implements Store {
   }
 
   async newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]> {
-    return userDaysOf(await this.all(newUserDaysSql(projectId, fromDate, toDate)));
+    return this.program(newUserDaysProgram(projectId, fromDate, toDate));
   }
 
   async userActivity(projectId: string, from: number, to: number): Promise<UserActivity[]> {
