@@ -148,7 +148,7 @@ export interface SessionReadStore {
  * endpoint may run several at once: each is one statement, and PostgreSQL serves them in parallel).
  */
 export interface AggregateStore {
-  // `kind`: the sessions of that kind only; omitted, all kinds (days of before migration 9 past
+  // `kind`: the sessions of that kind only; omitted, all kinds (days of before migration 10 past
   // retention count only there: docs/metrics.md).
   /** Per-day totals of the dates [fromDate, toDate] that have any, with per-day counts of `dims` only. */
   readRollups(

@@ -213,6 +213,17 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 9,
+    name: 'paths and tool latency',
+    sql: `
+      -- See the SQLite migration of the same version.
+      UPDATE sessions SET facets = 'unknown';
+      INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM sessions
+        ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
+    `,
+  },
+  {
+    version: 10,
     name: 'aggregates per kind, engaged time',
     sql: `
       -- See the SQLite migration of the same version. The default gives the rows of before the

@@ -3,7 +3,6 @@ import {
   type AggregateInput,
   type AggregateKind,
   ANALYTICS_EVENT_TYPES,
-  type AnalyticsEvent,
   type AnalyticsOptions,
   addDays,
   addEventToFacets,
@@ -14,6 +13,7 @@ import {
   type DayTotals,
   dayStart,
   emptyFacets,
+  type FacetEvent,
   facetsFromText,
   facetsOf,
   facetsToText,
@@ -47,7 +47,7 @@ import { inList, raw, rows, type Sql, sql } from './sql.js';
 //                    identify() and erase can take a session away exactly).
 //   rollup_user_prev (project, day, previous active day of the user) → users: distinct users over
 //                    any range in days × days (core's linkChanges / uniqueUsersOf).
-// Migration 9 keys rollup_days and rollup_counts by session kind as well ('' for rows of before
+// Migration 10 keys rollup_days and rollup_counts by session kind as well ('' for rows of before
 // it, UNKNOWN_KIND) and adds rollup_kind_users / rollup_kind_user_prev: the same two user tables
 // per (project, kind), so distinct users stay exact for one kind too. rollup_users and
 // rollup_user_prev keep their meaning (all kinds).
@@ -150,7 +150,7 @@ export function* applyDelta(delta: AggregateDelta): SqlProgram<void> {
 /**
  * A user table and its link table: all kinds (rollup_users, rollup_user_prev; their meaning is
  * unchanged since migration 6, others read them) or per kind (rollup_kind_users,
- * rollup_kind_user_prev, migration 9). `scope` is what the user's days are counted within: the
+ * rollup_kind_user_prev, migration 10). `scope` is what the user's days are counted within: the
  * project, or the project and kind, passed to applyUsers as one string joined by SEP.
  */
 interface UserTables {
@@ -270,8 +270,8 @@ function* applyUsers(
 
 // ---- reads (the port of store.ts: AggregateReads) ----
 
-// Aggregate rows are kept per kind (migration 9). A read of one kind reads that kind's rows; a
-// read over all kinds sums the kinds — the unknown kind of days of before migration 9 past
+// Aggregate rows are kept per kind (migration 10). A read of one kind reads that kind's rows; a
+// read over all kinds sums the kinds — the unknown kind of days of before migration 10 past
 // retention included, which is why those days count only there (docs/metrics.md). Distinct users
 // are not a sum: over all kinds they come from rollup_user_prev, per kind from
 // rollup_kind_user_prev.
@@ -438,8 +438,9 @@ export function* facetsFromEvents(
 ): SqlProgram<Map<string, SessionFacets>> {
   const out = new Map<string, SessionFacets>(sessionIds.map((id) => [id, emptyFacets()]));
   if (sessionIds.length === 0) return out;
-  const found = yield sql`SELECT session_id, event_id, type, name, details FROM events
-    WHERE ${inList('session_id', sessionIds)} AND ${inList('type', ANALYTICS_EVENT_TYPES)}`;
+  // In arrival order: the paths are (core's addEventToFacets), the rest does not care.
+  const found = yield sql`SELECT session_id, event_id, type, name, page, details FROM events
+    WHERE ${inList('session_id', sessionIds)} AND ${inList('type', ANALYTICS_EVENT_TYPES)} ORDER BY seq`;
   for (const r of found) {
     if (except.has(`${r.session_id}${SEP}${r.event_id}`)) continue;
     const e = rowToAnalyticsEvent(r);
@@ -593,7 +594,7 @@ export function* forgetUser(options: ProjectOptions, projectId: string, user: st
 export function* addImported(
   options: ProjectOptions,
   sessions: readonly Session[],
-  events: ReadonlyMap<string, readonly Pick<AnalyticsEvent, 'type' | 'name' | 'details'>[]>,
+  events: ReadonlyMap<string, readonly FacetEvent[]>,
 ): SqlProgram<void> {
   if (sessions.length === 0) return;
   yield* options.load(sessions.map((s) => s.projectId));

@@ -361,12 +361,12 @@ export abstract class SqlStore implements Store {
     ).map(rowToSession);
     if (!withEvents) return { sessions, events: [] };
     const events = await this.all(
-      sql`SELECT session_id, type, name, details FROM events
+      sql`SELECT session_id, type, name, page, details FROM events
         WHERE ${inList(
           'session_id',
           sessions.map((s) => s.id),
         )} AND ${inList('type', ANALYTICS_EVENT_TYPES)}
-        ORDER BY ts, seq`,
+        ORDER BY seq`,
     );
     return { sessions, events: events.map(rowToAnalyticsEvent) };
   }

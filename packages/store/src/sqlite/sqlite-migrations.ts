@@ -224,6 +224,19 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 9,
+    name: 'paths and tool latency',
+    sql: `
+      -- Facets now keep the page and tool paths and the tools' latency buckets (core's
+      -- SessionFacets). Every stored session's facets lack them, NULL ones included (pageviews
+      -- were not read before): 'unknown', read from the events the first time a writer needs
+      -- them; every day with raw rows is rebuilt by the rollup job.
+      UPDATE sessions SET facets = 'unknown';
+      INSERT OR REPLACE INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM sessions;
+    `,
+  },
+  {
+    version: 10,
     name: 'aggregates per kind, engaged time',
     sql: `
       -- rollup_days and rollup_counts keyed by session kind as well ('' for the rows of before:
