@@ -214,7 +214,6 @@ describe('AggregateDelta', () => {
       userId: pick([null, 'u1', 'u2']),
       anonymousId: pick([null, 'a1']),
       geo: { country: pick([null, 'DE', 'FR']), region: null, continent: null },
-      kind: pick(['web', 'mcp'] as const),
     });
     let f: SessionFacets = emptyFacets();
     const states: AggregateInput[] = [{ session: s, facets: f }];
