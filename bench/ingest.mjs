@@ -10,7 +10,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { createFreshDatabase, redact } from './pg-database.mjs';
 import {
   cleanup,
@@ -22,6 +21,7 @@ import {
   startServer,
   usageError,
 } from './processes.mjs';
+import { checkWrk, wrkEvents } from './wrk.mjs';
 
 const CEILING_BIN = fileURLToPath(new URL('./ceiling-server.mjs', import.meta.url));
 
@@ -138,63 +138,20 @@ async function preflight(name, target, sessionId, eventsPerRequest) {
 // Load
 
 /**
- * One autocannon run. Every request gets a fresh body (unique event ids: tag, connection, counter,
- * index) and the next session id of the list, so nothing is deduplicated and sessions share the load.
+ * One wrk run (bench/wrk.mjs). Every request gets a fresh body (unique event ids: tag, thread,
+ * counter, index) and the next session id of the list, so nothing is deduplicated and sessions
+ * share the load.
  */
-async function runRound(target, sessionIds, eventsPerRequest, tag, opts, duration = opts.duration) {
-  let nextConnection = 0;
-  let nextSession = 0;
-  let firstFailure = null;
-  const statusCodes = {};
-  const onResponse = (status, body) => {
-    statusCodes[status] = (statusCodes[status] ?? 0) + 1;
-    if ((status < 200 || status > 299) && firstFailure === null) {
-      firstFailure = `${status} ${String(body ?? '').slice(0, 300)}`;
-    }
-  };
-  const requestFor = (conn) => {
-    let counter = 0;
-    return {
-      method: 'POST',
-      headers: jsonHeaders(target.writeKey),
-      onResponse,
-      setupRequest(req) {
-        counter++;
-        req.path = eventsPath(sessionIds[nextSession++ % sessionIds.length]);
-        req.body = makeEvents(tag, conn, counter, eventsPerRequest);
-        return req;
-      },
-    };
-  };
-
-  const result = await autocannon({
+function runRound(target, sessionIds, eventsPerRequest, tag, opts, duration = opts.duration) {
+  return wrkEvents({
     url: target.url,
     connections: opts.connections,
-    duration,
-    method: 'POST',
+    seconds: duration,
+    sessionIds,
+    eventsPerRequest,
+    tag,
     headers: jsonHeaders(target.writeKey),
-    // One request generator per connection, so <conn>-<counter> is unique without shared state.
-    setupClient(client) {
-      client.setRequests([requestFor(nextConnection++)]);
-    },
   });
-
-  const seconds = result.duration || duration;
-  const ok = result['2xx'];
-  const completed = ok + result.non2xx;
-  return {
-    reqPerSec: completed / seconds,
-    eventsPerSec: (ok * eventsPerRequest) / seconds,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    ok,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    seconds,
-    statusCodes,
-    firstFailure,
-  };
 }
 
 /** The round with the median req/s (the lower one of the two middle rounds for an even count). */
@@ -207,7 +164,6 @@ function medianRound(rounds) {
 // Output
 
 const int = (n) => Math.round(n).toLocaleString('en-US');
-// autocannon's latency histogram has whole milliseconds; keep any fraction it reports, to 2 places.
 const ms = (n) => (Number.isFinite(n) ? String(Math.round(n * 100) / 100) : '-');
 const scenarioLetter = (i) => String.fromCharCode(97 + (i % 26));
 const scenarioLabel = (i, n) => `${scenarioLetter(i)}: ${n} event${n === 1 ? '' : 's'}/req`;
@@ -256,7 +212,7 @@ async function main() {
   console.log(`machine: ${machine.cpu} × ${machine.cpus} CPUs, ${machine.memoryGiB} GiB, ${machine.platform}`);
   console.log(`node:    ${machine.node}`);
   console.log(
-    `load:    autocannon, ${opts.connections} connections, ${opts.duration} s per round, ` +
+    `load:    wrk (1 thread), ${opts.connections} connections, ${opts.duration} s per round, ` +
       `${opts.rounds} round(s) per target after ${opts.warmup} s warm-up, events/request ${opts.events.join(', ')}` +
       (opts.databaseUrl ? ', server with --database-url' : ''),
   );
@@ -272,6 +228,7 @@ async function main() {
       );
     }
     console.log('');
+    await checkWrk();
     server = await startServer(opts.serverDatabaseUrl ?? opts.databaseUrl);
     ceiling = await startCeiling();
   } catch (err) {

@@ -327,7 +327,7 @@ export class AggregateDelta {
   readonly #users = new Map<string, UserDelta>();
   readonly #options: (projectId: string) => { opts: AnalyticsOptions; clock: LocalClock };
 
-  /** `options` gives a project's analytics options and local clock (projects' zones do not change). */
+  /** `options` gives a project's analytics options and local clock, as the batch's transaction read them. */
   constructor(options: (projectId: string) => { opts: AnalyticsOptions; clock: LocalClock }) {
     this.#options = options;
   }

@@ -17,7 +17,8 @@ if (tag) {
   const d = tag.dataset;
   init({
     ...(d as unknown as TrackerOptions),
-    endpoint: d.endpoint || new URL(tag.src).origin,
+    // The script's own URL will do: init keeps only the origin of an endpoint.
+    endpoint: d.endpoint || tag.src,
     respectDnt: d.respectDnt != null,
   });
 }

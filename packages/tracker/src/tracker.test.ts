@@ -78,6 +78,25 @@ describe('tracker: session start', () => {
     expect(ids.size).toBe(20);
   });
 
+  it('makes every id from crypto.getRandomValues, never from Math.random (issue #14)', async () => {
+    // A session id is what the server continues a session by: it must not be predictable.
+    const random = vi.spyOn(Math, 'random');
+    const secure = vi.spyOn(crypto, 'getRandomValues');
+    const t = await start();
+    t.track('export');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(random).not.toHaveBeenCalled();
+    // The anonymous id, the session id and each event's id.
+    expect(secure).toHaveBeenCalledTimes(4);
+    const [first, second] = b.sent;
+    for (const id of [first?.body.anonymousId, firstId(), ...events().map((e) => e.id)]) {
+      expect(id).toMatch(/^\d{16,48}$/);
+    }
+    expect(second?.body.sessionId).toBe(firstId());
+    random.mockRestore();
+    secure.mockRestore();
+  });
+
   it('keeps one request in flight: events during the first call wait for its answer', async () => {
     let release!: () => void;
     const first = b.respond;
@@ -454,7 +473,8 @@ describe('tracker: script tag', () => {
       'document',
       Object.assign(document, {
         currentScript: {
-          src: 'http://127.0.0.1:3000/tracker.js',
+          // Served from a path with a query: the endpoint is its origin.
+          src: 'http://127.0.0.1:3000/static/tracker.min.js?v=3',
           dataset: { writeKey: 'wk_tag', heartbeatInterval: '10000', storageKey: 'st' },
         },
       }),

@@ -48,10 +48,11 @@ const now = Date.now;
 const json = JSON.stringify;
 
 /**
- * About 11 random base-36 characters (52 bits): ids need only be unique within a session (event ids)
- * or a browser (the anonymous id), and crypto.randomUUID exists only in secure contexts.
+ * 128 bits from the browser's CSPRNG as 16 to 48 decimal digits (so a session id always has the
+ * server's 16 characters at least): Math.random is predictable, and a session id is what the server
+ * continues a session by. crypto.getRandomValues exists in every context, randomUUID only in secure ones.
  */
-const randomId = () => Math.random().toString(36).slice(2);
+const randomId = () => crypto.getRandomValues(new Uint8Array(16)).join('');
 /**
  * A new session's id, chosen here (the server takes a never-seen id as the new session's): so every
  * tab and a beacon agree on it before the first answer, and no second session can start meanwhile.
@@ -70,7 +71,7 @@ let batchSize: number;
 /** 1 while a request is out, 2 while waiting to retry: one request at a time. */
 let busy: number | undefined;
 let tries = 0;
-let ending: { reason?: EndReason | undefined } | 0 | undefined;
+let ending: { reason?: EndReason | undefined } | undefined;
 let lastPage: string;
 let errorCount = 0;
 /** Set by `subscribe` (the React hook), so the script tag carries no listener machinery. */
@@ -89,8 +90,8 @@ const read = (k: string) => JSON.parse(storage[k] || '[]');
 const queue = (): QueuedEvent[] => read(queueKey);
 const save = (q: QueuedEvent[]) => store(queueKey, json(q));
 
-/** Stores the session id and the time of the last activity. */
-const remember = (id: string | null, at = now()) => {
+/** Stores the session id (0 or null: none) and the time of the last activity. */
+const remember = (id: string | 0 | null, at = now()) => {
   store(sessionKey, json([id, at]));
   changed?.();
 };
@@ -121,8 +122,7 @@ const activity = () => {
 function session(touch?: unknown): string | null {
   let [id, at]: [string | null, number] = read(sessionKey);
   // biome-ignore lint/suspicious/noAssignInExpressions: the shortest form; every byte ships.
-  // biome-ignore lint/style/useTemplate: two bytes fewer than a template after gzip.
-  if (!(now() - at < idle)) id = touch ? (first = 's' + randomId() + randomId() + randomId()) : null;
+  if (!(now() - at < idle)) id = touch ? (first = randomId()) : null;
   if (touch) remember(id);
   return id;
 }
@@ -182,9 +182,8 @@ async function send(mode?: unknown) {
     // Retry from 429 (rate limited) up, so on server trouble; any other answer settles the batch.
     if (r.status > 428) throw 0;
     if (end) {
-      ending = 0;
-      userId = undefined;
-      remember(null, 0);
+      userId = ending = undefined;
+      remember(0, 0);
     } else if (answer.sessionId) remember(answer.sessionId);
     // What came meanwhile goes with the next 2 s tick.
     busy = tries = first = 0;
@@ -287,8 +286,8 @@ export function pageview(): void {
 }
 
 /** Records an action, e.g. `track('export', { resourceId: 'report-7', metadata: { format: 'csv' } })`. */
-export function track(action: string, o: TrackOptions = {}): void {
-  add('action', { name: action, resourceId: o.resourceId, details: o.metadata });
+export function track(action: string, o?: TrackOptions): void {
+  add('action', { name: action, resourceId: o?.resourceId, details: o?.metadata });
 }
 
 /** Records an error: an Error, a message or any thrown value. At most 10 per heartbeat interval. */

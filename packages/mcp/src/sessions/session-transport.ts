@@ -1,4 +1,5 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { sessionEventStore } from './event-store.js';
 import { type Live, type LiveSessions, newLive } from './live-sessions.js';
 import type { Settings } from './options.js';
 import { instrumentTransport, type RequestHooks } from './transport-instrumentation.js';
@@ -23,8 +24,11 @@ export class SessionTransports {
    */
   async stateful(id: string, principal: string | null, recovered: boolean): Promise<Live> {
     let l: Live | undefined;
+    const shared = this.#s.options.transportOptions?.eventStore;
     const transport = new WebStandardStreamableHTTPServerTransport({
       ...this.#s.options.transportOptions,
+      // The application's one event store, seen per session (sessions/event-store.ts).
+      ...(shared ? { eventStore: sessionEventStore(shared, id) } : {}),
       sessionIdGenerator: () => id,
       onsessioninitialized: () => {
         if (l && !recovered) this.#live.add(l);

@@ -20,6 +20,11 @@ export interface Backend {
   name: string;
   /** A ready store; called before every test. */
   open: () => Promise<Store>;
+  /**
+   * Another store on the database of the last `open` (a second instance); absent where a second
+   * handle cannot share it (SQLite in memory).
+   */
+  peer?: () => Promise<Store>;
   /** Why this backend does not run, printed. */
   skip?: string;
 }
@@ -32,11 +37,26 @@ export function backends(): Backend[] {
   const only = process.env.TEST_STORE_BACKENDS?.split(',').map((s) => s.trim());
   const list: (Backend & { key: (typeof KEYS)[number] })[] = [
     { key: 'sqlite-memory', name: 'sqlite (memory)', open: async () => new SqliteStore({ filename: ':memory:' }) },
-    { key: 'sqlite-file', name: 'sqlite (file)', open: async () => new SqliteStore({ filename: newFile() }) },
+    {
+      key: 'sqlite-file',
+      name: 'sqlite (file)',
+      open: async () => new SqliteStore({ filename: newFile() }),
+      peer: async () => new SqliteStore({ filename: lastFile() }),
+    },
     // One PGlite per file (it boots in seconds); the suite's tests use their own ids.
-    { key: 'pglite', name: 'postgres (PGlite)', open: async () => PostgresStore.open(pgliteDriver(), 'pglite') },
+    {
+      key: 'pglite',
+      name: 'postgres (PGlite)',
+      open: async () => PostgresStore.open(pgliteDriver(), 'pglite'),
+      peer: async () => PostgresStore.open(pgliteDriver(), 'pglite'),
+    },
     serverUrl
-      ? { key: 'postgres', name: 'postgres (server)', open: () => openServer(serverUrl) }
+      ? {
+          key: 'postgres',
+          name: 'postgres (server)',
+          open: () => openServer(serverUrl),
+          peer: () => openServer(serverUrl),
+        }
       : {
           key: 'postgres',
           name: 'postgres (server)',
@@ -74,6 +94,11 @@ function registerCleanup(): void {
 function newFile(): string {
   dir ??= mkdtempSync(join(tmpdir(), 'sessiontrack-sqlite-'));
   return join(dir, `store-${++files}.db`);
+}
+
+function lastFile(): string {
+  if (!dir || files === 0) throw new Error('peer() before open()');
+  return join(dir, `store-${files}.db`);
 }
 
 function pgliteDriver(): PgliteDriver {

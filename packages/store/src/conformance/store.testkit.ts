@@ -12,7 +12,7 @@ import {
 } from '@sessiontrack/core';
 import { afterAll, afterEach, beforeEach, describe, expect } from 'vitest';
 import type { SessionQuery, Store, WriteOp, WriteResult } from '../store.js';
-import { backends } from './backends.testkit.js';
+import { type Backend, backends } from './backends.testkit.js';
 
 // The Store conformance suite: written once, one file per behaviour area (`*.case.test.ts` in this
 // folder), and every file runs its area on every backend (backends.testkit.ts). It covers what the
@@ -144,6 +144,18 @@ export const markClosed = (): void => {
  * Runs `body` (the tests of one behaviour area, in `describe(area)`) on every backend; a backend
  * that cannot run is skipped with its reason printed. Prints the backends covered at the end.
  */
+/** The backend whose suite is being collected or run (for `it.skipIf(!backend.peer)`). */
+export let backend: Backend;
+
+/** A second store on the current test's database (another instance); closed after the test. */
+export async function openPeer(): Promise<Store> {
+  if (!backend.peer) throw new Error(`${backend.name} has no second handle`);
+  const s = await backend.peer();
+  peers.push(s);
+  return s;
+}
+const peers: Store[] = [];
+
 export function conformance(area: string, body: () => void): void {
   const covered: string[] = [];
   for (const b of backends()) {
@@ -152,12 +164,15 @@ export function conformance(area: string, body: () => void): void {
     const suite = b.skip ? describe.skip : describe;
     suite(`Store conformance: ${b.name}`, () => {
       beforeEach(async () => {
+        backend = b;
         store = await b.open();
         closed = false;
       });
       afterEach(async () => {
+        for (const p of peers.splice(0)) await p.close();
         if (!closed) await store.close();
       });
+      backend = b;
       describe(area, body);
     });
   }

@@ -277,30 +277,64 @@ export function totalsOf(r: Row): DayTotals {
 
 // ---- the writers' programs ----
 
-/** Projects' analytics options and local clocks; projects never change their zone or thresholds. */
+/**
+ * Projects' analytics options and local clocks, as the transaction that counts with them sees
+ * them. `load` reads the touched projects' zone and bounce rule in every batch (one indexed read
+ * per batch, not per event): a change made on another instance counts from this instance's next
+ * batch on, not from its restart. What was counted before a change of zone or bounce rule is
+ * recounted by the rebuild the change marks (`updateProject`).
+ */
 export class ProjectOptions {
   readonly #known = new Map<string, { opts: AnalyticsOptions; clock: LocalClock }>();
-  /** Projects without a row, asked for again after this wall-clock time. */
-  readonly #absent = new Map<string, number>();
+  /** Clocks by zone: building one costs far more than using it. */
+  readonly #clocks = new Map<string, LocalClock>();
 
-  /** Loads the projects not known yet (one query, only for a project's first batch in this process). */
+  /** Reads the options of these projects (a project without a row: UTC and the default rule). */
   *load(ids: Iterable<string>): SqlProgram<void> {
-    const wall = Date.now();
-    const missing = [...new Set(ids)].filter((id) => !this.#known.has(id) && (this.#absent.get(id) ?? 0) <= wall);
-    if (missing.length === 0) return;
-    for (const r of yield sql`SELECT * FROM projects WHERE ${inList('id', missing)}`) this.remember(rowToProject(r));
-    for (const id of missing) if (!this.#known.has(id)) this.#absent.set(id, wall + 60_000);
+    const list = [...new Set(ids)];
+    if (list.length === 0) return;
+    const found = new Set<string>();
+    const current: Row[] = yield sql`SELECT id, time_zone, bounce_seconds, bounce_max_actions FROM projects
+      WHERE ${inList('id', list)}`;
+    for (const r of current) {
+      const id = String(r.id);
+      found.add(id);
+      this.#set(id, {
+        timeZone: String(r.time_zone),
+        bounceSeconds: r.bounce_seconds === null ? undefined : Number(r.bounce_seconds),
+        bounceMaxActions: r.bounce_max_actions === null ? undefined : Number(r.bounce_max_actions),
+      });
+    }
+    for (const id of list) if (!found.has(id)) this.#known.delete(id);
   }
 
+  /** A project as the caller holds it (a rebuild, or the change this process just wrote). */
   remember(p: Project): void {
+    this.#set(p.id, p);
+  }
+
+  #set(id: string, p: Pick<Project, 'timeZone' | 'bounceSeconds' | 'bounceMaxActions'>): void {
     const opts = analyticsOptions(p);
-    this.#known.set(p.id, { opts, clock: zoneClock(opts.timeZone) });
+    const known = this.#known.get(id)?.opts;
+    if (
+      known?.timeZone === opts.timeZone &&
+      known.bounceSeconds === opts.bounceSeconds &&
+      known.bounceMaxActions === opts.bounceMaxActions
+    ) {
+      return;
+    }
+    let clock = this.#clocks.get(opts.timeZone);
+    if (!clock) {
+      clock = zoneClock(opts.timeZone);
+      this.#clocks.set(opts.timeZone, clock);
+    }
+    this.#known.set(id, { opts, clock });
   }
 
   /**
    * For AggregateDelta. A project without a row (an embedded MCP sink writing for a project id
-   * no one created) counts in UTC with the default thresholds until its row exists: `load` asks
-   * for it again a minute later, and a rebuild moves its days once it has another zone.
+   * no one created) counts in UTC with the default thresholds until its row exists; a rebuild
+   * moves its days once it has another zone.
    */
   readonly of = (projectId: string): { opts: AnalyticsOptions; clock: LocalClock } =>
     this.#known.get(projectId) ?? UNKNOWN_PROJECT;

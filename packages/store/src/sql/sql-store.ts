@@ -1,6 +1,7 @@
 import {
   ANALYTICS_EVENT_TYPES,
   type AnalyticsEvent,
+  analyticsOptions,
   type CountDim,
   type Counts,
   type ImportedSession,
@@ -82,6 +83,7 @@ type Row = Record<string, unknown>;
 const CHUNK = 2_000;
 /** Sessions the sweeper ends per transaction. */
 const SWEEP_ROUND = 1_000;
+const DAY_MS = 86_400_000;
 
 const NONE = raw('');
 
@@ -393,6 +395,22 @@ export abstract class SqlStore implements Store {
     await this.run(this.#markDirty(dirtyMarks(marks), wall));
   }
 
+  /**
+   * The UTC days from the project's oldest raw session to tomorrow, with a day's margin on each
+   * side: every local day a zone change can move rows into or out of.
+   */
+  async #rawDays(projectId: string, tx: SqlQueryable): Promise<DirtyMark[]> {
+    const [r] = await this.all<{ t: unknown }>(
+      sql`SELECT min(started_at) AS t FROM sessions WHERE project_id = ${projectId}`,
+      tx,
+    );
+    if (r?.t === null || r?.t === undefined) return [];
+    const marks: DirtyMark[] = [];
+    const last = Math.floor(Date.now() / DAY_MS) + 1;
+    for (let d = Math.floor(Number(r.t) / DAY_MS) - 1; d <= last; d++) marks.push({ projectId, utcDay: d });
+    return marks;
+  }
+
   /** The rollup_dirty upsert: a mark only ever moves forward in time. */
   #markDirty(marks: readonly DirtyMark[], wall: number): Sql {
     const list = marks.map((m) => [m.projectId, m.utcDay]);
@@ -534,15 +552,27 @@ export abstract class SqlStore implements Store {
       row.previous_key_valid_until = key.previousValidUntil;
     }
     return this.db.transaction(async (tx) => {
+      const [was] = await this.all(sql`SELECT * FROM projects WHERE id = ${id}`, tx);
+      if (!was) return null;
       const assignments = Object.entries(row).map(([c, v]) => sql`${raw(c)} = ${v}`);
-      const [r] =
-        assignments.length === 0
-          ? await this.all(sql`SELECT * FROM projects WHERE id = ${id}`, tx)
-          : await this.all(sql`UPDATE projects SET ${join(assignments, ', ')} WHERE id = ${id} RETURNING *`, tx);
+      if (assignments.length === 0) return rowToProject(was);
+      const [r] = await this.all(sql`UPDATE projects SET ${join(assignments, ', ')} WHERE id = ${id} RETURNING *`, tx);
       if (!r) return null;
-      if (assignments.length > 0) await this.#bumpProjectsVersion(tx);
+      await this.#bumpProjectsVersion(tx);
+      const before = analyticsOptions(rowToProject(was));
       const p = rowToProject(r);
-      // This process's writers count by the project's zone and bounce rule from now on.
+      const after = analyticsOptions(p);
+      if (
+        before.timeZone !== after.timeZone ||
+        before.bounceSeconds !== after.bounceSeconds ||
+        before.bounceMaxActions !== after.bounceMaxActions
+      ) {
+        // The aggregates were counted by the old zone or rule: every day that still has raw rows
+        // is marked for the rollup job to recount (docs/metrics.md). Writers on every instance
+        // count by the new options from their next batch on (ProjectOptions.load).
+        const marks = await this.#rawDays(id, tx);
+        if (marks.length > 0) await this.run(this.#markDirty(marks, Date.now()), tx);
+      }
       this.projectOptions.remember(p);
       return p;
     });
