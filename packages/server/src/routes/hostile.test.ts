@@ -75,7 +75,7 @@ describe.each(backends)('hostile input on %s', (_name, open) => {
 
     // Track: an id another project uses is continued as a never-used one (rotated: false).
     const track = async (sessionId: string, key: string) => {
-      const res = await t.ingest('/api/v1/track', { writeKey: key, anonymousId: 'z', sessionId, events: [event] });
+      const res = await t.ingest('/api/v1/track', { anonymousId: 'z', sessionId, events: [event] }, { key });
       return { status: res.status, ...(await json(res)) };
     };
     const tracked = `tracked-in-a-${tag}`;
