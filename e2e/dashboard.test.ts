@@ -201,9 +201,42 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     expect(await list.textContent()).toContain('abandoned');
   });
 
+  it('the users overview: pattern distribution, the list and retention cohorts as the API answers them', async () => {
+    const page = await signedIn('#/users');
+    await page.getByTestId('user-list').waitFor();
+    await page.getByTestId('retention').waitFor();
+    await settled(page);
+    const api = await h.api<{
+      users: { userId: string }[];
+      patterns: Record<string, number>;
+      nextCursor: string | null;
+    }>('/api/v1/users?limit=25');
+    const distribution = page.getByTestId('pattern-distribution');
+    for (const [label, n] of Object.entries(api.patterns)) {
+      if (label === 'new_user' && n === 0) continue;
+      expect(await distribution.locator(`li[data-pattern="${label}"] .num`).textContent()).toBe(fmtInt(n));
+    }
+    const rows = page.getByTestId('user-list').locator('tbody tr');
+    expect(await rows.locator('td:first-child').allTextContents()).toEqual(api.users.map((u) => u.userId));
+    // Retention: the demo's users came back in later weeks.
+    const cohorts = page.getByTestId('retention').locator('tbody tr');
+    expect(await cohorts.count()).toBeGreaterThanOrEqual(8);
+    // Next page, then back.
+    if (api.nextCursor) {
+      await page.getByRole('button', { name: 'Next' }).click();
+      await expect.poll(async () => (await rows.first().textContent()) !== api.users[0]?.userId).toBe(true);
+      await page.getByRole('button', { name: 'Previous' }).click();
+      await expect.poll(() => rows.locator('td:first-child').first().textContent()).toBe(api.users[0]?.userId);
+    }
+    await shot(page, 'users-overview');
+    if (DOCS) await page.screenshot({ path: join(ROOT, 'docs/dashboard-users.png'), fullPage: true });
+    expect(h.logs.get(page)?.errors).toEqual([]);
+    expect(h.logs.get(page)?.console).toEqual([]);
+  });
+
   it("a user's history and pattern with its indicators", async () => {
     const page = await signedIn('#/users');
-    await page.getByTestId('recent-users').locator('button').first().click();
+    await page.getByTestId('user-list').locator('tbody button').first().click();
     await page.getByTestId('pattern').waitFor();
     const user = new URL(page.url()).hash.match(/user=([^&]+)/)?.[1] as string;
     const pattern = await h.api<{ pattern: string; indicators: string[] }>(`/api/v1/sessions/patterns/${user}`);

@@ -53,6 +53,40 @@ export const TYPE_INDICATORS: Record<BehaviourType, readonly string[]> = {
 
 export const TYPE_PRIORITY: readonly BehaviourType[] = ['confused', 'power_user', 'task_focused', 'explorer'];
 
+/**
+ * What the pattern label reads of a user's latest PATTERN_SESSIONS sessions (effective at `now`):
+ * nothing from their events, so the users overview (GET /users) computes it for every user of a
+ * range from session rows alone, in one query.
+ */
+export interface PatternLabelInput {
+  sessions: number;
+  /** Errors of the latest session. */
+  latestSessionErrors: number;
+  /** Sum over the sessions of (end, or last activity while live) − start, each at least 0. */
+  durationMs: number;
+  /** Sum of the sessions' actions. */
+  actions: number;
+}
+
+/** The seed's label rule: the first that holds of new, struggling, power, quick checker, regular. */
+export function patternLabel(x: PatternLabelInput): PatternLabel {
+  if (x.sessions === 0) return 'new_user';
+  if (x.latestSessionErrors > 5) return 'struggling_user';
+  const avgMs = x.durationMs / x.sessions;
+  if (avgMs > 30 * MIN && x.actions / x.sessions > 50) return 'power_user';
+  if (avgMs < 5 * MIN) return 'quick_checker';
+  return 'regular_user';
+}
+
+/** Every label, in the order the rule tries them (the users overview counts each). */
+export const PATTERN_LABELS: readonly PatternLabel[] = [
+  'new_user',
+  'struggling_user',
+  'power_user',
+  'quick_checker',
+  'regular_user',
+];
+
 export function userPattern(list: readonly SessionWithEvents[], now: number): UserPattern {
   const items = list.slice(0, PATTERN_SESSIONS).map((x) => ({ ...x, session: effectiveSession(x.session, now) }));
   const n = items.length;
@@ -111,12 +145,7 @@ export function userPattern(list: readonly SessionWithEvents[], now: number): Us
   };
 
   const avgMs = avg(durationMs);
-  let pattern: PatternLabel;
-  if (n === 0) pattern = 'new_user';
-  else if ((latest?.errors ?? 0) > 5) pattern = 'struggling_user';
-  else if (avgMs > 30 * MIN && avg(actions) > 50) pattern = 'power_user';
-  else if (avgMs < 5 * MIN) pattern = 'quick_checker';
-  else pattern = 'regular_user';
+  const pattern = patternLabel({ sessions: n, latestSessionErrors: latest?.errors ?? 0, durationMs, actions });
 
   const fired = new Set<string>();
   if (n > 0) {

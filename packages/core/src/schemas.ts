@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BREAKDOWN_DIMS } from './analytics.js';
 import { MAX_GRACE_MS, MAX_RECOVERY_ATTEMPTS } from './lifecycle.js';
+import { RETENTION_PERIODS } from './retention.js';
 import { END_REASONS, EVENT_TYPES, SESSION_KINDS } from './types.js';
 
 // Wire schemas of docs/api.md. Every request body passes one of these at the boundary; what comes out
@@ -310,6 +311,20 @@ export const breakdownQuery = statsQuery.extend({
 
 /** /stats/countries lists 10 countries unless asked otherwise. */
 export const countriesQuery = statsQuery.extend({ limit: statsQuery.shape.limit.default(10) });
+
+/** GET /stats/retention: a range and the cohort period (docs/api.md, "Retention"). */
+export const retentionQuery = statsQuery.omit({ limit: true }).extend({
+  period: z.enum(RETENTION_PERIODS).default('week'),
+});
+
+/** GET /users: a range, a page size and the cursor of the previous page. */
+export const usersQuery = z.object({
+  project: z.string().optional(),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(512).optional(),
+});
 
 /** The read routes a stats batch part can be (docs/api.md, "Several stats in one request"). */
 export const STATS_BATCH_MAX_PARTS = 32;

@@ -1,4 +1,13 @@
-import type { countriesOf, DailyStats, exitsOf, WireEvent, WireSession, WorkflowOutcome } from '@sessiontrack/core';
+import type {
+  countriesOf,
+  DailyStats,
+  exitsOf,
+  PatternLabel,
+  Retention,
+  WireEvent,
+  WireSession,
+  WorkflowOutcome,
+} from '@sessiontrack/core';
 
 // The read API of the server (docs/api.md), as the dashboard uses it. The admin token is kept in
 // sessionStorage: it survives a reload of the tab, not the closing of the browser.
@@ -26,6 +35,14 @@ export type { BreakdownRow, Summary, UserPattern as Pattern, WorkflowStats } fro
 export type Daily = DailyStats;
 export type Countries = ReturnType<typeof countriesOf>;
 export type Exits = ReturnType<typeof exitsOf>;
+export type { PatternLabel, Retention };
+
+/** GET /users: a page of the range's identified users and the distribution of their patterns. */
+export interface UsersPage {
+  users: { userId: string; sessions: number; lastSeenAt: string; pattern: PatternLabel }[];
+  patterns: Record<PatternLabel, number>;
+  nextCursor: string | null;
+}
 
 /** GET /sessions/{id}: the session, its events, and its workflows with their outcome. */
 export type SessionDetail = WireSession & {

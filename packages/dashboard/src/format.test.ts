@@ -11,6 +11,7 @@ import {
   fmtPct,
   previousRange,
   rangeDates,
+  retentionWindow,
   todayIn,
 } from './format.js';
 import { DEFAULT_ROUTE, formatHash, parseHash, withRoute } from './route.js';
@@ -91,5 +92,13 @@ describe('route in the URL hash', () => {
       project: 'p_2',
       user: 'u 1',
     });
+  });
+});
+
+describe('retention window', () => {
+  it('8 to 12 weeks ending with the range', () => {
+    expect(retentionWindow({ from: '2026-11-20', to: '2026-11-26' })).toEqual({ from: '2026-10-02', to: '2026-11-26' });
+    expect(retentionWindow({ from: '2026-09-10', to: '2026-11-26' })).toEqual({ from: '2026-09-10', to: '2026-11-26' });
+    expect(retentionWindow({ from: '2025-01-01', to: '2026-11-26' })).toEqual({ from: '2026-09-04', to: '2026-11-26' });
   });
 });

@@ -137,3 +137,13 @@ export function countryName(code: string | null | undefined): string {
     return code;
   }
 }
+
+/** Weeks the retention table shows: at least 8 (a short range says little), at most 12 (its width). */
+export const RETENTION_WEEKS = { min: 8, max: 12 } as const;
+
+/** The dates of the Users view's retention table: the range, widened or cut to whole weeks that end with it. */
+export function retentionWindow(r: DateRange): DateRange {
+  const days = daysIn(r);
+  const want = Math.min(Math.max(days, RETENTION_WEEKS.min * 7), RETENTION_WEEKS.max * 7);
+  return { from: addDays(r.to, -(want - 1)), to: r.to };
+}

@@ -15,6 +15,7 @@ import { readRoutes } from './routes/read.js';
 import { statsRoutes } from './routes/stats.js';
 import { statsBatchRoutes } from './routes/stats-batch.js';
 import { trackerRoutes } from './routes/tracker.js';
+import { usersRoutes } from './routes/users.js';
 
 /**
  * The whole HTTP surface on Web Request/Response; the Node entry is a thin adapter around it.
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('/api/v1/*', apiAuth(deps.config.adminToken, deps.projects));
   app.route('/api/v1', readRoutes(d));
   app.route('/api/v1', statsRoutes(d));
+  app.route('/api/v1', usersRoutes(d));
   app.route('/api/v1', statsBatchRoutes(d));
   app.route('/api/v1', adminRoutes(d));
   app.route('/api/v1', importRoutes(d));

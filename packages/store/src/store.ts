@@ -13,6 +13,8 @@ import type {
   SessionKind,
   SessionStatus,
   StoredEvent,
+  UserActivity,
+  UserDay,
 } from '@sessiontrack/core';
 
 // The interface every backend implements, in ports (below). Writes arrive as batches of operations
@@ -138,6 +140,11 @@ export interface SessionReadStore {
   getEvents(projectId: string, sessionId: string): Promise<StoredEvent[]>;
   listSessions(query: SessionQuery, now: number): Promise<SessionPage>;
   countLive(projectId: string | null, now: number): Promise<number>;
+  /**
+   * The users overview's rows (core's usersOverviewOf): one per identified user with a session that
+   * started in [from, to), with what the pattern label reads of its latest sessions. One query.
+   */
+  userActivity(projectId: string, from: number, to: number): Promise<UserActivity[]>;
 }
 
 /**
@@ -158,6 +165,11 @@ export interface AggregateStore {
     fromDate: string,
     toDate: string,
   ): Promise<{ range: number; days: Record<string, number> }>;
+  /**
+   * Retention's input (core's retentionOf): the active days in [fromDate, toDate] of identified
+   * users who had no session before fromDate (user = the userId). Cost: the range's user-days.
+   */
+  newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]>;
   /**
    * Recomputes one day's aggregates from its raw rows (one transaction; commits that change the day
    * wait for it). For days whose raw rows are complete: retention deletes raw rows and keeps the

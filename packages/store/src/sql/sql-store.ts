@@ -10,6 +10,8 @@ import {
   type ProjectShare,
   type Session,
   type StoredEvent,
+  type UserActivity,
+  type UserDay,
 } from '@sessiontrack/core';
 import { type EventRow, keyOf, sessionKey } from '../batch.js';
 import { type DirtyMark, dirtyMarks } from '../rollup-marks.js';
@@ -76,6 +78,7 @@ import {
   sql,
   values,
 } from './sql.js';
+import { newUserDaysSql, userActivityOf, userActivitySql, userDaysOf } from './users-sql.js';
 
 type Row = Record<string, unknown>;
 
@@ -483,6 +486,14 @@ export abstract class SqlStore implements Store {
   ): Promise<{ range: number; days: Record<string, number> }> {
     const u = usersOf(await this.all(userLinksSql(projectId, fromDate, toDate)), fromDate);
     return { range: u.range, days: Object.fromEntries(u.days) };
+  }
+
+  async newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]> {
+    return userDaysOf(await this.all(newUserDaysSql(projectId, fromDate, toDate)));
+  }
+
+  async userActivity(projectId: string, from: number, to: number): Promise<UserActivity[]> {
+    return userActivityOf(await this.all(userActivitySql(projectId, from, to)));
   }
 
   async rebuildDay(project: Project, date: string, computedAt: number): Promise<void> {
