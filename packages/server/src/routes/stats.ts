@@ -11,13 +11,17 @@ import {
   eventsToWire,
   exitsOf,
   localDate,
+  PATH_DIMS,
   PATTERN_SESSIONS,
   type Project,
+  pathsOf,
+  pathsQuery,
   type Session,
   sessionToWire,
   statsQuery,
   summaryOf,
   togetherOf,
+  toolsOf,
   userPattern,
   workflowsOf,
 } from '@sessiontrack/core';
@@ -115,6 +119,16 @@ export const STATS: Record<string, StatsRoute> = {
     countriesQuery,
     () => ({ dims: ['country', 'region'], dayDims: ['country'] }),
     (q, r, dates) => ({ ...dates, ...countriesOf(r.totals, r.days, q.limit) }),
+  ),
+  paths: route(
+    pathsQuery,
+    (q) => ({ dims: PATH_DIMS.slice(0, q.steps) }),
+    (q, r) => pathsOf(r.totals, q.steps, q.limit),
+  ),
+  tools: route(
+    statsQuery,
+    () => ({ dims: ['tool', 'toolCall', 'toolError', 'toolMs'] }),
+    (q, r) => toolsOf(r.totals, q.limit),
   ),
 };
 

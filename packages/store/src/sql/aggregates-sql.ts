@@ -2,7 +2,6 @@ import {
   AggregateDelta,
   type AggregateInput,
   ANALYTICS_EVENT_TYPES,
-  type AnalyticsEvent,
   type AnalyticsOptions,
   addDays,
   addEventToFacets,
@@ -13,6 +12,7 @@ import {
   type DayTotals,
   dayStart,
   emptyFacets,
+  type FacetEvent,
   facetsFromText,
   facetsOf,
   facetsToText,
@@ -356,12 +356,13 @@ export function* facetsFromEvents(
 ): SqlProgram<Map<string, SessionFacets>> {
   const out = new Map<string, SessionFacets>(sessions.map((s) => [keyOf(s), emptyFacets()]));
   if (sessions.length === 0) return out;
-  const found = yield sql`SELECT project_id, session_id, event_id, type, name, details FROM events
+  // In arrival order: the paths are (core's addEventToFacets), the rest does not care.
+  const found = yield sql`SELECT project_id, session_id, event_id, type, name, page, details FROM events
     WHERE ${inPairs(
       'session_id',
       'project_id',
       sessions.map((s) => [s.id, s.projectId]),
-    )} AND ${inList('type', ANALYTICS_EVENT_TYPES)}`;
+    )} AND ${inList('type', ANALYTICS_EVENT_TYPES)} ORDER BY seq`;
   for (const r of found) {
     const key = sessionKey(String(r.project_id), String(r.session_id));
     const f = out.get(key);
@@ -529,7 +530,7 @@ export function* forgetUser(options: ProjectOptions, projectId: string, user: st
 export function* addImported(
   options: ProjectOptions,
   sessions: readonly Session[],
-  events: ReadonlyMap<string, readonly Pick<AnalyticsEvent, 'type' | 'name' | 'details'>[]>,
+  events: ReadonlyMap<string, readonly FacetEvent[]>,
 ): SqlProgram<void> {
   if (sessions.length === 0) return;
   yield* options.load(sessions.map((s) => s.projectId));

@@ -78,7 +78,7 @@ import {
   sql,
   values,
 } from './sql.js';
-import { newUserDaysSql, userActivityOf, userActivitySql, userDaysOf } from './users-sql.js';
+import { newUserDaysProgram, userActivityOf, userActivitySql } from './users-sql.js';
 
 type Row = Record<string, unknown>;
 
@@ -381,12 +381,12 @@ export abstract class SqlStore implements Store {
     ).map(rowToSession);
     if (!withEvents) return { sessions, events: [] };
     const events = await this.all(
-      sql`SELECT session_id, type, name, details FROM events
+      sql`SELECT session_id, type, name, page, details FROM events
         WHERE ${inList(
           'session_id',
           sessions.map((s) => s.id),
         )} AND project_id = ${projectId} AND ${inList('type', ANALYTICS_EVENT_TYPES)}
-        ORDER BY ts, seq`,
+        ORDER BY seq`,
     );
     return { sessions, events: events.map(rowToAnalyticsEvent) };
   }
@@ -489,7 +489,7 @@ export abstract class SqlStore implements Store {
   }
 
   async newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]> {
-    return userDaysOf(await this.all(newUserDaysSql(projectId, fromDate, toDate)));
+    return this.program(newUserDaysProgram(projectId, fromDate, toDate));
   }
 
   async userActivity(projectId: string, from: number, to: number): Promise<UserActivity[]> {

@@ -1,5 +1,6 @@
 import { PATTERN_SESSIONS, type UserActivity, type UserDay } from '@sessiontrack/core';
-import { type Sql, sql } from './sql.js';
+import type { SqlProgram } from './aggregates-sql.js';
+import { rows, type Sql, sql } from './sql.js';
 
 // The two reads of the Users view, written once for every dialect: retention's user-days (from
 // the maintained per-day users, rollup_users) and the users overview (one pass over the range's
@@ -12,18 +13,29 @@ const IDENTIFIED = 'u:';
 
 /**
  * Active days in [fromDate, toDate] of the identified users with no day before fromDate: so a
- * user's first day among them is their first session ever. Cost: the range's user-days, plus one
- * index probe (rollup_users_key) per user-day to rule out an earlier day.
+ * user's first day among them is their first session ever. Two statements: the range's user-days
+ * (one range of rollup_users' key), then, once per distinct user, one index probe
+ * (rollup_users_key) for an earlier day; per user and not per user-day, and no join for a
+ * planner to get wrong.
  */
-export const newUserDaysSql = (projectId: string, fromDate: string, toDate: string): Sql =>
-  sql`SELECT u.user_key, u.day FROM rollup_users u
-    WHERE u.project_id = ${projectId} AND u.day >= ${fromDate} AND u.day <= ${toDate}
-      AND substr(u.user_key, 1, 2) = ${IDENTIFIED} AND u.n > 0
-      AND NOT EXISTS (SELECT 1 FROM rollup_users x
-        WHERE x.project_id = u.project_id AND x.user_key = u.user_key AND x.day < ${fromDate} AND x.n > 0)`;
-
-export const userDaysOf = (found: readonly Row[]): UserDay[] =>
-  found.map((r) => ({ user: String(r.user_key).slice(IDENTIFIED.length), day: String(r.day) }));
+export function* newUserDaysProgram(projectId: string, fromDate: string, toDate: string): SqlProgram<UserDay[]> {
+  const found = yield sql`SELECT user_key, day FROM rollup_users
+    WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate}
+      AND substr(user_key, 1, 2) = ${IDENTIFIED} AND n > 0`;
+  if (found.length === 0) return [];
+  const keys = [...new Set(found.map((r) => String(r.user_key)))].sort();
+  const seen = yield sql`SELECT c.k FROM ${rows(
+    'c',
+    [['k', 'text']],
+    keys.map((k) => [k]),
+  )}
+    WHERE EXISTS (SELECT 1 FROM rollup_users x
+      WHERE x.project_id = ${projectId} AND x.user_key = c.k AND x.day < ${fromDate} AND x.n > 0)`;
+  const before = new Set(seen.map((r) => String(r.k)));
+  return found
+    .filter((r) => !before.has(String(r.user_key)))
+    .map((r) => ({ user: String(r.user_key).slice(IDENTIFIED.length), day: String(r.day) }));
+}
 
 /**
  * One row per identified user with a session that started in [from, to): its sessions there and
@@ -41,17 +53,19 @@ export const userActivitySql = (projectId: string, from: number, to: number): Sq
       WHERE project_id = ${projectId} AND user_id IS NOT NULL AND started_at >= ${from} AND started_at < ${to}
       GROUP BY user_id
     ), ranked AS (
-      SELECT s.user_id, s.errors, s.actions,
+      SELECT s.user_id, r.sessions, r.last_seen, s.errors, s.actions,
         CASE WHEN coalesce(s.ended_at, s.last_activity_at) > s.started_at
           THEN coalesce(s.ended_at, s.last_activity_at) - s.started_at ELSE 0 END AS dur,
         row_number() OVER (PARTITION BY s.user_id ORDER BY s.started_at DESC, s.id DESC) AS rn
-      FROM sessions s JOIN range_users r ON r.user_id = s.user_id
-      WHERE s.project_id = ${projectId} AND s.user_id IS NOT NULL
+      FROM range_users r JOIN sessions s ON s.project_id = ${projectId} AND s.user_id = r.user_id
+      WHERE s.user_id IS NOT NULL
     )
-    SELECT r.user_id, r.sessions, r.last_seen, count(*) AS n, sum(k.dur) AS dur, sum(k.actions) AS actions,
-      max(CASE WHEN k.rn = 1 THEN k.errors ELSE 0 END) AS latest_errors
-    FROM range_users r JOIN ranked k ON k.user_id = r.user_id AND k.rn <= ${PATTERN_SESSIONS}
-    GROUP BY r.user_id, r.sessions, r.last_seen`;
+    -- No join back to range_users: its columns ride along, so no planner (PostgreSQL without
+    -- statistics on a fresh table) can turn the last step into users × sessions.
+    SELECT user_id, max(sessions) AS sessions, max(last_seen) AS last_seen, count(*) AS n, sum(dur) AS dur,
+      sum(actions) AS actions, max(CASE WHEN rn = 1 THEN errors ELSE 0 END) AS latest_errors
+    FROM ranked WHERE rn <= ${PATTERN_SESSIONS}
+    GROUP BY user_id`;
 
 export const userActivityOf = (found: readonly Row[]): UserActivity[] =>
   found.map((r) => ({

@@ -1,9 +1,9 @@
 import type { Migration } from '../migration.js';
 
-// The columns migration 9 copies, as they were after migration 8.
-const SESSIONS_V9 = `id, project_id, kind, user_id, anonymous_id, status, started_at, last_activity_at, ended_at, disconnected_at, expires_at, idle_timeout_ms, absolute_timeout_ms, device_type, browser, os, screen_size, entry_page, entry_source, entry_referrer, entry_campaign, exit_page, exit_reason, last_action, country, region, continent, transport, actions, errors, tool_calls, workflows, recovery_attempts, metadata, grace_ms, max_recovery_attempts, facets, engaged_ms`;
-const EVENTS_V9 = 'seq, project_id, session_id, event_id, type, name, ts, received_at, page, resource_id, details';
-const AGENT_STATE_V9 = 'project_id, session_id, agent_id, key, value, expires_at, updated_at';
+// The columns migration 10 copies, as they were after migration 9.
+const SESSIONS_V10 = `id, project_id, kind, user_id, anonymous_id, status, started_at, last_activity_at, ended_at, disconnected_at, expires_at, idle_timeout_ms, absolute_timeout_ms, device_type, browser, os, screen_size, entry_page, entry_source, entry_referrer, entry_campaign, exit_page, exit_reason, last_action, country, region, continent, transport, actions, errors, tool_calls, workflows, recovery_attempts, metadata, grace_ms, max_recovery_attempts, facets, engaged_ms`;
+const EVENTS_V10 = 'seq, project_id, session_id, event_id, type, name, ts, received_at, page, resource_id, details';
+const AGENT_STATE_V10 = 'project_id, session_id, agent_id, key, value, expires_at, updated_at';
 
 // Versioned schema of the SQLite backend. A migration is never edited once released: add one.
 
@@ -229,6 +229,19 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 9,
+    name: 'paths and tool latency',
+    sql: `
+      -- Facets now keep the page and tool paths and the tools' latency buckets (core's
+      -- SessionFacets). Every stored session's facets lack them, NULL ones included (pageviews
+      -- were not read before): 'unknown', read from the events the first time a writer needs
+      -- them; every day with raw rows is rebuilt by the rollup job.
+      UPDATE sessions SET facets = 'unknown';
+      INSERT OR REPLACE INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM sessions;
+    `,
+  },
+  {
+    version: 10,
     name: 'sessions keyed by project',
     sql: `
       -- Session ids are unique per project, no longer globally (issue 14.10): a client-chosen id
@@ -237,7 +250,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       -- (session id, project): the id first, so a lookup by id alone (the admin's read route, a
       -- batch's load) stays one probe of the key. SQLite changes a key only by rebuilding the
       -- table: each is copied whole, in this migration's transaction.
-      CREATE TABLE sessions_v9 (
+      CREATE TABLE sessions_v10 (
         id TEXT NOT NULL,
         project_id TEXT NOT NULL,
         kind TEXT NOT NULL,
@@ -268,17 +281,17 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         engaged_ms INTEGER,
         PRIMARY KEY (id, project_id)
       ) WITHOUT ROWID;
-      INSERT INTO sessions_v9 (${SESSIONS_V9})
-        SELECT ${SESSIONS_V9} FROM sessions;
+      INSERT INTO sessions_v10 (${SESSIONS_V10})
+        SELECT ${SESSIONS_V10} FROM sessions;
       DROP TABLE sessions;
-      ALTER TABLE sessions_v9 RENAME TO sessions;
+      ALTER TABLE sessions_v10 RENAME TO sessions;
       CREATE INDEX sessions_project_started ON sessions (project_id, started_at DESC, id DESC);
       CREATE INDEX sessions_project_user ON sessions (project_id, user_id, started_at DESC) WHERE user_id IS NOT NULL;
       CREATE INDEX sessions_live ON sessions (project_id, started_at DESC) WHERE status <> 'ended';
 
       -- (session, project, client event id): a retried or double-sent event is stored once, and
       -- the same ids in another project's session of the same id are that session's own.
-      CREATE TABLE events_v9 (
+      CREATE TABLE events_v10 (
         seq INTEGER PRIMARY KEY,
         project_id TEXT NOT NULL,
         session_id TEXT NOT NULL,
@@ -292,11 +305,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         details TEXT,
         UNIQUE (session_id, project_id, event_id)
       );
-      INSERT INTO events_v9 (${EVENTS_V9}) SELECT ${EVENTS_V9} FROM events;
+      INSERT INTO events_v10 (${EVENTS_V10}) SELECT ${EVENTS_V10} FROM events;
       DROP TABLE events;
-      ALTER TABLE events_v9 RENAME TO events;
+      ALTER TABLE events_v10 RENAME TO events;
 
-      CREATE TABLE agent_state_v9 (
+      CREATE TABLE agent_state_v10 (
         project_id TEXT NOT NULL,
         session_id TEXT NOT NULL,
         agent_id TEXT NOT NULL,
@@ -306,9 +319,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (session_id, project_id, agent_id, key)
       ) WITHOUT ROWID;
-      INSERT INTO agent_state_v9 (${AGENT_STATE_V9}) SELECT ${AGENT_STATE_V9} FROM agent_state;
+      INSERT INTO agent_state_v10 (${AGENT_STATE_V10}) SELECT ${AGENT_STATE_V10} FROM agent_state;
       DROP TABLE agent_state;
-      ALTER TABLE agent_state_v9 RENAME TO agent_state;
+      ALTER TABLE agent_state_v10 RENAME TO agent_state;
       CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },

@@ -16,12 +16,12 @@ import { SQLITE_MIGRATIONS } from './sqlite/sqlite-migrations.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
-// Migration 9 (sessions keyed by (id, project), issue 14.10) on data written under migration 8:
+// Migration 10 (sessions keyed by (id, project), issue 14.10) on data written under migration 9:
 // every session, event and agent-state entry is kept as it was, and then the same session id
 // (and event id) starts in a second project. On SQLite (a file), PGlite and a real PostgreSQL.
 
 const T0 = Date.parse('2025-06-01T10:00:00.000Z');
-const dir = mkdtempSync(join(tmpdir(), 'sessiontrack-m9-'));
+const dir = mkdtempSync(join(tmpdir(), 'sessiontrack-m10-'));
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of cleanups) await c();
@@ -60,12 +60,12 @@ const events = ['e1', 'e2'].map((id, i) => ({
 
 type Exec = (text: string, params?: unknown[]) => Promise<unknown>;
 
-/** Applies migrations 1-8 and writes one session with two events and an agent-state entry. */
-async function seedVersion8(exec: Exec, migrations: readonly Migration[], ph: (n: number) => string) {
+/** Applies migrations 1-9 and writes one session with two events and an agent-state entry. */
+async function seedVersion9(exec: Exec, migrations: readonly Migration[], ph: (n: number) => string) {
   await exec(
     'CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
   );
-  for (const m of migrations.filter((x) => x.version < 9)) {
+  for (const m of migrations.filter((x) => x.version < 10)) {
     await exec(m.sql);
     await exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${ph(1)}, ${ph(2)}, ${ph(3)})`, [
       m.version,
@@ -119,11 +119,11 @@ async function checkMigrated(store: Store) {
   expect(again).toMatchObject({ ok: true, accepted: 0, duplicates: 1 });
 }
 
-describe('migration 9: sessions keyed by (id, project)', () => {
+describe('migration 10: sessions keyed by (id, project)', () => {
   it('on SQLite: keeps sessions, events and agent state, then takes the same id in another project', async () => {
-    const filename = join(dir, 'v8.db');
+    const filename = join(dir, 'v9.db');
     const db = new Database(filename);
-    await seedVersion8(
+    await seedVersion9(
       async (text, params) => (params ? db.prepare(text).run(...params) : db.exec(text)),
       SQLITE_MIGRATIONS,
       () => '?',
@@ -139,7 +139,7 @@ describe('migration 9: sessions keyed by (id, project)', () => {
 
   it('on PostgreSQL (PGlite): the same', async () => {
     const driver = new PgliteDriver(new PGlite());
-    await seedVersion8(
+    await seedVersion9(
       (text, params) => driver.query(text, params),
       PG_MIGRATIONS,
       (n) => `$${n}`,
@@ -154,7 +154,7 @@ describe('migration 9: sessions keyed by (id, project)', () => {
 
   const url = process.env.TEST_DATABASE_URL;
   it.skipIf(!url)('on a PostgreSQL server: the same', async () => {
-    const database = `sessiontrack_m9_${process.pid}_${Date.now()}`;
+    const database = `sessiontrack_m10_${process.pid}_${Date.now()}`;
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
@@ -168,7 +168,7 @@ describe('migration 9: sessions keyed by (id, project)', () => {
     const target = new URL(url as string);
     target.pathname = `/${database}`;
     const driver = new PgPoolDriver({ connectionString: target.toString(), max: 2 });
-    await seedVersion8(
+    await seedVersion9(
       (text, params) => driver.query(text, params),
       PG_MIGRATIONS,
       (n) => `$${n}`,
