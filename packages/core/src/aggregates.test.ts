@@ -315,7 +315,7 @@ describe('AggregateDelta', () => {
     ]);
   });
 
-  it('a change of users alone (an erase of a day of before migration 10) writes the unknown-kind day row', () => {
+  it('a change of users alone (an erase of a day of before migration 11) writes the unknown-kind day row', () => {
     const d = new AggregateDelta(options);
     d.addUser('p_1', '2025-05-01', 'u:gone', -1);
     expect(d.rows().days).toEqual([{ projectId: 'p_1', date: '2025-05-01', kind: UNKNOWN_KIND, ...zeroTotals() }]);

@@ -209,12 +209,12 @@ const TOTAL_KEYS = [
 ] as const satisfies readonly (keyof DayTotals)[];
 
 /**
- * The kind of the aggregate rows written before aggregates were kept per kind (migration 10): the
+ * The kind of the aggregate rows written before aggregates were kept per kind (migration 11): the
  * rebuild splits them by kind while the raw rows exist; days past retention keep them, and they
  * count only in answers over all kinds (docs/metrics.md).
  */
 export const UNKNOWN_KIND = '';
-/** A session kind, or UNKNOWN_KIND for rows of before migration 10. */
+/** A session kind, or UNKNOWN_KIND for rows of before migration 11. */
 export type AggregateKind = SessionKind | typeof UNKNOWN_KIND;
 
 /** One session's share of its start day's aggregates. */
@@ -525,7 +525,7 @@ export class AggregateDelta {
     const days = [...this.#days.values()].filter(
       (d) => changed.has(d.projectId + SEP + d.date + SEP + d.kind) || TOTAL_KEYS.some((k) => d[k] !== 0),
     );
-    // A day whose users (over all kinds) changed alone — an erase on a day of before migration 10 —
+    // A day whose users (over all kinds) changed alone — an erase on a day of before migration 11 —
     // still writes a day row: its unknown-kind one.
     const written = new Set(days.map((d) => d.projectId + SEP + d.date));
     for (const r of users) {
