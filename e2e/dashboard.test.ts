@@ -26,6 +26,7 @@ interface Summary {
   sessions: number;
   uniqueUsers: number;
   avgDurationSeconds: number;
+  avgEngagedSeconds: number | null;
   bounceRate: number;
   errorRate: number;
   toolCalls: number;
@@ -121,6 +122,9 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     expect(await card('card-users').textContent()).toBe(fmtInt(api.uniqueUsers));
     expect(await card('card-bounce').textContent()).toBe(fmtPct(api.bounceRate));
     expect(await card('card-duration').textContent()).toBe(fmtDuration(api.avgDurationSeconds));
+    // the demo's web sessions report engaged time
+    expect(api.avgEngagedSeconds).toBeGreaterThan(0);
+    expect(await card('card-engaged').textContent()).toBe(fmtDuration(api.avgEngagedSeconds ?? -1));
     expect(await card('card-errors').textContent()).toBe(fmtPct(api.errorRate));
     expect(await card('card-tools').textContent()).toBe(fmtInt(api.toolCalls));
     const active = await h.api<{ count: number }>('/api/v1/sessions/active');
@@ -269,8 +273,25 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     expect(await first.locator('td').nth(3).textContent()).toBe(
       `${fmtPct(tools[0]?.errorRate ?? 0)} (${fmtInt(tools[0]?.errors ?? 0)})`,
     );
+    // clients and countries over every MCP session of the period, as kind=mcp counts them
     await page.getByTestId('list-clients').waitFor();
     await page.getByTestId('list-transport').waitFor();
+    for (const [by, testId] of [
+      ['client', 'list-clients'],
+      ['country', 'list-mcp-countries'],
+    ] as const) {
+      const rows = await h.api<{ value: string | null; sessions: number }[]>(
+        `/api/v1/stats/breakdown?by=${by}&kind=mcp&limit=10`,
+      );
+      expect(rows.length, by).toBeGreaterThan(0);
+      const shown = await page.getByTestId(testId).locator('li .num').allTextContents();
+      expect(shown, by).toEqual(rows.map((r) => fmtInt(r.sessions)));
+    }
+    const mcpSessions = (await h.api<Summary>('/api/v1/stats/summary?kind=mcp')).sessions;
+    const clientTotal = (
+      await h.api<{ sessions: number }[]>('/api/v1/stats/breakdown?by=client&kind=mcp&limit=1000')
+    ).reduce((n, r) => n + r.sessions, 0);
+    expect(clientTotal).toBe(mcpSessions);
     await shot(page, 'mcp');
     const log = h.logs.get(page);
     expect(log?.errors).toEqual([]);

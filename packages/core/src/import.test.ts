@@ -67,6 +67,14 @@ describe('importedSession', () => {
     expect(session.lastActivityAt).toBe(NOW);
   });
 
+  it('keeps the engaged time an import gives (none: null), and refuses a negative one', () => {
+    const at = NOW - 60_000;
+    const base = { id: 'demo_session_000000009', userId: 'u', startedAt: at, end: { reason: 'logout' } };
+    expect(importedSession(parse({ ...base, engagedMs: 30_000 }), project, NOW).session.engagedMs).toBe(30_000);
+    expect(importedSession(parse(base), project, NOW).session.engagedMs).toBeNull();
+    expect(importSessionSchema.safeParse({ ...base, engagedMs: -1 }).success).toBe(false);
+  });
+
   it('refuses a start in the future', () => {
     expect(() =>
       importedSession(parse({ id: 'demo_session_000000003', userId: 'u', startedAt: NOW + 1 }), project, NOW),

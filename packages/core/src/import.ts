@@ -57,6 +57,13 @@ export const importSessionSchema = z
     geo: geoSchema.optional(),
     transport: z.string().max(64).nullish(),
     metadata: boundedObject(MAX_METADATA_BYTES).nullish(),
+    /** Engaged milliseconds, as a tracker would have reported them (absent: none reported). */
+    engagedMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 24 * 60 * 60 * 1000)
+      .nullish(),
     // Every imported event needs its id (idempotent re-import) and its time (the past is the point).
     events: z.array(eventSchema.extend({ id: z.string().min(1).max(128), timestamp: timeInput })).default([]),
   })
@@ -154,7 +161,7 @@ export function importedSession(
     workflows: delta.workflows,
     recoveryAttempts: 0,
     metadata: input.metadata ?? null,
-    engagedMs: null,
+    engagedMs: input.engagedMs ?? null,
   };
   return { session, events };
 }

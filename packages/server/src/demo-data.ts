@@ -47,6 +47,17 @@ export function rng(seed: number): () => number {
 type Weighted<T> = readonly (readonly [T, number])[];
 
 const SEC = 1000;
+
+/**
+ * A web visit's engaged time: a share (30–90 %) of its length, as a tracker would report it. The
+ * share comes from the session id, not from the generator, so the rest of the demo stays the same
+ * for a seed.
+ */
+function engagedOf(s: { id: string; startedAt: number }, lastActivityAt: number): number {
+  let h = 0;
+  for (let i = 0; i < s.id.length; i++) h = (Math.imul(h, 31) + s.id.charCodeAt(i)) >>> 0;
+  return Math.round(Math.max(0, lastActivityAt - s.startedAt) * (0.3 + 0.6 * ((h % 1000) / 1000)));
+}
 const MIN = 60 * SEC;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
@@ -318,6 +329,7 @@ export function* demoSessions(opts: DemoOptions): Generator<DemoSession> {
     if (bounce) {
       s.lastActivityAt = startedAt + Math.round(r() * 20 * SEC);
       if (chance(0.5)) s.end = { reason: 'navigation' };
+      s.engagedMs = engagedOf(s, s.lastActivityAt);
       return s;
     }
     const steps =
@@ -359,6 +371,7 @@ export function* demoSessions(opts: DemoOptions): Generator<DemoSession> {
       }
     }
     if (chance(0.35)) add({ type: 'pageview', page: any(['/pricing', '/docs', '/app/reports']) }, logNormal(20 * SEC));
+    s.engagedMs = engagedOf(s, t);
     // Where the visit ended: navigation away and closed tabs mostly, some log out, the rest time out.
     const x = r();
     const hadError = s.events.some((e) => e.type === 'error');

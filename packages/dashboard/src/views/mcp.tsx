@@ -1,4 +1,3 @@
-import { useMemo } from 'react';
 import type { BreakdownRow, Daily, WireSession } from '../api.js';
 import { DaysChart } from '../chart.js';
 import { Async, Section, TopList } from '../components.js';
@@ -6,27 +5,29 @@ import { countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
 import { useApi, useBatch } from '../hooks.js';
 import { useView } from '../view.js';
 
-const SAMPLE = 500;
-
 export function Mcp() {
   const { project, range } = useView();
-  // One stats batch (docs/dashboard.md); the live list is polled on its own. Client names and
-  // countries of MCP sessions are counted over the latest MCP sessions of the range (`sample`).
+  // One stats batch (docs/dashboard.md), every part over the MCP sessions of the range only
+  // (kind=mcp, from the maintained aggregates: all of them, not a sample); the live list is
+  // polled on its own.
   const all = useBatch<{
     daily: Daily[];
     tools: BreakdownRow[];
     transports: BreakdownRow[];
-    sample: { sessions: WireSession[] };
+    clients: BreakdownRow[];
+    countries: BreakdownRow[];
   }>(project.id, {
-    daily: { route: 'daily', ...range },
-    tools: { route: 'breakdown', by: 'tool', ...range, limit: 12 },
-    transports: { route: 'breakdown', by: 'transport', ...range, limit: 8 },
-    sample: { route: 'sessions', kind: 'mcp', ...range, limit: SAMPLE },
+    daily: { route: 'daily', kind: 'mcp', ...range },
+    tools: { route: 'breakdown', by: 'tool', kind: 'mcp', ...range, limit: 12 },
+    transports: { route: 'breakdown', by: 'transport', kind: 'mcp', ...range, limit: 8 },
+    clients: { route: 'breakdown', by: 'client', kind: 'mcp', ...range, limit: 10 },
+    countries: { route: 'breakdown', by: 'country', kind: 'mcp', ...range, limit: 10 },
   });
   const daily = all.part('daily');
   const tools = all.part('tools');
   const transports = all.part('transports');
-  const sample = all.part('sample');
+  const clients = all.part('clients');
+  const countries = all.part('countries');
   const live = useApi<{ sessions: WireSession[] }>(
     '/sessions',
     { project: project.id, kind: 'mcp', status: 'live', limit: 50 },
@@ -51,18 +52,18 @@ export function Mcp() {
           <Async state={transports}>{(rows) => <TopList rows={ofMcp(rows)} testId="list-transport" />}</Async>
         </Section>
         <Section title="Clients" id="s-clients">
-          <Async state={sample}>
-            {(s) => <SampleList sessions={s.sessions} of={clientOf} testId="list-clients" />}
+          <Async state={clients}>
+            {(rows) => <TopList rows={rows} testId="list-clients" empty="No MCP sessions in this period." />}
           </Async>
         </Section>
         <Section title="Countries" id="s-mcp-countries">
-          <Async state={sample}>
-            {(s) => (
-              <SampleList
-                sessions={s.sessions}
-                of={(x) => x.geo.country}
-                label={(v) => countryName(v)}
+          <Async state={countries}>
+            {(rows) => (
+              <TopList
+                rows={rows}
+                label={(r) => countryName(r.value)}
                 testId="list-mcp-countries"
+                empty="No MCP sessions in this period."
               />
             )}
           </Async>
@@ -100,39 +101,9 @@ const clientOf = (s: WireSession): string | null => {
   return typeof name === 'string' ? name : null;
 };
 
-function SampleList(props: {
-  sessions: WireSession[];
-  of: (s: WireSession) => string | null;
-  label?: (v: string | null) => string;
-  testId: string;
-}) {
-  const rows = useMemo(() => {
-    const counts = new Map<string | null, number>();
-    for (const s of props.sessions) counts.set(props.of(s), (counts.get(props.of(s)) ?? 0) + 1);
-    const total = props.sessions.length || 1;
-    return [...counts]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 10)
-      .map(([value, n]) => ({ value, sessions: n, share: n / total }));
-  }, [props.sessions, props.of]);
-  return (
-    <>
-      <TopList
-        rows={rows}
-        testId={props.testId}
-        label={props.label ? (r) => props.label?.(r.value) : undefined}
-        empty="No MCP sessions in this period."
-      />
-      {props.sessions.length >= SAMPLE && (
-        <p className="muted small">Counted over the latest {SAMPLE} MCP sessions of the period.</p>
-      )}
-    </>
-  );
-}
-
 const TOOL_SERIES = [{ label: 'Tool calls', of: (d: Daily) => d.toolCalls, color: '#a463f2', bars: true }];
 
-/** Transports are set by MCP sessions only: drop the web sessions' null and share among the rest. */
+/** Transports of MCP sessions: drop the sessions that named none and share among the rest. */
 function ofMcp(rows: BreakdownRow[]): BreakdownRow[] {
   const known = rows.filter((r) => r.value !== null);
   const total = known.reduce((n, r) => n + r.sessions, 0) || 1;

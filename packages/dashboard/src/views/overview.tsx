@@ -89,7 +89,8 @@ const CARDS: [
   testId: string,
   label: string,
   show: (s: Summary) => string,
-  of: (s: Summary) => number,
+  /** null: nothing to compare (no session reported engaged time). */
+  of: (s: Summary) => number | null,
   kind: 'count' | 'rate',
   up: boolean,
 ][] = [
@@ -103,6 +104,14 @@ const CARDS: [
     'count',
     true,
   ],
+  [
+    'card-engaged',
+    'Average engaged time',
+    (s) => (s.avgEngagedSeconds === null ? '—' : fmtDuration(s.avgEngagedSeconds)),
+    (s) => s.avgEngagedSeconds,
+    'count',
+    true,
+  ],
   ['card-bounce', 'Bounce rate', (s) => fmtPct(s.bounceRate), (s) => s.bounceRate, 'rate', false],
   ['card-errors', 'Error rate', (s) => fmtPct(s.errorRate), (s) => s.errorRate, 'rate', false],
   ['card-tools', 'Tool calls', (s) => fmtInt(s.toolCalls), (s) => s.toolCalls, 'count', true],
@@ -112,15 +121,19 @@ function SummaryCards(props: { current: Summary | null; previous: Summary | null
   const { current: c, previous: p } = props;
   return (
     <>
-      {CARDS.map(([testId, label, show, of, kind, up]) => (
-        <Card
-          key={testId}
-          testId={testId}
-          label={label}
-          value={c ? show(c) : '…'}
-          change={c && p ? change(of(c), of(p), kind, up) : null}
-        />
-      ))}
+      {CARDS.map(([testId, label, show, of, kind, up]) => {
+        const now = c ? of(c) : null;
+        const before = p ? of(p) : null;
+        return (
+          <Card
+            key={testId}
+            testId={testId}
+            label={label}
+            value={c ? show(c) : '…'}
+            change={now !== null && before !== null ? change(now, before, kind, up) : null}
+          />
+        );
+      })}
     </>
   );
 }

@@ -89,6 +89,20 @@ conformance('users', () => {
       expect((await store.newUserDays(p.id, '2025-06-02', '2025-06-20')).map((d) => d.user)).not.toContain('u_b');
     });
 
+    it('retention per kind: the users whose first session of that kind is in the range', async () => {
+      const p = await newProject({ timeZone: 'UTC', idleTimeoutMs: 10 * DAY, absoluteTimeoutMs: 30 * DAY });
+      await started(p, T0, { userId: 'both', kind: 'web' }); // 06-01 on the web
+      await started(p, T0 + DAY, { userId: 'both', kind: 'mcp' }); // 06-02: its first MCP session
+      await started(p, T0 + DAY, { userId: 'agent', kind: 'mcp' });
+      const users = async (kind?: 'web' | 'mcp') =>
+        (await store.newUserDays(p.id, '2025-06-02', '2025-06-02', kind)).map((d) => d.user).sort();
+      expect(await users()).toEqual(['agent']); // over all kinds, 'both' was seen on 06-01
+      expect(await users('mcp')).toEqual(['agent', 'both']);
+      expect(await users('web')).toEqual([]);
+      await store.eraseUser(p.id, 'agent');
+      expect(await users('mcp')).toEqual(['both']);
+    });
+
     it('retention: days are local dates of the project zone', async () => {
       const p = await newProject({ timeZone: 'Asia/Tokyo' });
       // 2025-06-01 20:00 UTC is 2025-06-02 05:00 in Tokyo.

@@ -1,6 +1,6 @@
-import { PATTERN_SESSIONS, type UserActivity, type UserDay } from '@sessiontrack/core';
+import { PATTERN_SESSIONS, type SessionKind, type UserActivity, type UserDay } from '@sessiontrack/core';
 import type { SqlProgram } from './aggregates-sql.js';
-import { rows, type Sql, sql } from './sql.js';
+import { raw, rows, type Sql, sql } from './sql.js';
 
 // The two reads of the Users view, written once for every dialect: retention's user-days (from
 // the maintained per-day users, rollup_users) and the users overview (one pass over the range's
@@ -18,9 +18,19 @@ const IDENTIFIED = 'u:';
  * (rollup_users_key) for an earlier day; per user and not per user-day, and no join for a
  * planner to get wrong.
  */
-export function* newUserDaysProgram(projectId: string, fromDate: string, toDate: string): SqlProgram<UserDay[]> {
-  const found = yield sql`SELECT user_key, day FROM rollup_users
-    WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate}
+export function* newUserDaysProgram(
+  projectId: string,
+  fromDate: string,
+  toDate: string,
+  kind?: SessionKind,
+): SqlProgram<UserDay[]> {
+  // One kind: the same reads on that kind's users (rollup_kind_users, its key index), so a cohort
+  // is the users whose first session *of that kind* fell in the period.
+  const table = raw(kind === undefined ? 'rollup_users' : 'rollup_kind_users');
+  const ofKind = kind === undefined ? raw('') : sql` AND kind = ${kind}`;
+  const ofKindX = kind === undefined ? raw('') : sql` AND x.kind = ${kind}`;
+  const found = yield sql`SELECT user_key, day FROM ${table}
+    WHERE project_id = ${projectId}${ofKind} AND day >= ${fromDate} AND day <= ${toDate}
       AND substr(user_key, 1, 2) = ${IDENTIFIED} AND n > 0`;
   if (found.length === 0) return [];
   const keys = [...new Set(found.map((r) => String(r.user_key)))].sort();
@@ -29,8 +39,8 @@ export function* newUserDaysProgram(projectId: string, fromDate: string, toDate:
     [['k', 'text']],
     keys.map((k) => [k]),
   )}
-    WHERE EXISTS (SELECT 1 FROM rollup_users x
-      WHERE x.project_id = ${projectId} AND x.user_key = c.k AND x.day < ${fromDate} AND x.n > 0)`;
+    WHERE EXISTS (SELECT 1 FROM ${table} x
+      WHERE x.project_id = ${projectId}${ofKindX} AND x.user_key = c.k AND x.day < ${fromDate} AND x.n > 0)`;
   const before = new Set(seen.map((r) => String(r.k)));
   return found
     .filter((r) => !before.has(String(r.user_key)))
