@@ -58,12 +58,46 @@ describe('facets', () => {
     f = addEventToFacets(f, e('workflow_start', 'checkout'));
     f = addEventToFacets(f, e('workflow_fail', 'x', { workflowId: 'checkout' }));
     expect(addEventToFacets(f, e('workflow_start', 'checkout'))).toBe(f);
-    expect(f).toEqual({ a: ['export'], t: { search: [2, 1], fetch: [1, 1] }, w: { checkout: 5 } });
+    expect(f).toEqual({
+      a: ['export'],
+      t: { search: [2, 1], fetch: [1, 1] },
+      w: { checkout: 5 },
+      p: [],
+      q: ['search', 'fetch'],
+      d: {},
+    });
     expect(facetsFromText(facetsToText(f))).toEqual(f);
     expect(facetsToText(emptyFacets())).toBeNull();
     expect(facetsFromText(null)).toEqual(emptyFacets());
     expect(facetsFromText('{"a":1}')).toBeNull();
     expect(facetsFromText('unknown')).toBeNull();
+  });
+
+  it('keep the first five steps of the page and tool paths, consecutive repeats collapsed', () => {
+    const pv = (page: string | null) => ({ type: 'pageview' as const, name: null, details: null, page });
+    let f = facetsOf(['/', '/', '/pricing', '/', '/docs', '/docs', '/a', '/b', '/c'].map(pv));
+    expect(f.p).toEqual(['/', '/pricing', '/', '/docs', '/a']);
+    // Full: a sixth step changes nothing, not even the object.
+    expect(addEventToFacets(f, pv('/z'))).toBe(f);
+    f = facetsOf([pv('/x'), pv('/x')]);
+    expect(addEventToFacets(f, pv('/x'))).toBe(f);
+    expect(addEventToFacets(f, pv(null))).toBe(f);
+    // A tab is the step separator; long steps are cut, never inside a surrogate pair.
+    expect(facetsOf([pv('/a\tb'), pv(`/${'é'.repeat(300)}`)]).p).toEqual(['/a b', `/${'é'.repeat(159)}`]);
+    expect(facetsOf([pv(`/${'x'.repeat(158)}😀`)]).p[0]).toBe(`/${'x'.repeat(158)}`);
+    const tools = facetsOf(['search', 'search', 'fetch', 'search'].map((n) => e('tool_call', n)));
+    expect(tools.q).toEqual(['search', 'fetch', 'search']);
+    expect(facetsFromText(facetsToText(tools))).toEqual(tools);
+    expect(facetsToText(facetsOf([pv('/')]))).toBe('{"p":["/"]}');
+  });
+
+  it('count tool-call durations per log bucket; calls without a duration count no bucket', () => {
+    const call = (name: string, durationMs: unknown) => e('tool_call', name, { durationMs });
+    const f = facetsOf([call('search', 10), call('search', 10.2), call('search', 'slow'), call('fetch', -1)]);
+    expect(f.t).toEqual({ search: [3, 0], fetch: [1, 0] });
+    // 10 ms and 10.2 ms share bucket ceil(8·log2 10.2) = 27.
+    expect(f.d).toEqual({ search: { 27: 2 } });
+    expect(facetsFromText(facetsToText(f))).toEqual(f);
   });
 
   it('keep only the first 30 action names, alphabetically, whatever the order they came in', () => {
@@ -108,6 +142,34 @@ describe('contributionOf', () => {
     expect(end.totals).toMatchObject({ endedSessions: 1, durationMsSum: 10_000, bounces: 0 });
     expect(dims(end)).toEqual(expect.arrayContaining(['exitReason=timeout', 'duration=10-30s', 'wfAbandoned=w']));
   });
+
+  it('counts the path by prefix — pages for web and API sessions, tool names for MCP — and tool latency', () => {
+    const events = [
+      { type: 'pageview' as const, name: null, details: null, page: '/' },
+      { type: 'tool_call' as const, name: 'search', details: { durationMs: 1 }, page: null },
+      { type: 'pageview' as const, name: null, details: null, page: '/pricing' },
+      { type: 'tool_call' as const, name: 'fetch', details: { durationMs: 2 }, page: null },
+    ];
+    const f = facetsOf(events);
+    const paths = (kind: Session['kind']) =>
+      contributionOf(testSession({ kind }), f, UTC)
+        .counts.filter(([d]) => d.startsWith('path'))
+        .map(([d, v, n]) => [d, v, n]);
+    expect(paths('web')).toEqual([
+      ['path1', '/', 1],
+      ['path2', '/\t/pricing', 1],
+    ]);
+    expect(paths('api')).toEqual(paths('web'));
+    expect(paths('mcp')).toEqual([
+      ['path1', 'search', 1],
+      ['path2', 'search\tfetch', 1],
+    ]);
+    const ms = contributionOf(testSession({ kind: 'mcp' }), f, UTC).counts.filter(([d]) => d === 'toolMs');
+    expect(ms).toEqual([
+      ['toolMs', 'search\t0', 1],
+      ['toolMs', 'fetch\t8', 1],
+    ]);
+  });
 });
 
 describe('AggregateDelta', () => {
@@ -122,6 +184,7 @@ describe('AggregateDelta', () => {
       userId: pick([null, 'u1', 'u2']),
       anonymousId: pick([null, 'a1']),
       geo: { country: pick([null, 'DE', 'FR']), region: null, continent: null },
+      kind: pick(['web', 'mcp'] as const),
     });
     let f: SessionFacets = emptyFacets();
     const states: AggregateInput[] = [{ session: s, facets: f }];
@@ -129,7 +192,8 @@ describe('AggregateDelta', () => {
     for (let i = 0; i < steps; i++) {
       const type = pick(['action', 'tool_call', 'error', 'workflow_start', 'workflow_complete', 'pageview'] as const);
       const name = pick(['export', 'share', 'search']);
-      const next = addEventToFacets(f, e(type, name, r() < 0.3 ? { isError: true } : null));
+      const details = r() < 0.3 ? { isError: true, durationMs: r() * 100 } : { durationMs: r() * 3000 };
+      const next = addEventToFacets(f, { ...e(type, name, details), page: `/${name}` });
       f = next;
       s = {
         ...s,

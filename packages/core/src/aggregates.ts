@@ -10,11 +10,14 @@ import {
   durationMs,
   isBounce,
   MAX_PAIR_ACTIONS,
+  MAX_PATH_STEPS,
   NONE,
+  PATH_DIMS,
   userKey,
   workflowIdOf,
   zeroTotals,
 } from './analytics.js';
+import { latencyBucket } from './latency.js';
 import { effectiveSession } from './lifecycle.js';
 import { addDays, zoneClock } from './time.js';
 import type { Project, Session } from './types.js';
@@ -57,26 +60,63 @@ export interface SessionFacets {
   t: Record<string, [number, number]>;
   /** Workflow id → flags: 1 started, 2 completed, 4 failed. */
   w: Record<string, number>;
+  /** The page path: the first MAX_PATH_STEPS pages of its pageviews, consecutive repeats collapsed. */
+  p: string[];
+  /** The tool path: the same of its tool_call names (an MCP session's path). */
+  q: string[];
+  /** Tool name → latency bucket (latency.ts) → tool_call events with that details.durationMs. */
+  d: Record<string, Record<string, number>>;
+}
+
+/**
+ * A path step's length cap: five steps and their separators stay far below PostgreSQL's index
+ * entry limit (~2.7 kB) on rollup_counts' value, whatever the characters.
+ */
+const MAX_STEP_CHARS = 160;
+
+/** A page or tool name as a path step: tabs (the step separator) as spaces, cut at MAX_STEP_CHARS. */
+export function pathStep(value: string): string {
+  let s = value.replace(/\t/g, ' ');
+  if (s.length > MAX_STEP_CHARS) {
+    s = s.slice(0, MAX_STEP_CHARS);
+    // Never half a surrogate pair.
+    if (/[\uD800-\uDBFF]$/.test(s)) s = s.slice(0, -1);
+  }
+  return s;
+}
+
+/** The path with one more step (the same array when the step repeats the last one or the path is full). */
+function extendPath(path: string[], value: string): string[] {
+  if (path.length >= MAX_PATH_STEPS) return path;
+  const step = pathStep(value);
+  return path[path.length - 1] === step ? path : [...path, step];
 }
 
 const WF_STARTED = 1;
 const WF_COMPLETED = 2;
 const WF_FAILED = 4;
 
-export const emptyFacets = (): SessionFacets => ({ a: [], t: {}, w: {} });
+export const emptyFacets = (): SessionFacets => ({ a: [], t: {}, w: {}, p: [], q: [], d: {} });
 
 const failed = (e: Pick<AnalyticsEvent, 'details'>): boolean =>
   e.details?.isError === true || e.details?.error === true;
 
+/** What the facets read of an event. */
+export type FacetEvent = Pick<AnalyticsEvent, 'type' | 'name' | 'details' | 'page'>;
+
 /**
  * The facets with one more accepted event. Returns `f` itself when the event changes nothing
- * (a repeated action name, a pageview), so callers can tell a changed session by identity.
+ * (a repeated action name, a pageview past the path's fifth step), so callers can tell a changed
+ * session by identity. Order-independent except for the paths, which take the events in the
+ * order they were accepted (a batch's in operation order; stored ones by arrival, `seq`).
  */
-export function addEventToFacets(
-  f: SessionFacets,
-  e: Pick<AnalyticsEvent, 'type' | 'name' | 'details'>,
-): SessionFacets {
+export function addEventToFacets(f: SessionFacets, e: FacetEvent): SessionFacets {
   switch (e.type) {
+    case 'pageview': {
+      if (e.page === null || e.page === undefined) return f;
+      const p = extendPath(f.p, e.page);
+      return p === f.p ? f : { ...f, p };
+    }
     case 'action': {
       const name = e.name;
       if (name === null || f.a.includes(name)) return f;
@@ -88,7 +128,15 @@ export function addEventToFacets(
     case 'tool_call': {
       if (e.name === null) return f;
       const [calls, errors] = f.t[e.name] ?? [0, 0];
-      return { ...f, t: { ...f.t, [e.name]: [calls + 1, errors + (failed(e) ? 1 : 0)] } };
+      const next: SessionFacets = { ...f, t: { ...f.t, [e.name]: [calls + 1, errors + (failed(e) ? 1 : 0)] } };
+      const q = extendPath(f.q, e.name);
+      if (q !== f.q) next.q = q;
+      const bucket = latencyBucket(e.details?.durationMs);
+      if (bucket !== null) {
+        const hist = f.d[e.name] ?? {};
+        next.d = { ...f.d, [e.name]: { ...hist, [bucket]: (hist[bucket] ?? 0) + 1 } };
+      }
+      return next;
     }
     case 'workflow_start':
     case 'workflow_complete':
@@ -106,18 +154,26 @@ export function addEventToFacets(
 }
 
 /** The facets of a session from its events (any order). */
-export function facetsOf(events: Iterable<Pick<AnalyticsEvent, 'type' | 'name' | 'details'>>): SessionFacets {
+export function facetsOf(events: Iterable<FacetEvent>): SessionFacets {
   let f = emptyFacets();
   for (const e of events) f = addEventToFacets(f, e);
   return f;
 }
 
 /**
- * Facets as stored with the session: NULL for none (most sessions: pageviews only, never
- * written), else a short JSON text.
+ * Facets as stored with the session: NULL for none (sessions without pageviews, actions, tool
+ * calls or workflows), else a short JSON text without its empty parts (a web session that only
+ * views pages stores its path: `{"p":[…]}`).
  */
 export function facetsToText(f: SessionFacets): string | null {
-  return f.a.length === 0 && Object.keys(f.t).length === 0 && Object.keys(f.w).length === 0 ? null : JSON.stringify(f);
+  const out: Partial<SessionFacets> = {};
+  if (f.a.length > 0) out.a = f.a;
+  if (Object.keys(f.t).length > 0) out.t = f.t;
+  if (Object.keys(f.w).length > 0) out.w = f.w;
+  if (f.p.length > 0) out.p = f.p;
+  if (f.q.length > 0) out.q = f.q;
+  if (Object.keys(f.d).length > 0) out.d = f.d;
+  return Object.keys(out).length === 0 ? null : JSON.stringify(out);
 }
 
 /**
@@ -129,8 +185,11 @@ export function facetsFromText(text: unknown): SessionFacets | null {
   if (typeof text !== 'string') return null;
   try {
     const v = JSON.parse(text) as Partial<SessionFacets> | null;
-    if (!v || !Array.isArray(v.a) || typeof v.t !== 'object' || typeof v.w !== 'object' || !v.t || !v.w) return null;
-    return { a: v.a, t: v.t, w: v.w };
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+    const list = (x: unknown): x is string[] => x === undefined || Array.isArray(x);
+    const map = (x: unknown): boolean => x === undefined || (typeof x === 'object' && x !== null && !Array.isArray(x));
+    if (!list(v.a) || !list(v.p) || !list(v.q) || !map(v.t) || !map(v.w) || !map(v.d)) return null;
+    return { a: v.a ?? [], t: v.t ?? {}, w: v.w ?? {}, p: v.p ?? [], q: v.q ?? [], d: v.d ?? {} };
   } catch {
     return null;
   }
@@ -158,6 +217,7 @@ export interface SessionContribution {
 }
 
 const key = (v: string | null): string => v ?? NONE;
+
 export type LocalClock = (epochMs: number) => { date: string; weekday: number; hour: number };
 
 /**
@@ -211,6 +271,12 @@ export function contributionOf(
     counts.push(['tool', tool, 1], ['toolCall', tool, calls]);
     if (errors > 0) counts.push(['toolError', tool, errors]);
   }
+  for (const [tool, hist] of Object.entries(f.d)) {
+    for (const [bucket, n] of Object.entries(hist)) counts.push(['toolMs', `${tool}\t${bucket}`, n]);
+  }
+  // Web and API sessions walk pages, MCP sessions call tools (docs/metrics.md, "Paths").
+  const path = s.kind === 'mcp' ? f.q : f.p;
+  for (let k = 1; k <= path.length; k++) counts.push([PATH_DIMS[k - 1] as CountDim, path.slice(0, k).join('\t'), 1]);
   const names = f.a;
   for (let i = 0; i < names.length; i++) {
     counts.push(['action', names[i] as string, 1]);

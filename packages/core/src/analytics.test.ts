@@ -13,13 +13,16 @@ import {
   isBounce,
   localDatesOfUtcDay,
   mostCommon,
+  pathsOf,
   sessionWorkflows,
   summaryOf,
   togetherOf,
+  toolsOf,
   userKey,
   utcDaysOf,
   workflowsOf,
 } from './analytics.js';
+import { LATENCY_RELATIVE_ERROR } from './latency.js';
 import { DAY, MIN, T0, testSession } from './session.testkit.js';
 import type { Session } from './types.js';
 
@@ -305,5 +308,71 @@ describe('features used together', () => {
     );
     // export & filter: 2 sessions of 4; each used in 2 → lift = (2/4) / ((2/4)·(2/4)) = 2
     expect(togetherOf(t, 10)).toEqual([{ a: 'export', b: 'filter', sessions: 2, lift: 2 }]);
+  });
+});
+
+describe('paths and tools', () => {
+  const pv = (sessionId: string, page: string) => ({
+    sessionId,
+    type: 'pageview' as const,
+    name: null,
+    page,
+    details: null,
+  });
+  const call = (sessionId: string, name: string, durationMs?: number, isError = false) => ({
+    sessionId,
+    type: 'tool_call' as const,
+    name,
+    details: { ...(durationMs === undefined ? {} : { durationMs }), isError },
+  });
+  const totalsOf = (sessions: Session[], events: Parameters<typeof computeDays>[1]) => {
+    const [day] = computeDays(sessions, events, '2025-06-01', '2025-06-01', UTC, T0 + MIN);
+    return addTotals(emptyTotals(), day as NonNullable<typeof day>);
+  };
+
+  it('counts the most common paths of at most `steps` steps, with their share of the sessions that have one', () => {
+    const web = (i: number) => testSession({ id: `s_web_${i}`.padEnd(16, '0'), startedAt: T0, lastActivityAt: T0 });
+    const sessions = [1, 2, 3, 4, 5].map(web);
+    const events = [
+      ...['/', '/pricing', '/pricing', '/signup', '/app'].map((p) => pv(sessions[0]!.id, p)),
+      ...['/', '/pricing', '/signup'].map((p) => pv(sessions[1]!.id, p)),
+      ...['/', '/pricing'].map((p) => pv(sessions[2]!.id, p)),
+      pv(sessions[3]!.id, '/docs'),
+      // sessions[4]: no pageview, no path
+    ];
+    const t = totalsOf(sessions, events);
+    expect(pathsOf(t, 3, 10)).toEqual([
+      { steps: ['/', '/pricing', '/signup'], sessions: 2, share: 0.5 },
+      { steps: ['/', '/pricing'], sessions: 1, share: 0.25 },
+      { steps: ['/docs'], sessions: 1, share: 0.25 },
+    ]);
+    expect(pathsOf(t, 1, 10)).toEqual([
+      { steps: ['/'], sessions: 3, share: 0.75 },
+      { steps: ['/docs'], sessions: 1, share: 0.25 },
+    ]);
+    const five = pathsOf(t, 5, 10);
+    expect(five.map((r) => r.steps.length).sort()).toEqual([1, 2, 3, 4]);
+    expect(five.reduce((n, r) => n + r.sessions, 0)).toBe(4);
+    expect(pathsOf(t, 5, 2)).toHaveLength(2);
+    expect(pathsOf(emptyTotals(), 3, 10)).toEqual([]);
+  });
+
+  it('answers calls, sessions, errors and p50 / p95 per tool within the documented relative error', () => {
+    const mcp = (i: number) =>
+      testSession({ id: `s_mcp_${i}`.padEnd(16, '0'), kind: 'mcp', startedAt: T0, lastActivityAt: T0 });
+    const [a, b] = [mcp(1), mcp(2)] as [Session, Session];
+    const durations = Array.from({ length: 100 }, (_, i) => i + 1); // 1 … 100 ms
+    const events = [
+      ...durations.map((ms, i) => call(i % 2 ? a.id : b.id, 'search', ms, ms > 90)),
+      call(a.id, 'fetch'),
+      call(a.id, 'fetch'),
+    ];
+    const t = totalsOf([a, b], events);
+    const [search, fetch] = toolsOf(t, 10);
+    expect(search).toMatchObject({ tool: 'search', calls: 100, sessions: 2, errors: 10, errorRate: 0.1 });
+    expect(Math.abs((search?.p50Ms ?? 0) - 50) / 50).toBeLessThanOrEqual(LATENCY_RELATIVE_ERROR);
+    expect(Math.abs((search?.p95Ms ?? 0) - 95) / 95).toBeLessThanOrEqual(LATENCY_RELATIVE_ERROR);
+    expect(fetch).toEqual({ tool: 'fetch', calls: 2, sessions: 1, errors: 0, errorRate: 0, p50Ms: null, p95Ms: null });
+    expect(toolsOf(t, 1)).toHaveLength(1);
   });
 });

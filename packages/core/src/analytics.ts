@@ -1,4 +1,5 @@
 import { continentOf } from './continents.js';
+import { latencyPercentile } from './latency.js';
 import { addDays, dayStart, localDate } from './time.js';
 import type { EventType, Session } from './types.js';
 
@@ -58,8 +59,28 @@ export const COUNT_DIMS = [
   'wfCompleted',
   'wfFailed',
   'wfAbandoned',
+  /**
+   * `tool\tbucket` → tool_call events whose details.durationMs fell in that latency bucket
+   * (latency.ts), for the tools' percentiles.
+   */
+  'toolMs',
+  /**
+   * The session's path (docs/metrics.md, "Paths"): pathK counts, per sequence of its first K
+   * steps (joined by a tab), the sessions whose path has at least K steps. A session adds one row
+   * per step it has (at most MAX_PATH_STEPS), so a longer path costs a write only when it grows.
+   */
+  'path1',
+  'path2',
+  'path3',
+  'path4',
+  'path5',
 ] as const;
 export type CountDim = (typeof COUNT_DIMS)[number];
+
+/** path1 … path5: the dimension that counts paths by their first K steps. */
+export const PATH_DIMS = ['path1', 'path2', 'path3', 'path4', 'path5'] as const satisfies readonly CountDim[];
+/** The longest path a session keeps (the `steps` of /stats/paths go up to it). */
+export const MAX_PATH_STEPS = PATH_DIMS.length;
 
 /** Dimensions that count ended sessions only (a live session has not exited yet). */
 export const EXIT_DIMS: ReadonlySet<CountDim> = new Set(['exitPage', 'exitReason', 'exitAction', 'duration']);
@@ -74,10 +95,17 @@ export const EVENT_DIMS: ReadonlySet<CountDim> = new Set([
   'wfCompleted',
   'wfFailed',
   'wfAbandoned',
+  'toolMs',
+  'path1',
+  'path2',
+  'path3',
+  'path4',
+  'path5',
 ]);
 
-/** The event types analytics reads (pageviews and custom events are not needed for rollups). */
+/** The event types analytics reads (pageviews for the paths; custom events are not needed). */
 export const ANALYTICS_EVENT_TYPES: readonly EventType[] = [
+  'pageview',
   'action',
   'tool_call',
   'workflow_start',
@@ -90,6 +118,8 @@ export interface AnalyticsEvent {
   sessionId: string;
   type: EventType;
   name: string | null;
+  /** The page of a pageview (the paths read it); absent or null for other events. */
+  page?: string | null;
   details: Record<string, unknown> | null;
 }
 
@@ -495,4 +525,87 @@ export function exitsOf(t: RangeTotals, limit: number) {
     reasons: breakdownOf(t, 'exitReason', limit),
     lastActions: breakdownOf(t, 'exitAction', limit),
   };
+}
+
+export interface PathRow {
+  steps: string[];
+  sessions: number;
+  /** Of the sessions of the range that have a path. */
+  share: number;
+}
+
+/**
+ * The most common paths of at most `steps` steps (most sessions first, ties by their steps). A
+ * path shorter than `steps` is one that ended there: pathJ[v] minus the sessions that went on,
+ * Σ pathJ+1[v › x]. Reads path1 … path`steps`.
+ */
+export function pathsOf(t: RangeTotals, steps: number, limit: number): PathRow[] {
+  const k = Math.min(Math.max(1, steps), MAX_PATH_STEPS);
+  let withPath = 0;
+  for (const n of Object.values(t.counts.path1 ?? {})) if (n > 0) withPath += n;
+  const rows: [string, number][] = [];
+  for (let j = 1; j <= k; j++) {
+    const here = t.counts[PATH_DIMS[j - 1] as CountDim] ?? {};
+    const wentOn = new Map<string, number>();
+    if (j < k) {
+      for (const [v, n] of Object.entries(t.counts[PATH_DIMS[j] as CountDim] ?? {})) {
+        const parent = v.slice(0, v.lastIndexOf('\t'));
+        wentOn.set(parent, (wentOn.get(parent) ?? 0) + n);
+      }
+    }
+    for (const [v, n] of Object.entries(here)) {
+      const ended = n - (wentOn.get(v) ?? 0);
+      if (ended > 0) rows.push([v, ended]);
+    }
+  }
+  return rows
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, limit)
+    .map(([v, n]) => ({ steps: v.split('\t'), sessions: n, share: ratio(n, withPath) }));
+}
+
+export interface ToolRow {
+  tool: string;
+  calls: number;
+  sessions: number;
+  errors: number;
+  errorRate: number;
+  /** Median and 95th percentile of the calls' durations (latency.ts); null when none reported one. */
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+/** Per tool, most called first (ties: more sessions, then by name). Reads tool, toolCall, toolError, toolMs. */
+export function toolsOf(t: RangeTotals, limit: number): ToolRow[] {
+  const hists = new Map<string, Map<number, number>>();
+  for (const [v, n] of Object.entries(t.counts.toolMs ?? {})) {
+    const cut = v.lastIndexOf('\t');
+    const tool = v.slice(0, cut);
+    let h = hists.get(tool);
+    if (!h) {
+      h = new Map();
+      hists.set(tool, h);
+    }
+    const b = Number(v.slice(cut + 1));
+    h.set(b, (h.get(b) ?? 0) + n);
+  }
+  const names = new Set([...Object.keys(t.counts.toolCall ?? {}), ...Object.keys(t.counts.tool ?? {})]);
+  return [...names]
+    .map((tool) => {
+      const calls = t.counts.toolCall?.[tool] ?? 0;
+      const errors = t.counts.toolError?.[tool] ?? 0;
+      const h = hists.get(tool) ?? new Map<number, number>();
+      return {
+        tool,
+        calls,
+        sessions: t.counts.tool?.[tool] ?? 0,
+        errors,
+        errorRate: ratio(errors, calls),
+        p50Ms: latencyPercentile(h, 0.5),
+        p95Ms: latencyPercentile(h, 0.95),
+      };
+    })
+    .filter((r) => r.calls > 0 || r.sessions > 0)
+    .sort((a, b) => b.calls - a.calls || b.sessions - a.sessions || (a.tool < b.tool ? -1 : a.tool > b.tool ? 1 : 0))
+    .slice(0, limit);
 }

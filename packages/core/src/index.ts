@@ -8,6 +8,7 @@ export * from './ids.js';
 export * from './import.js';
 export * from './ingest.js';
 export * from './json-input.js';
+export * from './latency.js';
 export * from './lifecycle.js';
 export * from './patterns.js';
 export * from './retention.js';

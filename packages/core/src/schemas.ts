@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BREAKDOWN_DIMS } from './analytics.js';
+import { BREAKDOWN_DIMS, MAX_PATH_STEPS } from './analytics.js';
 import { MAX_GRACE_MS, MAX_RECOVERY_ATTEMPTS } from './lifecycle.js';
 import { RETENTION_PERIODS } from './retention.js';
 import { END_REASONS, EVENT_TYPES, SESSION_KINDS } from './types.js';
@@ -312,6 +312,12 @@ export const breakdownQuery = statsQuery.extend({
 /** /stats/countries lists 10 countries unless asked otherwise. */
 export const countriesQuery = statsQuery.extend({ limit: statsQuery.shape.limit.default(10) });
 
+/** /stats/paths: sequences of at most `steps` (1–5) steps, the 10 most common unless asked otherwise. */
+export const pathsQuery = statsQuery.extend({
+  steps: z.coerce.number().int().min(1).max(MAX_PATH_STEPS).default(3),
+  limit: statsQuery.shape.limit.default(10),
+});
+
 /** GET /stats/retention: a range and the cohort period (docs/api.md, "Retention"). */
 export const retentionQuery = statsQuery.omit({ limit: true }).extend({
   period: z.enum(RETENTION_PERIODS).default('week'),
@@ -341,6 +347,8 @@ export const statsBatchPart = z.discriminatedUnion('route', [
   statsPart.extend(on('exits')),
   statsPart.extend(on('durations')),
   statsPart.extend(on('workflows/abandoned')),
+  pathsQuery.omit({ project: true }).extend(on('paths')),
+  statsPart.extend(on('tools')),
   listSessionsQuery.omit({ project: true }).extend(on('sessions')),
 ]);
 export type StatsBatchPart = z.infer<typeof statsBatchPart>;

@@ -28,6 +28,8 @@ export interface EventSpec {
   name: string;
   workflowId: string | null;
   afterMs: number;
+  /** A tool call's details.durationMs (as the MCP integration records it). */
+  durationMs: number | null;
 }
 
 export interface SessionSpec {
@@ -62,6 +64,7 @@ export const eventSpec: fc.Arbitrary<EventSpec> = fc.record({
   name: pick(['export', 'filter', 'share', 'search', 'echo']),
   workflowId: fc.option(pick(['checkout', 'signup']), { nil: null }),
   afterMs: fc.integer({ min: 0, max: 20 * MIN }),
+  durationMs: fc.option(fc.double({ min: 0, max: 5000, noNaN: true }), { nil: null }),
 });
 
 /** Sessions over about four days: around midnights, with users shared between sessions. */
@@ -111,7 +114,13 @@ export async function writeTraffic(store: Store, project: Project, base: number,
           name: e.name,
           timestamp: t,
           page: `/p/${e.name}`,
-          details: e.workflowId ? { workflowId: e.workflowId } : undefined,
+          details:
+            e.workflowId || e.durationMs !== null
+              ? {
+                  ...(e.workflowId ? { workflowId: e.workflowId } : {}),
+                  ...(e.durationMs !== null ? { durationMs: e.durationMs } : {}),
+                }
+              : undefined,
         },
         t,
       );
@@ -155,7 +164,7 @@ export async function referenceRange(store: Store, project: Project, fromDate: s
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   const events = [];
-  for (const s of sessions) events.push(...(await store.getEvents(s.id)));
+  for (const s of sessions) events.push(...(await store.getEvents(s.projectId, s.id)));
   const days = computeDays(sessions, events, fromDate, toDate, analyticsOptions(project), now);
   const totals = emptyTotals();
   const users = new Set<string>();

@@ -174,6 +174,7 @@ export function rowToAnalyticsEvent(r: Record<string, unknown>): AnalyticsEvent 
     sessionId: String(r.session_id),
     type: r.type as StoredEvent['type'],
     name: str(r.name),
+    page: str(r.page),
     details: json(r.details),
   };
 }

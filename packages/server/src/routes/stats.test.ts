@@ -178,12 +178,66 @@ describe('stats routes', () => {
       '/api/v1/stats/daily?from=2025-13-01',
       '/api/v1/stats/summary?from=2020-01-01&to=2025-01-01',
       '/api/v1/stats/together?limit=0',
+      '/api/v1/stats/paths?steps=0',
+      '/api/v1/stats/paths?steps=6',
+      '/api/v1/stats/paths?steps=2.5',
+      '/api/v1/stats/paths?steps=x',
+      '/api/v1/stats/tools?limit=0',
+      '/api/v1/stats/tools?from=2025-06-02&to=2025-06-01',
     ]) {
       const res = await t.read(path);
       expect(res.status, path).toBe(400);
       expect((await json(res)).error.code).toBe('validation_failed');
     }
     expect((await t.read('/api/v1/stats/summary?project=nope')).status).toBe(404);
+  });
+
+  it('paths: the most common sequences of pages (web) and tool names (MCP) from the start, repeats collapsed', async () => {
+    const a = await session({ kind: 'mcp', transport: 'stdio' }, null);
+    const b = await session({ entry: { page: '/pricing' } }, null);
+    const c = await session({ entry: { page: '/pricing' } }, null);
+    await events(a, [
+      { type: 'tool_call', name: 'search' },
+      { type: 'tool_call', name: 'search' },
+    ]);
+    await events(b, [
+      { type: 'pageview', page: '/pricing' },
+      { type: 'pageview', page: 'https://app.example/pricing?x=1' },
+      { type: 'pageview', page: '/signup' },
+    ]);
+    await events(c, [{ type: 'pageview', page: '/pricing' }]);
+    const res = await t.read('/api/v1/stats/paths?from=2025-06-01&to=2025-06-01');
+    expect(res.status).toBe(200);
+    // a (MCP): search › search collapses to one step
+    expect(await json(res)).toEqual([
+      { steps: ['/pricing'], sessions: 1, share: 1 / 3 },
+      { steps: ['/pricing', '/signup'], sessions: 1, share: 1 / 3 },
+      { steps: ['search'], sessions: 1, share: 1 / 3 },
+    ]);
+    expect(await json(await t.read('/api/v1/stats/paths?steps=1&limit=1&from=2025-06-01&to=2025-06-01'))).toEqual([
+      { steps: ['/pricing'], sessions: 2, share: 2 / 3 },
+    ]);
+  });
+
+  it('tools: calls, sessions, errors and latency percentiles per tool, most called first', async () => {
+    const a = await session({ kind: 'mcp', transport: 'stdio' }, null);
+    const b = await session({ kind: 'mcp', transport: 'stdio' }, null);
+    await events(a, [
+      { type: 'tool_call', name: 'search', details: { durationMs: 12, isError: false } },
+      { type: 'tool_call', name: 'search', details: { durationMs: 12, isError: true } },
+      { type: 'tool_call', name: 'fetch', details: { durationMs: 250, isError: false } },
+    ]);
+    await events(b, [{ type: 'tool_call', name: 'search', details: { durationMs: 400, isError: false } }]);
+    const res = await t.read('/api/v1/stats/tools?from=2025-06-01&to=2025-06-01');
+    expect(res.status).toBe(200);
+    const rows = await json(res);
+    expect(rows.map((r: { tool: string }) => r.tool)).toEqual(['search', 'fetch']);
+    expect(rows[0]).toMatchObject({ tool: 'search', calls: 3, sessions: 2, errors: 1, errorRate: 1 / 3 });
+    const near = (got: number, want: number) => expect(Math.abs(got - want) / want).toBeLessThan(0.044);
+    near(rows[0].p50Ms, 12);
+    near(rows[0].p95Ms, 400);
+    near(rows[1].p50Ms, 250);
+    expect(await json(await t.read('/api/v1/stats/tools?limit=1&from=2025-06-01&to=2025-06-01'))).toHaveLength(1);
   });
 
   it('an empty range answers zeros, not errors', async () => {
@@ -215,6 +269,8 @@ describe('POST /stats/batch', () => {
     exits: { route: 'exits' },
     durations: { route: 'durations' },
     abandoned: { route: 'workflows/abandoned' },
+    paths: { route: 'paths', steps: 2 },
+    tools: { route: 'tools', limit: 5 },
     mcp: { route: 'sessions', kind: 'mcp', limit: 500 },
     live: { route: 'sessions', status: 'live', limit: 50 },
   };

@@ -11,13 +11,17 @@ import {
   eventsToWire,
   exitsOf,
   localDate,
+  PATH_DIMS,
   PATTERN_SESSIONS,
   type Project,
+  pathsOf,
+  pathsQuery,
   type Session,
   sessionToWire,
   statsQuery,
   summaryOf,
   togetherOf,
+  toolsOf,
   userPattern,
   workflowsOf,
 } from '@sessiontrack/core';
@@ -116,6 +120,16 @@ export const STATS: Record<string, StatsRoute> = {
     () => ({ dims: ['country', 'region'], dayDims: ['country'] }),
     (q, r, dates) => ({ ...dates, ...countriesOf(r.totals, r.days, q.limit) }),
   ),
+  paths: route(
+    pathsQuery,
+    (q) => ({ dims: PATH_DIMS.slice(0, q.steps) }),
+    (q, r) => pathsOf(r.totals, q.steps, q.limit),
+  ),
+  tools: route(
+    statsQuery,
+    () => ({ dims: ['tool', 'toolCall', 'toolError', 'toolMs'] }),
+    (q, r) => toolsOf(r.totals, q.limit),
+  ),
 };
 
 export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
@@ -140,7 +154,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
     const userId = c.req.param('userId');
     const page = await store.listSessions({ projectId: project.id, userId, limit: PATTERN_SESSIONS }, t);
     const list = await Promise.all(
-      page.sessions.map(async (session) => ({ session, events: await store.getEvents(session.id) })),
+      page.sessions.map(async (session) => ({ session, events: await store.getEvents(session.projectId, session.id) })),
     );
     return c.json({ userId, ...userPattern(list, t) });
   });
@@ -152,7 +166,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
     const sessions = await userSessions(store, project.id, userId, t);
     const out = [];
     for (const s of sessions)
-      out.push({ ...sessionToWire(s, t), events: eventsToWire(await store.getEvents(s.id), s.startedAt) });
+      out.push({ ...sessionToWire(s, t), events: eventsToWire(await store.getEvents(s.projectId, s.id), s.startedAt) });
     return c.json({ projectId: project.id, userId, exportedAt: new Date(t).toISOString(), sessions: out });
   });
 

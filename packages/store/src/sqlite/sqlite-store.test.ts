@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { buildSession, normalizeEvent, type Project } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadRange } from '../analytics.js';
+import { loadRange, rollupProject } from '../analytics.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -79,16 +79,16 @@ describe('SqliteStore (file specifics)', () => {
       T0,
     );
     expect(results.every((r) => r.ok)).toBe(true);
-    const storedSession = await first.getSession(session.id);
-    const storedEvents = await first.getEvents(session.id);
+    const storedSession = await first.getSession(session.projectId, session.id);
+    const storedEvents = await first.getEvents(session.projectId, session.id);
     expect(storedSession?.actions).toBe(1);
     await first.close();
 
     const second = new SqliteStore({ filename });
     try {
       expect(await second.listProjects()).toEqual([project]);
-      expect(await second.getSession(session.id)).toEqual(storedSession);
-      expect(await second.getEvents(session.id)).toEqual(storedEvents);
+      expect(await second.getSession(session.projectId, session.id)).toEqual(storedSession);
+      expect(await second.getEvents(session.projectId, session.id)).toEqual(storedEvents);
       expect(storedEvents).toHaveLength(1);
       // the event id still deduplicates after the reopen
       const [again] = await second.commit(
@@ -155,6 +155,42 @@ describe('SqliteStore (file specifics)', () => {
       await second.commit([action(a, 'e2', 'share'), action(b, 'e2', 'share'), action(b, 'e3', 'export')], T0 + 1000);
       const r = await loadRange(second, p, { fromDate: '2025-06-01', toDate: '2025-06-01', dims: ['action', 'pair'] });
       expect(r.totals.counts).toEqual({ action: { export: 2, share: 2 }, pair: { 'export\tshare': 2 } });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('after migration 9, sessions of before get their paths from their events, and their days are rebuilt', async () => {
+    const filename = newFile();
+    const p = { ...project, id: 'p_sqlite_paths', timeZone: 'UTC' };
+    const first = new SqliteStore({ filename });
+    await first.createProject(p);
+    const a = buildSession({ kind: 'web', userId: 'u_a' }, { ...ctx, project: p }, 's_sqlite_paths_00000000a');
+    const pv = (id: string, page: string) => ({
+      op: 'events' as const,
+      projectId: p.id,
+      sessionId: a.id,
+      events: [normalizeEvent({ id, type: 'pageview', page }, T0)],
+    });
+    await first.commit([{ op: 'start', session: a }, pv('e1', '/'), pv('e2', '/pricing')], T0);
+    await first.close();
+    // As before migration 9: pageviews were not read, the facets NULL and the aggregates without paths.
+    const raw = new Database(filename);
+    raw.prepare('UPDATE sessions SET facets = NULL').run();
+    raw.prepare("DELETE FROM rollup_counts WHERE dim LIKE 'path%'").run();
+    raw.prepare('DELETE FROM schema_migrations WHERE version = 9').run();
+    raw.close();
+    const second = new SqliteStore({ filename });
+    try {
+      await second.commit([pv('e3', '/signup')], T0 + 1000);
+      const q = { fromDate: '2025-06-01', toDate: '2025-06-01', dims: ['path1', 'path3'] as const };
+      // The live day is rebuilt by the rollup job (the marks the migration wrote); the commit
+      // already counted the session's change from its recovered path.
+      await rollupProject(second, p, T0 + 1000);
+      expect((await loadRange(second, p, q)).totals.counts).toEqual({
+        path1: { '/': 1 },
+        path3: { '/\t/pricing\t/signup': 1 },
+      });
     } finally {
       await second.close();
     }
@@ -324,7 +360,7 @@ describe('SqliteStore session cache', () => {
         ),
       ).rejects.toThrow();
       // the end was rolled back, and the cache must not claim otherwise
-      expect((await store.getSession(session.id))?.status).toBe('active');
+      expect((await store.getSession(session.projectId, session.id))?.status).toBe('active');
       const [r] = await store.commit(
         [
           {
@@ -360,8 +396,8 @@ describe('SqliteStore beside the shared transactions', () => {
       const committed = store.commit([{ op: 'start', session: live }], T0);
       await expect(failing).rejects.toThrow();
       expect(await committed).toMatchObject([{ ok: true }]);
-      expect(await store.getSession(imported.id)).toBeNull();
-      expect(await store.getSession(live.id)).toEqual(live);
+      expect(await store.getSession(imported.projectId, imported.id)).toBeNull();
+      expect(await store.getSession(live.projectId, live.id)).toEqual(live);
     } finally {
       await store.close();
     }
