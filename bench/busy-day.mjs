@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildSession, newSessionId, normalizeEvent } from '@sessiontrack/core';
+import { buildSession, localDate, dayStart as localDayStart, newSessionId, normalizeEvent } from '@sessiontrack/core';
 import { PgPoolDriver, PostgresStore, SqliteStore } from '@sessiontrack/store';
 import { launchChromium, mcpDrawn, overviewDrawn, signIn } from './browser.mjs';
 import { createFreshDatabase, redact } from './pg-database.mjs';
@@ -48,6 +48,9 @@ const USAGE = `Usage: npm run bench:busy-day -- [options]
   --browser-runs <n>      sign-ins per view, each in a fresh profile (default 3)
   --chromium <path>       the browser (default /usr/bin/chromium, env SESSIONTRACK_E2E_CHROMIUM)
   --seed <n>              the data set's seed (default 13)
+  --time-zone <zone>      the project's IANA time zone; "today" is its local day up to a minute
+                          ago (default UTC; run early in the UTC day, pick a zone where it is
+                          late, e.g. Pacific/Kiritimati, so today is not a few hours long)
   --views-only            time only the views (no single routes, no single overview GETs)`;
 
 const opts = parseCli(
@@ -59,6 +62,7 @@ const opts = parseCli(
     'browser-runs': { type: 'string', default: '3' },
     chromium: { type: 'string', default: process.env.SESSIONTRACK_E2E_CHROMIUM ?? '/usr/bin/chromium' },
     seed: { type: 'string', default: '13' },
+    'time-zone': { type: 'string', default: 'UTC' },
     'views-only': { type: 'boolean', default: false },
   },
   USAGE,
@@ -73,6 +77,14 @@ const RUNS = positive('runs', opts.runs);
 const ROUTE_BUDGET_MS = positive('route-budget', opts['route-budget']) * 1000;
 const BROWSER_RUNS = positive('browser-runs', opts['browser-runs']);
 const SEED = positive('seed', opts.seed);
+const TIME_ZONE = opts['time-zone'];
+try {
+  localDate(0, TIME_ZONE);
+} catch {
+  usageError(`--time-zone: unknown IANA time zone '${TIME_ZONE}'`, USAGE);
+}
+/** Start of the project's local day that holds `t`. */
+const todayStart = (t) => localDayStart(localDate(t, TIME_ZONE), TIME_ZONE);
 const PG = opts['database-url'];
 if (!existsSync(opts.chromium)) {
   console.error(`no Chromium at ${opts.chromium} (apt-get install -y chromium, or --chromium <path>)`);
@@ -140,8 +152,8 @@ const REFERRERS = [
  */
 function plan(n, seed, now) {
   const rand = mulberry32(seed);
-  const dayStart = Math.floor(now / DAY) * DAY;
-  // Today up to a minute ago, with a daily curve (quiet at night, peak in the afternoon, UTC).
+  const dayStart = todayStart(now);
+  // Today up to a minute ago, with a daily curve (quiet at night, peak in the afternoon, local).
   const curve = (h) => 0.25 + Math.max(0, Math.sin(((h - 6) / 24) * 2 * Math.PI)) ** 2;
   const span = now - MIN - dayStart;
   const starts = new Float64Array(n);
@@ -261,7 +273,7 @@ async function writeDay(store, project, n, now) {
   let swept = 0;
   let batch = [];
   let batchStart = 0;
-  let nextSweep = Math.floor(now / DAY) * DAY + 5 * MIN;
+  let nextSweep = todayStart(now) + 5 * MIN;
   let lastLog = performance.now();
   const flush = async (at) => {
     if (batch.length === 0) return;
@@ -364,7 +376,7 @@ async function inParallel(url, requests) {
 
 /** The 14 GETs the overview made before stats/batch: all at once, then one after another. */
 function singleOverviewRequests() {
-  const today = new Date().toISOString().slice(0, 10);
+  const today = localDate(Date.now(), TIME_ZONE);
   const day = (d, n) => new Date(Date.parse(d) + n * DAY).toISOString().slice(0, 10);
   const r = `${P}&from=${day(today, -29)}&to=${today}`;
   return [
@@ -459,7 +471,7 @@ async function runScale(n) {
   const now = Date.now();
   const db = await openFresh(n);
   try {
-    const project = { ...DEFAULT_PROJECT, createdAt: now - DAY };
+    const project = { ...DEFAULT_PROJECT, timeZone: TIME_ZONE, createdAt: now - DAY };
     await db.store.createProject(project);
     log(`writing ${fmt(n)} sessions started today into ${db.where} …`);
     const gen = await writeDay(db.store, project, n, now);
@@ -522,7 +534,13 @@ function report(results) {
     .map((x) => x.toFixed(1))
     .join(' ');
   out.push(`machine: ${MACHINE}, load average ${load} now`);
-  out.push(`node:    ${process.version}`, `storage: ${backend}`, `at:      ${new Date().toISOString()}`, '');
+  out.push(
+    `node:    ${process.version}`,
+    `storage: ${backend}`,
+    `at:      ${new Date().toISOString()}`,
+    `today:   ${localDate(Date.now(), TIME_ZONE)} in ${TIME_ZONE} (${fmt((Date.now() - todayStart(Date.now())) / 3_600_000, 1)} h of it)`,
+    '',
+  );
   for (const r of results) {
     out.push(
       `${fmt(r.n)} sessions today: ${fmt(r.gen.calls)} track calls, ${fmt(r.gen.events)} events, ${fmt(r.gen.swept)} ended by the sweeper; ` +
