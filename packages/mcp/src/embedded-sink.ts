@@ -170,8 +170,8 @@ class EmbeddedSink implements McpSink {
 
   async recover(sessionId: string, policy: RecoveryPolicy, now: number): Promise<RecoveryResult> {
     await this.flush();
-    const s = await this.#store.getSession(sessionId);
-    if (!s || s.projectId !== this.#projectId) return { ok: false, reason: 'not_found' };
+    const s = await this.#store.getSession(this.#projectId, sessionId);
+    if (!s) return { ok: false, reason: 'not_found' };
     const refusal = recoveryDecision(
       { ...s, idleOrCapExpiresAt: Math.min(s.lastActivityAt + s.idleTimeoutMs, s.startedAt + s.absoluteTimeoutMs) },
       policy,
@@ -201,7 +201,7 @@ class EmbeddedSink implements McpSink {
 
   readonly state: AgentStateBackend = {
     get: async (sessionId, agentId, key) =>
-      (await this.#store.getAgentState(sessionId, agentId, key, this.#now()))?.value,
+      (await this.#store.getAgentState(this.#projectId, sessionId, agentId, key, this.#now()))?.value,
     set: async (sessionId, agentId, key, value, ttlMs) => {
       const now = this.#now();
       await this.#store.setAgentState({
@@ -215,7 +215,7 @@ class EmbeddedSink implements McpSink {
       });
     },
     delete: async (sessionId, agentId, key) => {
-      await this.#store.deleteAgentState(sessionId, agentId, key);
+      await this.#store.deleteAgentState(this.#projectId, sessionId, agentId, key);
     },
   };
 

@@ -30,8 +30,12 @@ it('starts, serves echo, add and fail over MCP, and stores the session in its SQ
     const store = new SqliteStore({ filename: join(dir, 'sessiontrack.db') });
     try {
       // a graceful stop leaves the session disconnected: recoverable by the next process
-      expect(await store.getSession(id)).toMatchObject({ kind: 'mcp', toolCalls: 3, status: 'disconnected' });
-      expect((await store.getEvents(id)).map((e) => [e.name, e.details?.isError])).toEqual([
+      expect(await store.getSession('default', id)).toMatchObject({
+        kind: 'mcp',
+        toolCalls: 3,
+        status: 'disconnected',
+      });
+      expect((await store.getEvents('default', id)).map((e) => [e.name, e.details?.isError])).toEqual([
         ['echo', false],
         ['add', false],
         ['fail', true],

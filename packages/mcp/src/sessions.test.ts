@@ -128,7 +128,7 @@ describe('session lifecycle through the SDK client', () => {
     expect(mcp.tombstone(id)?.reason).toBe('logout');
     await sink.flush();
 
-    const s = await store.getSession(id);
+    const s = await store.getSession('default', id);
     expect(s).toMatchObject({
       kind: 'mcp',
       transport: 'streamable-http',
@@ -137,7 +137,7 @@ describe('session lifecycle through the SDK client', () => {
       exit: { reason: 'logout' },
       metadata: { clientName: 'inspector', clientVersion: '2.3.4', protocolVersion: expect.any(String) },
     });
-    const events = await store.getEvents(id);
+    const events = await store.getEvents('default', id);
     expect(events.map((e) => [e.type, e.name, e.details?.isError])).toEqual([
       ['tool_call', 'echo', false],
       ['tool_call', 'add', false],
@@ -186,7 +186,7 @@ describe('session lifecycle through the SDK client', () => {
     expect(mcp.tombstone(id)?.reason).toBe('expired');
     await expect(client.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/404|not found/i);
     await sink.flush();
-    expect(await store.getSession(id)).toMatchObject({ status: 'ended', exit: { reason: 'timeout' } });
+    expect(await store.getSession('default', id)).toMatchObject({ status: 'ended', exit: { reason: 'timeout' } });
     await client.close();
   });
 
@@ -257,8 +257,8 @@ describe('session lifecycle through the SDK client', () => {
     await sink.flush();
     const id = small.transport.sessionId as string;
     expect(mcp.get(id)?.metadata).toEqual({ tenant: 'acme', big: null });
-    expect((await store.getSession(id))?.metadata).toMatchObject({ custom: { tenant: 'acme' } });
-    const bigMeta = (await store.getSession(big.transport.sessionId as string))?.metadata;
+    expect((await store.getSession('default', id))?.metadata).toMatchObject({ custom: { tenant: 'acme' } });
+    const bigMeta = (await store.getSession('default', big.transport.sessionId as string))?.metadata;
     expect(bigMeta).toMatchObject({ custom: null, clientName: 'test-client' });
     expect(JSON.stringify(bigMeta).length).toBeLessThan(8192);
   });
@@ -271,12 +271,12 @@ describe('session lifecycle through the SDK client', () => {
     const viaCf = await connect(http.url, { headers: { 'cf-ipcountry': 'NL', 'cf-region-code': 'NH' } });
     const plain = await connect(http.url);
     await sink.flush();
-    expect((await store.getSession(viaCf.transport.sessionId as string))?.geo).toEqual({
+    expect((await store.getSession('default', viaCf.transport.sessionId as string))?.geo).toEqual({
       country: 'NL',
       region: 'NL-NH',
       continent: 'EU',
     });
-    expect((await store.getSession(plain.transport.sessionId as string))?.geo).toEqual({
+    expect((await store.getSession('default', plain.transport.sessionId as string))?.geo).toEqual({
       country: 'JP',
       region: 'JP-13',
       continent: 'AS',
@@ -307,7 +307,7 @@ describe('session lifecycle through the SDK client', () => {
     expect(anonymous.status).toBe(404);
     expect(text(await alice.client.callTool({ name: 'echo', arguments: { text: 'still mine' } }))).toBe('still mine');
     await sink.flush();
-    expect((await store.getSession(id))?.userId).toBe('alice');
+    expect((await store.getSession('default', id))?.userId).toBe('alice');
   });
 });
 
@@ -332,7 +332,7 @@ describe('sessionless requests (opt-in)', () => {
     const byTransport = page.sessions.filter((x) => x.transport === 'streamable-http-stateless');
     expect(byTransport.map((x) => x.toolCalls).sort()).toEqual([1, 2]);
     const a = byTransport.find((x) => x.toolCalls === 2);
-    expect((await store.getEvents(a?.id as string)).map((e) => [e.name, e.details?.isError])).toEqual([
+    expect((await store.getEvents('default', a?.id as string)).map((e) => [e.name, e.details?.isError])).toEqual([
       ['add', false],
       ['fail', true],
     ]);
@@ -341,7 +341,7 @@ describe('sessionless requests (opt-in)', () => {
     await mcp.sweep();
     await (await call('add', { a: 0, b: 0 }, 'agent-a/1.0', 4)).text();
     await sink.flush();
-    expect((await store.getSession(a?.id as string))?.exit.reason).toBe('timeout');
+    expect((await store.getSession('default', a?.id as string))?.exit.reason).toBe('timeout');
     const after = await store.listSessions({ projectId: 'default', kind: 'mcp', limit: 10 }, clock);
     expect(after.sessions.filter((x) => x.transport === 'streamable-http-stateless')).toHaveLength(3);
   });
@@ -374,7 +374,7 @@ describe('recovery after a restart', () => {
     // 2: a graceful restart (clearAll marks it disconnected)
     await r.mcp.clearAll();
     await r.sink.flush();
-    expect((await store.getSession(id))?.status).toBe('disconnected');
+    expect((await store.getSession('default', id))?.status).toBe('disconnected');
     await r.http.close();
     r = await rig(opts, { store, port, keepStore: true });
     expect(text(await retried(() => client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })))).toBe('2');
@@ -389,10 +389,10 @@ describe('recovery after a restart', () => {
     );
     expect(r.mcp.tombstone(id)?.reason).toBe('unrecoverable');
     await r.sink.flush();
-    const s = await store.getSession(id);
+    const s = await store.getSession('default', id);
     expect(s?.recoveryAttempts).toBe(2);
     // every tool call of the three processes is on the one session
-    expect((await store.getEvents(id)).map((e) => e.name)).toEqual(['echo', 'whoami', 'add']);
+    expect((await store.getEvents('default', id)).map((e) => e.name)).toEqual(['echo', 'whoami', 'add']);
   });
 
   it('honours a grace period longer than the default 10 minutes, in the store as well', async () => {
@@ -407,7 +407,7 @@ describe('recovery after a restart', () => {
     await r.mcp.clearAll();
     await r.sink.flush();
     await r.http.close();
-    expect(await store.getSession(id)).toMatchObject({
+    expect(await store.getSession('default', id)).toMatchObject({
       status: 'disconnected',
       graceMs: 30 * 60_000,
       maxRecoveryAttempts: 5,
@@ -418,7 +418,7 @@ describe('recovery after a restart', () => {
     expect(text(await retried(() => client.callTool({ name: 'echo', arguments: { text: 'back' } })))).toBe('back');
     expect(r.mcp.get(id)).toMatchObject({ recoveryAttempts: 1 });
     await r.sink.flush();
-    expect(await store.getSession(id)).toMatchObject({ status: 'active', recoveryAttempts: 1 });
+    expect(await store.getSession('default', id)).toMatchObject({ status: 'active', recoveryAttempts: 1 });
     await client.close();
   });
 
@@ -469,7 +469,7 @@ describe('recovery: DELETE and an unavailable sink', () => {
     await retried(() => transport.terminateSession());
     expect(r.mcp.tombstone(id)?.reason).toBe('logout');
     await r.sink.flush();
-    expect(await store.getSession(id)).toMatchObject({
+    expect(await store.getSession('default', id)).toMatchObject({
       status: 'ended',
       exit: { reason: 'logout' },
       recoveryAttempts: 1,
@@ -521,8 +521,8 @@ describe('agent state', () => {
     await mcp.state.set(id, 'a', 'long', 2);
     clock += 2000;
     // read "as of long ago": a row that still exists would show
-    await until(async () => (await store.getAgentState(id, 'a', 'short', 0)) === null);
-    expect((await store.getAgentState(id, 'a', 'long', 0))?.value).toBe(2);
+    await until(async () => (await store.getAgentState('default', id, 'a', 'short', 0)) === null);
+    expect((await store.getAgentState('default', id, 'a', 'long', 0))?.value).toBe(2);
   });
 });
 
@@ -549,7 +549,7 @@ describe('frameworks and notifications', () => {
     const { client, transport } = await connect(http.url, { name: 'via-hono' });
     expect(text(await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } }))).toBe('42');
     await sink.flush();
-    expect(await store.getSession(transport.sessionId as string)).toMatchObject({
+    expect(await store.getSession('default', transport.sessionId as string)).toMatchObject({
       toolCalls: 1,
       metadata: { clientName: 'via-hono' },
     });
@@ -579,12 +579,16 @@ describe('frameworks and notifications', () => {
     expect(await mcp.close(id)).toBe(false);
     expect(mcp.activeCount()).toBe(0);
     await sink.flush();
-    expect((await store.getSession(id))?.status).toBe('disconnected');
+    expect((await store.getSession('default', id))?.status).toBe('disconnected');
     // the client's next call is served on a fresh transport under the same id
     expect(text(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }))).toBe('3');
     expect(mcp.get(id)).toMatchObject({ recoveryAttempts: 1, clientName: 'via-express', toolCalls: 1 });
     await sink.flush();
-    expect(await store.getSession(id)).toMatchObject({ status: 'active', toolCalls: 2, recoveryAttempts: 1 });
+    expect(await store.getSession('default', id)).toMatchObject({
+      status: 'active',
+      toolCalls: 2,
+      recoveryAttempts: 1,
+    });
     await client.close();
   });
 

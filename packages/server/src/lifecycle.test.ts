@@ -17,8 +17,10 @@ afterEach(async () => {
   await t.close();
 });
 
+/** The stored session of this id (in whichever project: these tests use each id once). */
+const storedSession = async (id: string) => (await t.store.sessionsById(id))[0] ?? null;
 const session = async (id: string) =>
-  json(await t.read(`/api/v1/sessions/${id}?project=${(await t.store.getSession(id))?.projectId}`));
+  json(await t.read(`/api/v1/sessions/${id}?project=${(await storedSession(id))?.projectId}`));
 
 describe('idle timeout', () => {
   it('ends at the last activity: reads show ended before the sweeper runs, and writes answer 410', async () => {
@@ -29,7 +31,7 @@ describe('idle timeout', () => {
     await sleep(IDLE_MS + 300);
 
     // Nothing has written the end yet…
-    expect((await t.store.getSession(id))?.status).toBe('active');
+    expect((await storedSession(id))?.status).toBe('active');
     // …but every answer already shows it.
     const s = await session(id);
     expect(s).toMatchObject({
@@ -48,7 +50,7 @@ describe('idle timeout', () => {
 
     // The sweeper writes what the answers already said, once.
     expect(await t.store.sweepExpired(Date.now())).toBe(0); // the 410 above wrote it lazily
-    const stored = await t.store.getSession(id);
+    const stored = await storedSession(id);
     expect(stored).toMatchObject({ status: 'ended', endedAt: Date.parse(lastActivity) });
     expect(stored?.exit.reason).toBe('timeout');
   });

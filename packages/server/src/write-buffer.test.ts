@@ -70,7 +70,7 @@ describe('WriteBuffer', () => {
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => b.submit(eventsOp([`e${i}`]))));
     expect(store.commits).toEqual([40]);
     expect(results.every((r) => r.ok && r.accepted === 1)).toBe(true);
-    expect((await inner.getSession(sessionId))?.actions).toBe(40);
+    expect((await inner.getSession('p', sessionId))?.actions).toBe(40);
   });
 
   it('gathers requests while a commit runs and sends them together the moment it ends', async () => {
@@ -106,7 +106,7 @@ describe('WriteBuffer', () => {
     open();
     await Promise.all([first, second, third]);
     expect(store.commits).toEqual([1, 1, 1]);
-    expect((await inner.getSession(sessionId))?.actions).toBe(3);
+    expect((await inner.getSession('p', sessionId))?.actions).toBe(3);
   });
 
   it('caps a transaction at maxBatch events', async () => {
@@ -133,7 +133,7 @@ describe('WriteBuffer', () => {
     await Promise.all(accepted);
     expect(b.pending).toBe(0);
     // nothing of the refused request was written
-    const events = await inner.getEvents(sessionId);
+    const events = await inner.getEvents('p', sessionId);
     expect(events.map((e) => e.id).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2', 'b3']);
   });
 
@@ -148,7 +148,7 @@ describe('WriteBuffer', () => {
     const alone = b.submit(eventsOp(['y1']));
     await expect(alone).rejects.toBeInstanceOf(ApiError);
     await expect(alone).rejects.toMatchObject({ code: 'unavailable' });
-    expect((await inner.getEvents(sessionId)).map((e) => e.id)).toEqual(['x1', 'x2']);
+    expect((await inner.getEvents('p', sessionId)).map((e) => e.id)).toEqual(['x1', 'x2']);
   });
 
   it('drain waits for everything accepted, then refuses new work', async () => {
@@ -168,6 +168,6 @@ describe('WriteBuffer', () => {
     open();
     await drain;
     await Promise.all(pending);
-    expect((await inner.getEvents(sessionId)).map((e) => e.id)).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
+    expect((await inner.getEvents('p', sessionId)).map((e) => e.id)).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
   });
 });

@@ -164,7 +164,7 @@ export async function referenceRange(store: Store, project: Project, fromDate: s
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   const events = [];
-  for (const s of sessions) events.push(...(await store.getEvents(s.id)));
+  for (const s of sessions) events.push(...(await store.getEvents(s.projectId, s.id)));
   const days = computeDays(sessions, events, fromDate, toDate, analyticsOptions(project), now);
   const totals = emptyTotals();
   const users = new Set<string>();

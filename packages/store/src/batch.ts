@@ -19,16 +19,29 @@ import type { WriteOp, WriteResult } from './store.js';
 //      which rows were new, so counters move only for accepted events — once per session per batch.
 // No read-before-write per event, and no per-event counter update.
 
+/**
+ * A session's key in a batch and the stores' maps: session ids are unique per project only (the
+ * same id in two projects is two sessions, issue 14.10), so every map of sessions uses this.
+ */
+export const sessionKey = (projectId: string, id: string): string => `${projectId}\u0000${id}`;
+export const keyOf = (s: Pick<Session, 'projectId' | 'id'>): string => sessionKey(s.projectId, s.id);
+/** [projectId, id] of a sessionKey (project ids hold no U+0000: the server makes them). */
+export const splitKey = (key: string): [string, string] => {
+  const i = key.indexOf('\u0000');
+  return [key.slice(0, i), key.slice(i + 1)];
+};
+
 export interface EventRow extends NewEvent {
   projectId: string;
   sessionId: string;
   receivedAt: number;
 }
 
+/** `key`: the session's sessionKey. */
 type Step =
-  | { t: 'patch'; sessionId: string; patch: (s: Session) => Session }
-  | { t: 'events'; sessionId: string; from: number; to: number }
-  | { t: 'result'; op: number; sessionId: string; rotated: boolean; from: number; to: number };
+  | { t: 'patch'; key: string; patch: (s: Session) => Session }
+  | { t: 'events'; key: string; from: number; to: number }
+  | { t: 'result'; op: number; key: string; rotated: boolean; from: number; to: number };
 
 export interface BatchPlan {
   /** Event rows to insert, in operation order. */
@@ -36,23 +49,26 @@ export interface BatchPlan {
   steps: Step[];
   /** Errors decided while planning; null where the result comes from `finishBatch`. */
   errors: (WriteResult | null)[];
+  /** By sessionKey. */
   base: Map<string, Session>;
   created: Set<string>;
 }
 
-/** The session ids a batch needs loaded before it can be planned. */
-export function sessionIdsOf(ops: readonly WriteOp[]): string[] {
-  const ids = new Set<string>();
+/** The sessions a batch needs loaded before it can be planned, as [id, projectId]. */
+export function sessionKeysOf(ops: readonly WriteOp[]): [string, string][] {
+  const keys = new Map<string, [string, string]>();
+  const add = (projectId: string, id: string) => keys.set(sessionKey(projectId, id), [id, projectId]);
   for (const o of ops) {
-    if (o.op === 'start') ids.add(o.session.id);
+    if (o.op === 'start') add(o.session.projectId, o.session.id);
     else if (o.op === 'track') {
-      if (o.sessionId) ids.add(o.sessionId);
-      ids.add(o.newSession.id);
-    } else ids.add(o.sessionId);
+      if (o.sessionId) add(o.projectId, o.sessionId);
+      add(o.projectId, o.newSession.id);
+    } else add(o.projectId, o.sessionId);
   }
-  return [...ids];
+  return [...keys.values()];
 }
 
+/** `loaded`: the stored sessions by sessionKey. */
 export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, Session>, now: number): BatchPlan {
   const work = new Map(loaded);
   const base = new Map(loaded);
@@ -61,11 +77,11 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
   const steps: Step[] = [];
   const errors: (WriteResult | null)[] = [];
 
-  const patch = (sessionId: string, fn: (s: Session) => Session) => {
-    const s = work.get(sessionId);
+  const patch = (key: string, fn: (s: Session) => Session) => {
+    const s = work.get(key);
     if (!s) return;
-    work.set(sessionId, fn(s));
-    steps.push({ t: 'patch', sessionId, patch: fn });
+    work.set(key, fn(s));
+    steps.push({ t: 'patch', key, patch: fn });
   };
   const addEvents = (projectId: string, sessionId: string, events: readonly NewEvent[]) => {
     const from = rows.length;
@@ -86,8 +102,9 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
     }
     const to = rows.length;
     if (to > from) {
-      steps.push({ t: 'events', sessionId, from, to });
-      patch(sessionId, (s) => ({ ...s, lastActivityAt: Math.max(s.lastActivityAt, now) }));
+      const key = sessionKey(projectId, sessionId);
+      steps.push({ t: 'events', key, from, to });
+      patch(key, (s) => ({ ...s, lastActivityAt: Math.max(s.lastActivityAt, now) }));
     }
     return { from, to };
   };
@@ -95,11 +112,11 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
   const admit = (s: Session): boolean => {
     const decision = decideActivity(s, now);
     if (decision === 'ended') {
-      if (s.status !== 'ended') patch(s.id, (x) => ({ ...x, ...timeoutEnd(x) }));
+      if (s.status !== 'ended') patch(keyOf(s), (x) => ({ ...x, ...timeoutEnd(x) }));
       return false;
     }
     if (decision === 'recover') {
-      patch(s.id, (x) => ({
+      patch(keyOf(s), (x) => ({
         ...x,
         status: 'active',
         disconnectedAt: null,
@@ -108,29 +125,29 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
     }
     return true;
   };
-  const owned = (projectId: string, id: string | null): Session | undefined => {
-    const s = id ? work.get(id) : undefined;
-    return s && s.projectId === projectId ? s : undefined;
-  };
+  // Another project's session of the same id has another key: it is simply not there.
+  const owned = (projectId: string, id: string | null): Session | undefined =>
+    id ? work.get(sessionKey(projectId, id)) : undefined;
   const create = (s: Session) => {
-    work.set(s.id, s);
-    base.set(s.id, s);
-    created.add(s.id);
+    const key = keyOf(s);
+    work.set(key, s);
+    base.set(key, s);
+    created.add(key);
   };
-  const result = (op: number, sessionId: string, rotated = false, range = { from: 0, to: 0 }) => {
-    steps.push({ t: 'result', op, sessionId, rotated, ...range });
+  const result = (op: number, s: Session, rotated = false, range = { from: 0, to: 0 }) => {
+    steps.push({ t: 'result', op, key: keyOf(s), rotated, ...range });
     errors.push(null);
   };
 
   ops.forEach((o, i) => {
     switch (o.op) {
       case 'start': {
-        if (work.has(o.session.id)) {
+        if (work.has(keyOf(o.session))) {
           errors.push({ ok: false, error: 'conflict' });
           return;
         }
         create(o.session);
-        result(i, o.session.id);
+        result(i, o.session);
         return;
       }
       case 'events':
@@ -145,16 +162,16 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
           return;
         }
         if (o.op === 'events') {
-          result(i, s.id, false, addEvents(o.projectId, s.id, o.events));
+          result(i, s, false, addEvents(o.projectId, s.id, o.events));
         } else {
           // A heartbeat is activity by itself; its page is where the visitor is now.
-          patch(s.id, (x) => ({
+          patch(keyOf(s), (x) => ({
             ...x,
             lastActivityAt: Math.max(x.lastActivityAt, now),
             exit: o.page ? { ...x.exit, page: o.page } : x.exit,
             engagedMs: moreEngaged(x.engagedMs, o.engagedMs),
           }));
-          result(i, s.id);
+          result(i, s);
         }
         return;
       }
@@ -168,7 +185,7 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
         if (!isLive(s, now)) {
           admit(s);
         } else {
-          patch(s.id, (x) => ({
+          patch(keyOf(s), (x) => ({
             ...x,
             status: 'ended',
             lastActivityAt: Math.max(x.lastActivityAt, now),
@@ -181,7 +198,7 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
             },
           }));
         }
-        result(i, s.id);
+        result(i, s);
         return;
       }
       case 'disconnect': {
@@ -192,41 +209,47 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
         }
         // A repeated disconnect is no activity: it neither recovers (an attempt) nor restarts the grace.
         if (s.status === 'disconnected' && isLive(s, now)) {
-          result(i, s.id);
+          result(i, s);
           return;
         }
-        if (admit(s)) patch(s.id, (x) => ({ ...x, status: 'disconnected', disconnectedAt: now }));
-        result(i, s.id);
+        if (admit(s)) patch(keyOf(s), (x) => ({ ...x, status: 'disconnected', disconnectedAt: now }));
+        result(i, s);
         return;
       }
       case 'track': {
         const old = owned(o.projectId, o.sessionId);
-        let id: string;
+        let s: Session;
         if (old && admit(old)) {
-          id = old.id;
+          s = old;
           // identify(): a user id on a session that had none (or another) is the user now.
           const userId = o.newSession.userId;
-          if (userId && old.userId !== userId) patch(id, (x) => ({ ...x, userId }));
+          if (userId && old.userId !== userId) patch(keyOf(old), (x) => ({ ...x, userId }));
         } else {
-          // A client-chosen id never seen anywhere starts that session, so a tracker can name its
-          // session before the first answer (a second tab or a beacon then agrees on it). An id
-          // that exists (ended, expired, another project's) rotates to the server's new id.
-          const fresh = o.sessionId && !work.has(o.sessionId) ? { ...o.newSession, id: o.sessionId } : o.newSession;
-          if (work.has(fresh.id)) {
+          // A client-chosen id this project never used starts that session, so a tracker can name
+          // its session before the first answer (a second tab or a beacon then agrees on it). An
+          // id of this project's that cannot continue (ended, expired) rotates to the server's new
+          // id; another project's ids are not seen here at all (sessionKey).
+          const fresh =
+            o.sessionId && !work.has(sessionKey(o.projectId, o.sessionId))
+              ? { ...o.newSession, id: o.sessionId }
+              : o.newSession;
+          if (work.has(keyOf(fresh))) {
             errors.push({ ok: false, error: 'conflict' });
             return;
           }
           create(fresh);
-          id = fresh.id;
+          s = fresh;
         }
+        const id = s.id;
+        const key = keyOf(s);
         const range = addEvents(o.projectId, id, o.events);
         const engaged = o.engagedMs;
-        if (engaged !== undefined) patch(id, (x) => ({ ...x, engagedMs: moreEngaged(x.engagedMs, engaged) }));
+        if (engaged !== undefined) patch(key, (x) => ({ ...x, engagedMs: moreEngaged(x.engagedMs, engaged) }));
         // A track call is activity even without events: trackers use it as their heartbeat.
-        if (o.events.length === 0) patch(id, (x) => ({ ...x, lastActivityAt: Math.max(x.lastActivityAt, now) }));
+        if (o.events.length === 0) patch(key, (x) => ({ ...x, lastActivityAt: Math.max(x.lastActivityAt, now) }));
         const end = o.end;
         if (end) {
-          patch(id, (x) => ({
+          patch(key, (x) => ({
             ...x,
             status: 'ended',
             endedAt: Math.max(x.lastActivityAt, now),
@@ -234,7 +257,7 @@ export function planBatch(ops: readonly WriteOp[], loaded: ReadonlyMap<string, S
             exit: { ...x.exit, reason: end },
           }));
         }
-        result(i, id, o.sessionId !== null && id !== o.sessionId, range);
+        result(i, s, o.sessionId !== null && id !== o.sessionId, range);
         return;
       }
     }
@@ -263,18 +286,18 @@ export function finishBatch(plan: BatchPlan, inserted: readonly boolean[]): Batc
   const touched = new Set<string>();
   const results = [...plan.errors];
   for (const step of plan.steps) {
-    const s = state.get(step.sessionId);
+    const s = state.get(step.key);
     if (!s) continue;
     if (step.t === 'patch') {
-      state.set(s.id, step.patch(s));
-      touched.add(s.id);
+      state.set(step.key, step.patch(s));
+      touched.add(step.key);
     } else if (step.t === 'events') {
       const d = emptyDelta();
       for (let i = step.from; i < step.to; i++) {
         const row = plan.rows[i];
         if (row && inserted[i]) addToDelta(d, row);
       }
-      state.set(s.id, {
+      state.set(step.key, {
         ...s,
         actions: s.actions + d.actions,
         errors: s.errors + d.errors,
@@ -282,7 +305,7 @@ export function finishBatch(plan: BatchPlan, inserted: readonly boolean[]): Batc
         workflows: s.workflows + d.workflows,
         exit: { ...s.exit, page: d.exitPage ?? s.exit.page, lastAction: d.lastAction ?? s.exit.lastAction },
       });
-      touched.add(s.id);
+      touched.add(step.key);
     } else {
       let accepted = 0;
       for (let i = step.from; i < step.to; i++) if (inserted[i]) accepted++;

@@ -120,17 +120,24 @@ export interface SessionWriteStore {
   commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]>;
   /**
    * Admin import of whole sessions with past times (demo data, migrations): one transaction.
-   * Idempotent by session id: a session whose id is stored already is skipped with its events;
+   * Idempotent by session: a session whose id its project has already is skipped with its events;
    * event ids are unique per session as on ingest. Events are kept as received at their own time.
    */
   importSessions(items: readonly ImportedSession[]): Promise<ImportResult>;
 }
 
 /** Sessions and events read back. */
+/**
+ * Session ids are unique per project, not across them (issue 14.10: another project's ids must look
+ * absent, so a client may choose any id its own project has not used): every call by session id
+ * names the project too, but `sessionsById`, the admin's look-up across projects.
+ */
 export interface SessionReadStore {
-  getSession(id: string): Promise<Session | null>;
+  getSession(projectId: string, id: string): Promise<Session | null>;
+  /** Every project's session of this id (ordered by project id): the admin's read route. */
+  sessionsById(id: string): Promise<Session[]>;
   /** Oldest first. */
-  getEvents(sessionId: string): Promise<StoredEvent[]>;
+  getEvents(projectId: string, sessionId: string): Promise<StoredEvent[]>;
   listSessions(query: SessionQuery, now: number): Promise<SessionPage>;
   countLive(projectId: string | null, now: number): Promise<number>;
   /**
@@ -222,15 +229,21 @@ export interface ProjectStore {
 }
 
 /**
- * MCP agent state (issue #5): JSON values per (session, agent, key). Expired entries are
+ * MCP agent state (issue #5): JSON values per (project, session, agent, key). Expired entries are
  * invisible to reads at `now` and removed by `purgeAgentState`.
  */
 export interface AgentStateStore {
-  getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null>;
-  /** Inserts or replaces the entry of (sessionId, agentId, key). */
+  getAgentState(
+    projectId: string,
+    sessionId: string,
+    agentId: string,
+    key: string,
+    now: number,
+  ): Promise<AgentStateEntry | null>;
+  /** Inserts or replaces the entry of (projectId, sessionId, agentId, key). */
   setAgentState(entry: AgentStateEntry): Promise<void>;
   /** Deletes one key, or every key of the agent in the session when `key` is omitted; returns how many. */
-  deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number>;
+  deleteAgentState(projectId: string, sessionId: string, agentId: string, key?: string): Promise<number>;
   /** Deletes entries expired at `now` and those whose session no longer exists; returns how many. */
   purgeAgentState(now: number): Promise<number>;
 }

@@ -23,13 +23,12 @@ export function agentStateRoutes(deps: RouteDeps): Hono<AppEnv> {
     const key = c.req.param('key') ?? '';
     if (agentId.length > 256 || key.length > 256)
       throw new ApiError('validation_failed', 'agentId, key: at most 256 characters');
-    const s = await store.getSession(sessionId);
-    if (!s || s.projectId !== project.id) throw new ApiError('not_found', 'unknown session');
+    if (!(await store.getSession(project.id, sessionId))) throw new ApiError('not_found', 'unknown session');
     return { project, body, at, sessionId, agentId, key };
   };
   app.get(AGENT_STATE_PATH, async (c) => {
     const t = await target(c);
-    const e = await store.getAgentState(t.sessionId, t.agentId, t.key, now());
+    const e = await store.getAgentState(t.project.id, t.sessionId, t.agentId, t.key, now());
     if (!e) throw new ApiError('not_found', 'no such key (or it expired)');
     return c.json({ value: e.value, expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt).toISOString() });
   });
@@ -54,12 +53,12 @@ export function agentStateRoutes(deps: RouteDeps): Hono<AppEnv> {
   });
   app.delete(AGENT_STATE_PATH, async (c) => {
     const t = await target(c);
-    return c.json({ deleted: await store.deleteAgentState(t.sessionId, t.agentId, t.key) });
+    return c.json({ deleted: await store.deleteAgentState(t.project.id, t.sessionId, t.agentId, t.key) });
   });
   // Every key of one agent in the session.
   app.delete('/sessions/:id/state/:agentId', async (c) => {
     const t = await target(c);
-    return c.json({ deleted: await store.deleteAgentState(t.sessionId, t.agentId) });
+    return c.json({ deleted: await store.deleteAgentState(t.project.id, t.sessionId, t.agentId) });
   });
   return app;
 }

@@ -39,6 +39,85 @@ describe.each(backends)('hostile input on %s', (_name, open) => {
     await drop();
   });
 
+  it('answers an id another project uses exactly as a never-used one (issue 14.10)', async () => {
+    // Another project's ids look absent (API.md): no status, body or behaviour may tell a taken id
+    // from a free one, or a project could probe which ids another one has.
+    const a = await t.project({ name: 'keying A' });
+    const b = await t.project({ name: 'keying B' });
+    const tag = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const taken = `taken-in-a-${tag}`;
+    const free = `never-used-${tag}`;
+    const event = { id: 'e_same', type: 'action', name: 'buy' };
+    const inA = await t.ingest('/api/v1/sessions/start', { anonymousId: 'x', sessionId: taken }, { key: a.writeKey });
+    expect(inA.status).toBe(201);
+    const evA = await t.ingest(`/api/v1/sessions/${taken}/events`, { events: [event] }, { key: a.writeKey });
+    expect(await json(evA)).toEqual({ accepted: 1, duplicates: 0 });
+
+    // Start: the same status and body (but for the id and times) for the taken id and the free one.
+    const answer = async (sessionId: string) => {
+      const res = await t.ingest('/api/v1/sessions/start', { anonymousId: 'y', sessionId }, { key: b.writeKey });
+      const body = await json(res);
+      return { status: res.status, id: body.sessionId === sessionId, keys: Object.keys(body).sort() };
+    };
+    expect(await answer(taken)).toEqual(await answer(free));
+    expect(await answer(`other-${free}`)).toEqual({
+      status: 201,
+      id: true,
+      keys: ['expiresAt', 'idleTimeoutMs', 'sessionId', 'startedAt'],
+    });
+    // …and that session is B's own: its events count there, the same event id is no duplicate.
+    const evB = await t.ingest(
+      `/api/v1/sessions/${taken}/events`,
+      { events: [event, { type: 'error' }] },
+      { key: b.writeKey },
+    );
+    expect(await json(evB)).toEqual({ accepted: 2, duplicates: 0 });
+
+    // Track: an id another project uses is continued as a never-used one (rotated: false).
+    const track = async (sessionId: string, key: string) => {
+      const res = await t.ingest('/api/v1/track', { anonymousId: 'z', sessionId, events: [event] }, { key });
+      return { status: res.status, ...(await json(res)) };
+    };
+    const tracked = `tracked-in-a-${tag}`;
+    expect(await track(tracked, a.writeKey)).toEqual({
+      status: 200,
+      sessionId: tracked,
+      rotated: false,
+      accepted: 1,
+      duplicates: 0,
+    });
+    expect(await track(tracked, b.writeKey)).toEqual({
+      status: 200,
+      sessionId: tracked,
+      rotated: false,
+      accepted: 1,
+      duplicates: 0,
+    });
+    expect(await track(`tracked-free-${tag}`, b.writeKey)).toMatchObject({ status: 200, rotated: false, accepted: 1 });
+
+    // Each project reads its own session of that id, with its own events and counters.
+    const read = async (id: string, p: string) => json(await t.read(`/api/v1/sessions/${id}?project=${p}`));
+    const [sa, sb] = [await read(taken, a.id), await read(taken, b.id)];
+    expect([sa.projectId, sa.actions, sa.errors, sa.anonymousId, sa.events.length]).toEqual([a.id, 1, 0, 'x', 1]);
+    expect([sb.projectId, sb.actions, sb.errors, sb.anonymousId, sb.events.length]).toEqual([b.id, 1, 1, 'y', 2]);
+    // Without ?project= the admin is told to name one: the id is in two projects.
+    const both = await t.read(`/api/v1/sessions/${taken}`);
+    expect([both.status, (await json(both)).error.code]).toEqual([409, 'conflict']);
+
+    // Agent state, end and disconnect reach the caller's own session only.
+    const state = (key: string, method = 'GET', body?: unknown) =>
+      t.app.request(`/api/v1/sessions/${taken}/state/agent/k`, {
+        method,
+        headers: { 'x-write-key': key, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect((await state(b.writeKey, 'PUT', { value: 'b' })).status).toBe(200);
+    expect((await state(a.writeKey)).status).toBe(404);
+    const ended = await t.ingest(`/api/v1/sessions/${taken}/end`, { reason: 'logout' }, { key: b.writeKey });
+    expect((await json(ended)).status).toBe('ended');
+    expect((await read(taken, a.id)).status).toBe('active');
+  });
+
   const refused = async (res: Response) => {
     const body = await json(res);
     return { status: res.status, code: body.error?.code, message: body.error?.message as string };

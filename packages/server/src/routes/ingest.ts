@@ -175,8 +175,7 @@ export function ingestRoutes(deps: RouteDeps): Hono<AppEnv> {
     const { project, body, at: requestAt } = await admit(c);
     const sessionId = c.req.param('id');
     const input = parse(disconnectSchema, body ?? {});
-    const before = await deps.store.getSession(sessionId);
-    const own = before && before.projectId === project.id ? before : null;
+    const own = await deps.store.getSession(project.id, sessionId);
     // The caller recovers a session for this principal: another principal's session is answered
     // like a stranger's, and left as it is (a wrong id must not disconnect the owner's session).
     if (own && input.userId !== undefined && own.userId !== input.userId) {

@@ -7,6 +7,7 @@ import {
   type ListSessionsQuery,
   listSessionsQuery,
   type Project,
+  type Session,
   sessionToWire,
   sessionWorkflows,
 } from '@sessiontrack/core';
@@ -65,11 +66,25 @@ export function readRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   app.get('/sessions/:id', async (c) => {
     const t = now();
-    const s = await store.getSession(c.req.param('id'));
-    // A share token's session must be of its project; another project's looks absent.
+    const id = c.req.param('id');
+    // A share token's session must be of its project; another project's looks absent. Without
+    // ?project= the id is looked up in every project (session ids are unique per project only):
+    // in several, the admin is asked to name one.
     const wanted = scopedProjectId(c);
-    if (!s || (wanted !== undefined && wanted !== s.projectId)) throw new ApiError('not_found', 'unknown session');
-    const events = await store.getEvents(s.id);
+    let s: Session | null;
+    if (wanted !== undefined) s = await store.getSession(wanted, id);
+    else {
+      const found = await store.sessionsById(id);
+      if (found.length > 1) {
+        throw new ApiError(
+          'conflict',
+          `session ${id} exists in ${found.length} projects (${found.map((x) => x.projectId).join(', ')}): add ?project=`,
+        );
+      }
+      s = found[0] ?? null;
+    }
+    if (!s) throw new ApiError('not_found', 'unknown session');
+    const events = await store.getEvents(s.projectId, s.id);
     // Workflows of this session; abandoned = started, neither completed nor failed, session ended.
     // (`workflows` is the session's counter, so the list has its own name.)
     const outcomes = sessionWorkflows(events, effectiveStatus(s, t) === 'ended');

@@ -154,7 +154,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
     const userId = c.req.param('userId');
     const page = await store.listSessions({ projectId: project.id, userId, limit: PATTERN_SESSIONS }, t);
     const list = await Promise.all(
-      page.sessions.map(async (session) => ({ session, events: await store.getEvents(session.id) })),
+      page.sessions.map(async (session) => ({ session, events: await store.getEvents(session.projectId, session.id) })),
     );
     return c.json({ userId, ...userPattern(list, t) });
   });
@@ -166,7 +166,7 @@ export function statsRoutes(deps: RouteDeps): Hono<AppEnv> {
     const sessions = await userSessions(store, project.id, userId, t);
     const out = [];
     for (const s of sessions)
-      out.push({ ...sessionToWire(s, t), events: eventsToWire(await store.getEvents(s.id), s.startedAt) });
+      out.push({ ...sessionToWire(s, t), events: eventsToWire(await store.getEvents(s.projectId, s.id), s.startedAt) });
     return c.json({ projectId: project.id, userId, exportedAt: new Date(t).toISOString(), sessions: out });
   });
 

@@ -26,17 +26,17 @@ conformance('agent-state', () => {
       await store.setAgentState(entry(s, 'critic', 'k', 42));
       await store.setAgentState(entry(other, 'planner', 'k', [1, 2]));
 
-      expect(await store.getAgentState(s.id, 'planner', 'k', T0)).toEqual(entry(s, 'planner', 'k', value));
-      expect((await store.getAgentState(s.id, 'critic', 'k', T0))?.value).toBe(42);
-      expect((await store.getAgentState(other.id, 'planner', 'k', T0))?.value).toEqual([1, 2]);
-      expect(await store.getAgentState(s.id, 'planner', 'missing', T0)).toBeNull();
+      expect(await store.getAgentState(s.projectId, s.id, 'planner', 'k', T0)).toEqual(entry(s, 'planner', 'k', value));
+      expect((await store.getAgentState(s.projectId, s.id, 'critic', 'k', T0))?.value).toBe(42);
+      expect((await store.getAgentState(other.projectId, other.id, 'planner', 'k', T0))?.value).toEqual([1, 2]);
+      expect(await store.getAgentState(s.projectId, s.id, 'planner', 'missing', T0)).toBeNull();
       // visible until its expiry, invisible from then on (before any purge)
-      expect((await store.getAgentState(s.id, 'planner', 'short', T0 + MIN - 1))?.value).toBe('soon gone');
-      expect(await store.getAgentState(s.id, 'planner', 'short', T0 + MIN)).toBeNull();
+      expect((await store.getAgentState(s.projectId, s.id, 'planner', 'short', T0 + MIN - 1))?.value).toBe('soon gone');
+      expect(await store.getAgentState(s.projectId, s.id, 'planner', 'short', T0 + MIN)).toBeNull();
 
       // a set replaces value and expiry (an expired entry comes back with a new set)
       await store.setAgentState({ ...entry(s, 'planner', 'short', null, null), updatedAt: T0 + 2 * MIN });
-      expect(await store.getAgentState(s.id, 'planner', 'short', T0 + DAY)).toMatchObject({
+      expect(await store.getAgentState(s.projectId, s.id, 'planner', 'short', T0 + DAY)).toMatchObject({
         value: null,
         expiresAt: null,
         updatedAt: T0 + 2 * MIN,
@@ -50,11 +50,11 @@ conformance('agent-state', () => {
       await store.setAgentState(entry(a, 'x', 'k1', 1));
       await store.setAgentState(entry(a, 'x', 'k2', 2));
       await store.setAgentState(entry(a, 'y', 'k1', 3));
-      expect(await store.deleteAgentState(a.id, 'x', 'k1')).toBe(1);
-      expect(await store.deleteAgentState(a.id, 'x', 'k1')).toBe(0);
-      expect((await store.getAgentState(a.id, 'x', 'k2', T0))?.value).toBe(2);
-      expect(await store.deleteAgentState(a.id, 'x')).toBe(1);
-      expect((await store.getAgentState(a.id, 'y', 'k1', T0))?.value).toBe(3);
+      expect(await store.deleteAgentState(a.projectId, a.id, 'x', 'k1')).toBe(1);
+      expect(await store.deleteAgentState(a.projectId, a.id, 'x', 'k1')).toBe(0);
+      expect((await store.getAgentState(a.projectId, a.id, 'x', 'k2', T0))?.value).toBe(2);
+      expect(await store.deleteAgentState(a.projectId, a.id, 'x')).toBe(1);
+      expect((await store.getAgentState(a.projectId, a.id, 'y', 'k1', T0))?.value).toBe(3);
 
       await store.setAgentState(entry(c, 'x', 'k', 'c'));
 
@@ -64,10 +64,10 @@ conformance('agent-state', () => {
       const ghost = { ...entry(c, 'x', 'k', 'g'), sessionId: uid('s_gone') };
       await store.setAgentState(ghost);
       expect(await store.purgeAgentState(T0 + 2 * MIN)).toBeGreaterThanOrEqual(2);
-      expect(await store.getAgentState(c.id, 'x', 'old', T0)).toBeNull();
-      expect(await store.getAgentState(ghost.sessionId, 'x', 'k', T0)).toBeNull();
-      expect((await store.getAgentState(c.id, 'x', 'later', T0 + 2 * MIN))?.value).toBe('l');
-      expect((await store.getAgentState(c.id, 'x', 'k', T0 + 2 * MIN))?.value).toBe('c');
+      expect(await store.getAgentState(c.projectId, c.id, 'x', 'old', T0)).toBeNull();
+      expect(await store.getAgentState(ghost.projectId, ghost.sessionId, 'x', 'k', T0)).toBeNull();
+      expect((await store.getAgentState(c.projectId, c.id, 'x', 'later', T0 + 2 * MIN))?.value).toBe('l');
+      expect((await store.getAgentState(c.projectId, c.id, 'x', 'k', T0 + 2 * MIN))?.value).toBe('c');
     });
   });
 });

@@ -203,7 +203,7 @@ conformance('analytics', () => {
       expect(before.totals.sessions).toBe(1);
       expect(before.uniqueUsers).toBe(1);
       expect(await store.cleanup(p.id, now - 30 * DAY)).toEqual({ deletedSessions: 1, deletedEvents: 1 });
-      expect(await store.getSession(s.id)).toBeNull();
+      expect(await store.getSession(s.projectId, s.id)).toBeNull();
       expect(await loadRange(store, p, q)).toEqual(before);
       await store.eraseUser(p.id, 'keep-counts');
       expect(await loadRange(store, p, q)).toEqual({
@@ -236,12 +236,12 @@ conformance('analytics', () => {
       await store.setAgentState(state(other));
       expect(await store.eraseUser(p.id, 'erase-me')).toEqual({ deletedSessions: 2, deletedEvents: 2 });
       // MCP agent state of the erased sessions goes with them
-      expect(await store.getAgentState(a.id, 'a', 'k', now)).toBeNull();
-      expect(await store.getAgentState(other.id, 'a', 'k', now)).not.toBeNull();
+      expect(await store.getAgentState(a.projectId, a.id, 'a', 'k', now)).toBeNull();
+      expect(await store.getAgentState(other.projectId, other.id, 'a', 'k', now)).not.toBeNull();
       expect(await listAll({ projectId: p.id, userId: 'erase-me' }, now)).toEqual([]);
-      expect(await store.getEvents(a.id)).toEqual([]);
-      expect(await store.getEvents(b.id)).toEqual([]);
-      expect(await store.getSession(other.id)).not.toBeNull();
+      expect(await store.getEvents(a.projectId, a.id)).toEqual([]);
+      expect(await store.getEvents(b.projectId, b.id)).toEqual([]);
+      expect(await store.getSession(other.projectId, other.id)).not.toBeNull();
       const after = await loadRange(store, p, q);
       expect(after.totals).toMatchObject({ sessions: 1, actions: 1 });
       expect(after.uniqueUsers).toBe(1);

@@ -33,24 +33,34 @@ conformance('commit', () => {
       const s = makeSession(p, T0, { kind: 'mcp' });
       const r = ok(await commitOne(startOp(s), T0));
       expect(r).toEqual({ ok: true, session: s, accepted: 0, duplicates: 0, rotated: false });
-      expect(await store.getSession(s.id)).toEqual(s);
-      expect(await store.getEvents(s.id)).toEqual([]);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(s);
+      expect(await store.getEvents(s.projectId, s.id)).toEqual([]);
     });
 
     it('answers null for an unknown session', async () => {
-      expect(await store.getSession(uid('s_unknown'))).toBeNull();
-      expect(await store.getEvents(uid('s_unknown'))).toEqual([]);
+      const p = await newProject();
+      expect(await store.getSession(p.id, uid('s_unknown'))).toBeNull();
+      expect(await store.sessionsById(uid('s_unknown'))).toEqual([]);
+      expect(await store.getEvents(p.id, uid('s_unknown'))).toEqual([]);
     });
 
-    it('answers conflict for an id in use, in this or another project, and keeps the first', async () => {
+    it('answers conflict for an id in use in this project and keeps the first; another project may use it too', async () => {
       const p = await newProject();
       const q = await newProject();
       const s = await started(p, T0, { userId: 'u_first' });
       const again = makeSession(p, T0 + MIN, { id: s.id, userId: 'u_second' });
       expect(await commitOne(startOp(again), T0 + MIN)).toEqual(CONFLICT);
+      // Session ids are unique per project (issue 14.10): q's start is a start like any other.
       const elsewhere = makeSession(q, T0 + MIN, { id: s.id, userId: 'u_third' });
-      expect(await commitOne(startOp(elsewhere), T0 + MIN)).toEqual(CONFLICT);
-      expect(await store.getSession(s.id)).toEqual(s);
+      expect(await commitOne(startOp(elsewhere), T0 + MIN)).toEqual({
+        ok: true,
+        session: elsewhere,
+        accepted: 0,
+        duplicates: 0,
+        rotated: false,
+      });
+      expect(await store.getSession(s.projectId, s.id)).toEqual(s);
+      expect(await store.getSession(q.id, s.id)).toEqual(elsewhere);
     });
 
     it('answers conflict for the second start of one id in the same batch', async () => {
@@ -59,7 +69,7 @@ conformance('commit', () => {
       const second = makeSession(p, T0, { id: first.id, userId: 'u_second' });
       const results = await store.commit([startOp(first), startOp(second)], T0);
       expect(results).toEqual([{ ok: true, session: first, accepted: 0, duplicates: 0, rotated: false }, CONFLICT]);
-      expect(await store.getSession(first.id)).toEqual(first);
+      expect(await store.getSession(first.projectId, first.id)).toEqual(first);
     });
   });
 
@@ -91,8 +101,8 @@ conformance('commit', () => {
         exit: { page: '/pricing/pro', reason: null, lastAction: 'search' },
       };
       expect(r.session).toEqual(want);
-      expect(await store.getSession(s.id)).toEqual(want);
-      expect(await store.getEvents(s.id)).toHaveLength(7);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(want);
+      expect(await store.getEvents(s.projectId, s.id)).toHaveLength(7);
     });
 
     it('counts a failed tool call as an error too', async () => {
@@ -134,7 +144,7 @@ conformance('commit', () => {
       ]);
       const got = await stored(s.id);
       expect([got.actions, got.errors]).toEqual([2, 1]);
-      expect((await store.getEvents(s.id)).map((e) => e.id).sort()).toEqual(['dup', 'other', 'x1']);
+      expect((await store.getEvents(s.projectId, s.id)).map((e) => e.id).sort()).toEqual(['dup', 'other', 'x1']);
     });
 
     it('stores a batch sent again once: counters, exit page and last action do not move', async () => {
@@ -172,7 +182,7 @@ conformance('commit', () => {
         exit: { page: '/later', lastAction: 'later' },
       });
       expect(r.session).toMatchObject({ actions: 2, errors: 2, toolCalls: 1, workflows: 1 });
-      expect(await store.getEvents(s.id)).toHaveLength(6);
+      expect(await store.getEvents(s.projectId, s.id)).toHaveLength(6);
     });
 
     it('deduplicates per session: the same event id in two sessions is two events', async () => {
@@ -207,8 +217,8 @@ conformance('commit', () => {
         t,
       );
       expect(results).toEqual([NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND]);
-      expect(await store.getSession(s.id)).toEqual(s);
-      expect(await store.getEvents(s.id)).toEqual([]);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(s);
+      expect(await store.getEvents(s.projectId, s.id)).toEqual([]);
     });
   });
 
@@ -220,13 +230,13 @@ conformance('commit', () => {
       const r = ok(await commitOne(heartbeatOp(s, '/docs'), t1));
       const want = { ...s, lastActivityAt: t1, exit: { ...s.exit, page: '/docs' } };
       expect(r.session).toEqual(want);
-      expect(await store.getSession(s.id)).toEqual(want);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(want);
       // a bare heartbeat keeps the page; being activity, it keeps the session alive past the first idle window
       const t2 = T0 + 35 * MIN;
       const r2 = ok(await commitOne(heartbeatOp(s), t2));
       expect(r2.session).toEqual({ ...want, lastActivityAt: t2 });
-      expect(await store.getSession(s.id)).toEqual({ ...want, lastActivityAt: t2 });
-      expect(await store.getEvents(s.id)).toEqual([]);
+      expect(await store.getSession(s.projectId, s.id)).toEqual({ ...want, lastActivityAt: t2 });
+      expect(await store.getEvents(s.projectId, s.id)).toEqual([]);
     });
   });
 
@@ -246,14 +256,14 @@ conformance('commit', () => {
         exit: { page: '/bye', reason: 'navigation', lastAction: 'checkout' },
       };
       expect(r.session).toEqual(want);
-      expect(await store.getSession(s.id)).toEqual(want);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(want);
       // a second end (another reason, later) answers the same session and changes nothing
       const again = ok(await commitOne(endOp(s, 'logout', '/other', 'other'), t + 5 * MIN));
       expect(again.session).toEqual(want);
       // ... also once the ended session is long past its idle timeout
       const muchLater = ok(await commitOne(endOp(s, 'error'), t + 2 * DAY));
       expect(muchLater.session).toEqual(want);
-      expect(await store.getSession(s.id)).toEqual(want);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(want);
     });
 
     it('keeps exit page and last action from the events when the end names none', async () => {
@@ -271,8 +281,8 @@ conformance('commit', () => {
       const t = T0 + 2 * MIN;
       expect(await commitOne(eventsOp(s, [ev('late', 'action', t, { name: 'late' })]), t)).toEqual(ENDED);
       expect(await commitOne(heartbeatOp(s, '/late'), t)).toEqual(ENDED);
-      expect(await store.getSession(s.id)).toEqual(r.session);
-      expect(await store.getEvents(s.id)).toEqual([]);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(r.session);
+      expect(await store.getEvents(s.projectId, s.id)).toEqual([]);
     });
   });
 
@@ -301,8 +311,8 @@ conformance('commit', () => {
         errors: 1,
         exit: { page: '/bye', reason: 'navigation', lastAction: 'a' },
       });
-      expect(await store.getSession(s.id)).toEqual(last);
-      expect(await store.getEvents(s.id)).toHaveLength(2);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(last);
+      expect(await store.getEvents(s.projectId, s.id)).toHaveLength(2);
     });
 
     it('answers session_ended to events that follow an end in the same commit', async () => {
@@ -312,8 +322,8 @@ conformance('commit', () => {
       const results = await store.commit([endOp(s), eventsOp(s, [ev('e1', 'action', t, { name: 'x' })])], t);
       expect(ok(results[0]).session.status).toBe('ended');
       expect(results[1]).toEqual(ENDED);
-      expect(await store.getEvents(s.id)).toEqual([]);
-      expect(await store.getSession(s.id)).toEqual(ok(results[0]).session);
+      expect(await store.getEvents(s.projectId, s.id)).toEqual([]);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(ok(results[0]).session);
     });
 
     it('answers every operation, in order, and a failed one does not undo the others', async () => {
@@ -348,7 +358,7 @@ conformance('commit', () => {
       ]);
       expect(await stored(a.id)).toMatchObject({ status: 'ended', actions: 1 });
       expect(await stored(b.id)).toMatchObject({ projectId: q.id, exit: { page: '/b' } });
-      expect(await store.getSession(c.id)).toEqual(c);
+      expect(await store.getSession(c.projectId, c.id)).toEqual(c);
     });
 
     it('answers an empty batch with no results', async () => {
@@ -371,7 +381,7 @@ conformance('commit', () => {
       const accepted = results.reduce((sum, [r]) => sum + ok(r).accepted, 0);
       expect(accepted).toBe(n + 1);
       expect(await stored(s.id)).toMatchObject({ actions: n, errors: 1 });
-      expect(await store.getEvents(s.id)).toHaveLength(n + 1);
+      expect(await store.getEvents(s.projectId, s.id)).toHaveLength(n + 1);
     });
   });
 });

@@ -46,9 +46,9 @@ conformance('import', () => {
       const a = imported(p, T0);
       const b = imported(p, T0 + DAY, { end: undefined, events: [] });
       expect(await store.importSessions([a, b])).toEqual({ sessions: 2, skippedSessions: 0, events: 2 });
-      expect(await store.getSession(a.session.id)).toEqual(a.session);
-      expect(await store.getSession(b.session.id)).toEqual(b.session);
-      const events = await store.getEvents(a.session.id);
+      expect(await store.getSession(a.session.projectId, a.session.id)).toEqual(a.session);
+      expect(await store.getSession(b.session.projectId, b.session.id)).toEqual(b.session);
+      const events = await store.getEvents(a.session.projectId, a.session.id);
       expect(events.map((e) => [e.id, e.ts, e.receivedAt, e.page])).toEqual([
         ['e1', T0 + 5 * SEC, T0 + 5 * SEC, '/a'],
         ['e2', T0 + 20 * SEC, T0 + 20 * SEC, '/b'],
@@ -68,12 +68,15 @@ conformance('import', () => {
       const again = { ...a, events: [...a.events, { ...a.events[0]!, id: 'e3' }] };
       const c = imported(p, T0 + HOUR);
       expect(await store.importSessions([again, c])).toEqual({ sessions: 1, skippedSessions: 1, events: 2 });
-      expect(await store.getEvents(a.session.id)).toHaveLength(2);
-      // an id another project uses is skipped too, never overwritten
+      expect(await store.getEvents(a.session.projectId, a.session.id)).toHaveLength(2);
+      // an id another project uses is that project's own session (ids are unique per project)
       const q = await newProject();
-      const stolen = { ...imported(q, T0), session: { ...imported(q, T0).session, id: a.session.id } };
-      expect(await store.importSessions([stolen])).toMatchObject({ sessions: 0, skippedSessions: 1 });
-      expect((await stored(a.session.id)).projectId).toBe(p.id);
+      const same = { ...imported(q, T0), session: { ...imported(q, T0).session, id: a.session.id } };
+      expect(await store.importSessions([same])).toEqual({ sessions: 1, skippedSessions: 0, events: 2 });
+      expect((await stored(a.session.id, p.id)).userId).toBe('u_imp');
+      expect(await store.getEvents(p.id, a.session.id)).toHaveLength(2);
+      expect(await store.getEvents(q.id, a.session.id)).toHaveLength(2);
+      expect(await store.importSessions([same])).toMatchObject({ sessions: 0, skippedSessions: 1 });
     });
 
     it('an imported open session is live and takes ingest like any other', async () => {

@@ -54,9 +54,9 @@ conformance('lifecycle', () => {
         actions: 1,
         exit: { page: '/a', reason: 'timeout', lastAction: 'click' },
       });
-      expect((await store.getEvents(s.id)).map((e) => e.id)).toEqual(['e1']);
+      expect((await store.getEvents(s.projectId, s.id)).map((e) => e.id)).toEqual(['e1']);
       expect(await commitOne(heartbeatOp(s), late + MIN)).toEqual(ENDED);
-      expect(await store.getSession(s.id)).toEqual(got);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(got);
     });
 
     it('ends a session at its last activity once the absolute cap has passed, however active', async () => {
@@ -89,7 +89,7 @@ conformance('lifecycle', () => {
         lastActivityAt: T0,
         exit: { page: s.exit.page, reason: 'timeout', lastAction: null },
       });
-      expect(await store.getSession(s.id)).toEqual(r.session);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(r.session);
     });
   });
 
@@ -154,7 +154,7 @@ conformance('lifecycle', () => {
         recoveryAttempts: 0,
         exit: { reason: 'timeout' },
       });
-      expect(await store.getEvents(s.id)).toEqual([]);
+      expect(await store.getEvents(s.projectId, s.id)).toEqual([]);
     });
 
     it("follows the session's own grace period and attempt limit, also past the defaults", async () => {
@@ -199,7 +199,7 @@ conformance('lifecycle', () => {
       ok(await commitOne(disconnectOp(s), T0 + MIN));
       const r = ok(await commitOne(endOp(s, 'error'), T0 + 2 * MIN));
       expect(r.session).toMatchObject({ status: 'ended', endedAt: T0 + 2 * MIN, exit: { reason: 'error' } });
-      expect(await store.getSession(s.id)).toEqual(r.session);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(r.session);
     });
   });
 
@@ -218,8 +218,8 @@ conformance('lifecycle', () => {
       );
       expect(r).toMatchObject({ accepted: 2, duplicates: 0, rotated: false });
       expect(r.session).toMatchObject({ id: fresh.id, status: 'active', actions: 1, startedAt: T0 });
-      expect(await store.getSession(fresh.id)).toEqual(r.session);
-      expect(await store.getEvents(fresh.id)).toHaveLength(2);
+      expect(await store.getSession(fresh.projectId, fresh.id)).toEqual(r.session);
+      expect(await store.getEvents(fresh.projectId, fresh.id)).toHaveLength(2);
     });
 
     it('continues a live session, deduplicating its events', async () => {
@@ -234,7 +234,7 @@ conformance('lifecycle', () => {
       const again = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, t), batch), t + MIN));
       expect(again).toMatchObject({ accepted: 0, duplicates: 1, rotated: false });
       expect(again.session).toMatchObject({ id: s.id, actions: 1 });
-      expect(await store.getSession(unused.id)).toBeNull();
+      expect(await store.getSession(unused.projectId, unused.id)).toBeNull();
     });
 
     it('counts a track call without events as activity (the tracker heartbeat)', async () => {
@@ -291,8 +291,8 @@ conformance('lifecycle', () => {
       expect(r).toMatchObject({ accepted: 1, rotated: true });
       expect(r.session).toMatchObject({ id: fresh.id, status: 'active', actions: 1 });
       expect(await stored(s.id)).toMatchObject({ status: 'ended', endedAt: T0, exit: { reason: 'timeout' } });
-      expect(await store.getEvents(s.id)).toEqual([]);
-      expect(await store.getEvents(fresh.id)).toHaveLength(1);
+      expect(await store.getEvents(s.projectId, s.id)).toEqual([]);
+      expect(await store.getEvents(fresh.projectId, fresh.id)).toHaveLength(1);
     });
 
     it('rotates an ended session', async () => {
@@ -303,8 +303,8 @@ conformance('lifecycle', () => {
       const r = ok(await commitOne(trackOp(p.id, s.id, fresh), T0 + 2 * MIN));
       expect(r.rotated).toBe(true);
       expect(r.session.id).toBe(fresh.id);
-      expect(await store.getSession(s.id)).toEqual(ended);
-      expect(await store.getSession(fresh.id)).toEqual(fresh);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(ended);
+      expect(await store.getSession(fresh.projectId, fresh.id)).toEqual(fresh);
     });
 
     it('starts a never-seen client-chosen id as that session (trackers name their sessions)', async () => {
@@ -313,7 +313,7 @@ conformance('lifecycle', () => {
       const fresh = makeSession(p, T0);
       const r = ok(await commitOne(trackOp(p.id, chosen, fresh, [ev('e1', 'pageview', T0)]), T0));
       expect(r).toMatchObject({ rotated: false, accepted: 1, session: { id: chosen, projectId: p.id } });
-      expect(await store.getSession(fresh.id)).toBeNull();
+      expect(await store.getSession(fresh.projectId, fresh.id)).toBeNull();
       // a second tab sending the same id a moment later continues it
       const again = ok(await commitOne(trackOp(p.id, chosen, makeSession(p, T0 + 1000)), T0 + 1000));
       expect(again).toMatchObject({ rotated: false, session: { id: chosen } });
@@ -332,7 +332,7 @@ conformance('lifecycle', () => {
       expect((await listAll({ projectId: p.id, userId: 'u_logged_in' }, T0 + MIN)).map((x) => x.id)).toEqual([s.id]);
     });
 
-    it("rotates another project's session", async () => {
+    it('starts its own session under an id another project uses, as under a never-used one', async () => {
       const p = await newProject();
       const q = await newProject();
 
@@ -341,10 +341,12 @@ conformance('lifecycle', () => {
       const r2 = ok(
         await commitOne(trackOp(p.id, theirs.id, mine, [ev('e1', 'action', T0 + MIN, { name: 'x' })]), T0 + MIN),
       );
-      expect(r2.rotated).toBe(true);
-      expect(r2.session).toMatchObject({ id: mine.id, projectId: p.id, actions: 1 });
-      expect(await store.getSession(theirs.id)).toEqual(theirs);
-      expect(await store.getEvents(theirs.id)).toEqual([]);
+      // Issue 14.10: another project's ids look absent, so the client's id is taken, not rotated.
+      expect(r2.rotated).toBe(false);
+      expect(r2.session).toMatchObject({ id: theirs.id, projectId: p.id, actions: 1 });
+      expect(await store.getSession(theirs.projectId, theirs.id)).toEqual(theirs);
+      expect(await store.getEvents(theirs.projectId, theirs.id)).toEqual([]);
+      expect(await store.getEvents(p.id, theirs.id)).toHaveLength(1);
     });
 
     it('ends the session when asked, new or continued', async () => {
@@ -354,13 +356,13 @@ conformance('lifecycle', () => {
       const r = ok(await commitOne(trackOp(p.id, null, fresh, [ev('e1', 'action', t, { name: 'x' })], 'logout'), t));
       expect(r).toMatchObject({ accepted: 1, rotated: false });
       expect(r.session).toMatchObject({ status: 'ended', endedAt: t, actions: 1, exit: { reason: 'logout' } });
-      expect(await store.getSession(fresh.id)).toEqual(r.session);
+      expect(await store.getSession(fresh.projectId, fresh.id)).toEqual(r.session);
 
       const s = await started(p, T0);
       const r2 = ok(await commitOne(trackOp(p.id, s.id, makeSession(p, t), [], 'navigation'), t));
       expect(r2.rotated).toBe(false);
       expect(r2.session).toMatchObject({ id: s.id, status: 'ended', endedAt: t, exit: { reason: 'navigation' } });
-      expect(await store.getSession(s.id)).toEqual(r2.session);
+      expect(await store.getSession(s.projectId, s.id)).toEqual(r2.session);
     });
   });
 });

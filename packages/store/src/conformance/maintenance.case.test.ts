@@ -50,8 +50,8 @@ conformance('maintenance', () => {
         lastActivityAt: T0 + HOUR,
         exit: { reason: 'timeout' },
       });
-      expect(await store.getSession(live.id)).toEqual(live);
-      expect(await store.getSession(ended.id)).toEqual(endedSession);
+      expect(await store.getSession(live.projectId, live.id)).toEqual(live);
+      expect(await store.getSession(ended.projectId, ended.id)).toEqual(endedSession);
       expect(await store.sweepExpired(now)).toBe(0);
       expect(await store.sweepExpired(now + MIN)).toBe(0);
       expect(await store.countLive(p.id, now)).toBe(1);
@@ -71,13 +71,13 @@ conformance('maintenance', () => {
       ok(await commitOne(eventsOp(other, [ev('x1', 'action', T0)]), T0));
 
       expect(await store.deleteEventsBefore(T0 + 10 * MIN, p.id)).toBe(2);
-      expect((await store.getEvents(old.id)).map((e) => e.id)).toEqual(['n1']);
-      expect(await store.getEvents(other.id)).toHaveLength(1); // another project's are kept
+      expect((await store.getEvents(old.projectId, old.id)).map((e) => e.id)).toEqual(['n1']);
+      expect(await store.getEvents(other.projectId, other.id)).toHaveLength(1); // another project's are kept
       const s = await stored(old.id);
       expect([s.actions, s.errors]).toEqual([2, 1]); // the session keeps what it counted
       expect(await store.deleteEventsBefore(T0 + 10 * MIN, p.id)).toBe(0);
       expect(await store.deleteEventsBefore(T0 + 10 * MIN)).toBeGreaterThanOrEqual(1);
-      expect(await store.getEvents(other.id)).toEqual([]);
+      expect(await store.getEvents(other.projectId, other.id)).toEqual([]);
     });
 
     it('runs a free job and reports that it ran', async () => {
@@ -130,22 +130,22 @@ conformance('maintenance', () => {
       ok(await commitOne(endOp(otherOld), T0 + 2 * MIN));
 
       expect(await store.cleanup(p.id, before)).toEqual({ deletedSessions: 2, deletedEvents: 5 });
-      expect(await store.getSession(oldEnded.id)).toBeNull();
-      expect(await store.getSession(oldExpired.id)).toBeNull();
-      expect(await store.getEvents(oldEnded.id)).toEqual([]);
-      expect(await store.getEvents(oldExpired.id)).toEqual([]);
-      expect(await store.getSession(recentEnded.id)).not.toBeNull();
-      expect(await store.getEvents(recentEnded.id)).toHaveLength(1);
-      expect(await store.getSession(recentLive.id)).toEqual(recentLive);
-      expect(await store.getSession(otherOld.id)).not.toBeNull();
+      expect(await store.getSession(oldEnded.projectId, oldEnded.id)).toBeNull();
+      expect(await store.getSession(oldExpired.projectId, oldExpired.id)).toBeNull();
+      expect(await store.getEvents(oldEnded.projectId, oldEnded.id)).toEqual([]);
+      expect(await store.getEvents(oldExpired.projectId, oldExpired.id)).toEqual([]);
+      expect(await store.getSession(recentEnded.projectId, recentEnded.id)).not.toBeNull();
+      expect(await store.getEvents(recentEnded.projectId, recentEnded.id)).toHaveLength(1);
+      expect(await store.getSession(recentLive.projectId, recentLive.id)).toEqual(recentLive);
+      expect(await store.getSession(otherOld.projectId, otherOld.id)).not.toBeNull();
       expect(await store.cleanup(p.id, before)).toEqual({ deletedSessions: 0, deletedEvents: 0 });
 
       expect(await store.cleanup(null, before)).toEqual({ deletedSessions: 1, deletedEvents: 1 });
-      expect(await store.getSession(otherOld.id)).toBeNull();
-      expect(await store.getEvents(otherOld.id)).toEqual([]);
-      expect(await store.getSession(stillLive.id)).not.toBeNull();
-      expect(await store.getEvents(stillLive.id)).toHaveLength(1);
-      expect(await store.getEvents(recentEnded.id)).toHaveLength(1);
+      expect(await store.getSession(otherOld.projectId, otherOld.id)).toBeNull();
+      expect(await store.getEvents(otherOld.projectId, otherOld.id)).toEqual([]);
+      expect(await store.getSession(stillLive.projectId, stillLive.id)).not.toBeNull();
+      expect(await store.getEvents(stillLive.projectId, stillLive.id)).toHaveLength(1);
+      expect(await store.getEvents(recentEnded.projectId, recentEnded.id)).toHaveLength(1);
       // projects and their settings are kept
       expect((await store.listProjects()).map((x) => x.id)).toEqual(expect.arrayContaining([p.id, q.id]));
     });

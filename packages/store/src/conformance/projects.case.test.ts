@@ -166,15 +166,15 @@ conformance('projects', () => {
       expect(await store.projectsVersion()).not.toBe(v0);
       expect(await store.getProject(p.id)).toBeNull();
       expect(await store.projectByWriteKey(p.writeKey, T0)).toBeNull();
-      for (const s of mine) expect(await store.getSession(s.id)).toBeNull();
-      expect(await store.getEvents(mine[0]!.id)).toEqual([]);
-      expect(await store.getAgentState(mine[0]!.id, 'a', 'k', T0)).toBeNull();
+      for (const s of mine) expect(await store.getSession(s.projectId, s.id)).toBeNull();
+      expect(await store.getEvents(p.id, mine[0]!.id)).toEqual([]);
+      expect(await store.getAgentState(p.id, mine[0]!.id, 'a', 'k', T0)).toBeNull();
       expect(await store.listShares(p.id)).toEqual([]);
       expect(await store.readRollups(p.id, '2025-01-01', '2025-12-31', [])).toEqual([]);
       expect(await store.rollupDirty(p.id)).toEqual([]);
       // The other project is untouched.
-      expect(await store.getSession(kept.id)).not.toBeNull();
-      expect(await store.getEvents(kept.id)).toHaveLength(1);
+      expect(await store.getSession(kept.projectId, kept.id)).not.toBeNull();
+      expect(await store.getEvents(kept.projectId, kept.id)).toHaveLength(1);
       expect(await store.listShares(q.id)).toHaveLength(1);
       expect((await store.readRollups(q.id, '2025-01-01', '2025-12-31', [])).length).toBeGreaterThan(0);
       expect(await store.deleteProject(p.id)).toBeNull();

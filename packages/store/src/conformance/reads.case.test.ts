@@ -55,7 +55,7 @@ conformance('reads', () => {
           t2,
         ),
       );
-      const got = await store.getEvents(s.id);
+      const got = await store.getEvents(s.projectId, s.id);
       expect(got.map((e) => e.id)).toEqual(['earliest', 'early', 'late', 'tie1', 'tie2']);
       expect(got[2]).toEqual({
         id: 'late',
@@ -152,7 +152,7 @@ conformance('reads', () => {
       expect(await listAll({ ...q, status: 'live' }, later)).toEqual([]);
       expect(await listAll({ ...q, status: 'ended' }, later)).toHaveLength(5);
       // reading does not write: the expired session is still stored as it was
-      expect(await store.getSession(expired.id)).toEqual(expired);
+      expect(await store.getSession(expired.projectId, expired.id)).toEqual(expired);
     });
 
     it('filters by start time: from inclusive, to exclusive', async () => {

@@ -184,9 +184,11 @@ export const commitOne = async (op: WriteOp, now: number): Promise<WriteResult> 
   expect(results).toHaveLength(1);
   return results[0]!;
 };
-export const stored = async (id: string): Promise<Session> => {
-  const s = await store.getSession(id);
-  if (!s) throw new Error(`session ${id} is not stored`);
+/** The stored session of this id: of `projectId`, or the one project that has it. */
+export const stored = async (id: string, projectId?: string): Promise<Session> => {
+  const found = projectId === undefined ? await store.sessionsById(id) : [await store.getSession(projectId, id)];
+  const [s] = found;
+  if (!s || found.length > 1) throw new Error(`session ${id} is not stored (or not in one project only)`);
   return s;
 };
 export const newProject = (over: Partial<Project> = {}) => store.createProject(makeProject(over));

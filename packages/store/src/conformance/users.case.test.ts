@@ -126,7 +126,10 @@ conformance('users', () => {
       for (const u of overview.users) {
         const page = await store.listSessions({ projectId: p.id, userId: u.userId, limit: 20 }, now);
         const list = await Promise.all(
-          page.sessions.map(async (session) => ({ session, events: await store.getEvents(session.id) })),
+          page.sessions.map(async (session) => ({
+            session,
+            events: await store.getEvents(session.projectId, session.id),
+          })),
         );
         expect([u.userId, u.pattern]).toEqual([u.userId, userPattern(list, now).pattern]);
       }

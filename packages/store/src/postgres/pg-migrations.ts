@@ -222,4 +222,16 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
     `,
   },
+  {
+    version: 10,
+    name: 'sessions keyed by project',
+    sql: `
+      -- See the SQLite migration of the same version (10). Here the keys change in place: each new
+      -- primary key index is built over the whole table (events: the largest), under a lock that
+      -- holds writers back until the migration commits.
+      ALTER TABLE sessions DROP CONSTRAINT sessions_pkey, ADD PRIMARY KEY (id, project_id);
+      ALTER TABLE events DROP CONSTRAINT events_pkey, ADD PRIMARY KEY (session_id, project_id, event_id);
+      ALTER TABLE agent_state DROP CONSTRAINT agent_state_pkey, ADD PRIMARY KEY (session_id, project_id, agent_id, key);
+    `,
+  },
 ];

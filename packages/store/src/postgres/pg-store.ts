@@ -1,8 +1,8 @@
-import { finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { finishBatch, keyOf, planBatch, sessionKeysOf } from '../batch.js';
 import type { Migration } from '../migration.js';
 import { MUTABLE_SESSION_COLUMNS, sessionColumnType, sessionToRow } from '../rows.js';
 import { applyDelta, batchAggregates, type StoredSession, setFacetsSql, storedSession } from '../sql/aggregates-sql.js';
-import { raw, rows, sql } from '../sql/sql.js';
+import { inPairs, raw, rows, sql } from '../sql/sql.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { WriteOp, WriteResult } from '../store.js';
 import { PG_DIALECT } from './pg-dialect.js';
@@ -12,7 +12,9 @@ import { PG_MIGRATIONS } from './pg-migrations.js';
 /** Advisory-lock keys: one for migrations, one per background job (hashed from its name). */
 const MIGRATION_LOCK = 7_150_001;
 
-const UPDATE_COLUMNS = (['id', ...MUTABLE_SESSION_COLUMNS] as const).map((c) => [c, sessionColumnType(c)] as const);
+const UPDATE_COLUMNS = (['id', 'project_id', ...MUTABLE_SESSION_COLUMNS] as const).map(
+  (c) => [c, sessionColumnType(c)] as const,
+);
 
 /**
  * The shared backend: any number of server processes on one PostgreSQL. A batch is one
@@ -45,17 +47,18 @@ export class PostgresStore extends SqlStore {
 
   async commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]> {
     return this.db.transaction(async (tx) => {
-      const ids = sessionIdsOf(ops).sort();
       const stored = new Map<string, StoredSession>();
+      // Locked in key order, so that two instances never deadlock on them.
       const found = await this.all(
-        sql`SELECT * FROM sessions WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`,
+        sql`SELECT * FROM sessions WHERE ${inPairs('id', 'project_id', sessionKeysOf(ops))}
+          ORDER BY id, project_id FOR UPDATE`,
         tx,
       );
       for (const r of found) {
         const s = storedSession(r);
-        stored.set(s.session.id, s);
+        stored.set(keyOf(s.session), s);
       }
-      const loaded = new Map([...stored].map(([id, s]) => [id, s.session]));
+      const loaded = new Map([...stored].map(([key, s]) => [key, s.session]));
       const plan = planBatch(ops, loaded, now);
       const inserted = await this.insertEvents(tx, plan.rows);
       const outcome = finishBatch(plan, inserted);
@@ -70,7 +73,7 @@ export class PostgresStore extends SqlStore {
         });
         await this.run(
           sql`UPDATE sessions s SET ${raw(MUTABLE_SESSION_COLUMNS.map((c) => `${c} = r.${c}`).join(', '))}
-            FROM ${rows('r', UPDATE_COLUMNS, list)} WHERE s.id = r.id`,
+            FROM ${rows('r', UPDATE_COLUMNS, list)} WHERE s.id = r.id AND s.project_id = r.project_id`,
           tx,
         );
       }

@@ -25,9 +25,9 @@ import {
   uniqueUsersOf,
   zoneClock,
 } from '@sessiontrack/core';
-import type { BatchOutcome, BatchPlan } from '../batch.js';
+import { type BatchOutcome, type BatchPlan, keyOf, sessionKey, splitKey } from '../batch.js';
 import { rowToAnalyticsEvent, rowToProject, rowToSession } from '../rows.js';
-import { inList, raw, rows, type Sql, sql } from './sql.js';
+import { inList, inPairs, raw, rows, type Sql, sql } from './sql.js';
 
 // The maintained aggregates in SQL, written once for every dialect (docs/metrics.md, "When a
 // number is final"; the definitions are core's aggregates.ts). Three writers share `applyDelta`:
@@ -347,22 +347,27 @@ const UNKNOWN_PROJECT = (() => {
 
 /**
  * Facets of sessions stored before facets existed (migration 6 wrote 'unknown'), from their
- * events, without the events listed in `except` (`session\0event` ids: a batch's own new rows,
- * which are folded in afterwards).
+ * events, by sessionKey, without the events listed in `except` (`sessionKey\0event` ids: a
+ * batch's own new rows, which are folded in afterwards).
  */
 export function* facetsFromEvents(
-  sessionIds: readonly string[],
+  sessions: readonly Pick<Session, 'projectId' | 'id'>[],
   except: ReadonlySet<string> = new Set(),
 ): SqlProgram<Map<string, SessionFacets>> {
-  const out = new Map<string, SessionFacets>(sessionIds.map((id) => [id, emptyFacets()]));
-  if (sessionIds.length === 0) return out;
+  const out = new Map<string, SessionFacets>(sessions.map((s) => [keyOf(s), emptyFacets()]));
+  if (sessions.length === 0) return out;
   // In arrival order: the paths are (core's addEventToFacets), the rest does not care.
-  const found = yield sql`SELECT session_id, event_id, type, name, page, details FROM events
-    WHERE ${inList('session_id', sessionIds)} AND ${inList('type', ANALYTICS_EVENT_TYPES)} ORDER BY seq`;
+  const found = yield sql`SELECT project_id, session_id, event_id, type, name, page, details FROM events
+    WHERE ${inPairs(
+      'session_id',
+      'project_id',
+      sessions.map((s) => [s.id, s.projectId]),
+    )} AND ${inList('type', ANALYTICS_EVENT_TYPES)} ORDER BY seq`;
   for (const r of found) {
-    if (except.has(`${r.session_id}${SEP}${r.event_id}`)) continue;
-    const e = rowToAnalyticsEvent(r);
-    out.set(e.sessionId, addEventToFacets(out.get(e.sessionId) ?? emptyFacets(), e));
+    const key = sessionKey(String(r.project_id), String(r.session_id));
+    const f = out.get(key);
+    if (!f || except.has(`${key}${SEP}${r.event_id}`)) continue;
+    out.set(key, addEventToFacets(f, rowToAnalyticsEvent(r)));
   }
   return out;
 }
@@ -382,22 +387,23 @@ export function* knownFacets(
   list: readonly StoredSession[],
   except?: ReadonlySet<string>,
 ): SqlProgram<AggregateInput[]> {
-  const unknown = list.filter((s) => s.facets === null).map((s) => s.session.id);
+  const unknown = list.filter((s) => s.facets === null).map((s) => s.session);
   const found = unknown.length > 0 ? yield* facetsFromEvents(unknown, except) : new Map<string, SessionFacets>();
-  return list.map((s) => ({ session: s.session, facets: s.facets ?? found.get(s.session.id) ?? emptyFacets() }));
+  return list.map((s) => ({ session: s.session, facets: s.facets ?? found.get(keyOf(s.session)) ?? emptyFacets() }));
 }
 
 export interface BatchAggregates {
   delta: AggregateDelta;
-  /** Sessions of the batch whose facets changed: what to store with them (null: none). */
+  /** Sessions of the batch whose facets changed, by sessionKey: what to store with them (null: none). */
   facets: Map<string, string | null>;
-  /** Every touched session's facets after the batch (a backend's cache keeps them). */
+  /** Every touched session's facets after the batch, by sessionKey (a backend's cache keeps them). */
   after: Map<string, SessionFacets>;
 }
 
 /**
  * What a committed batch changes in the aggregates: per session it touched, after − before, with
- * the facets of the events that were new (duplicates do not count, like the counters).
+ * the facets of the events that were new (duplicates do not count, like the counters). `before`:
+ * the stored sessions by sessionKey.
  */
 export function* batchAggregates(
   options: ProjectOptions,
@@ -410,45 +416,57 @@ export function* batchAggregates(
   yield* options.load(touched.map((s) => s.projectId));
   const fresh = new Set<string>();
   plan.rows.forEach((row, i) => {
-    if (inserted[i]) fresh.add(`${row.sessionId}${SEP}${row.id}`);
+    if (inserted[i]) fresh.add(`${sessionKey(row.projectId, row.sessionId)}${SEP}${row.id}`);
   });
-  const unknown = outcome.updates.filter((s) => before.get(s.id)?.facets === null).map((s) => s.id);
+  const unknown = outcome.updates.filter((s) => before.get(keyOf(s))?.facets === null);
   const recovered = unknown.length > 0 ? yield* facetsFromEvents(unknown, fresh) : new Map<string, SessionFacets>();
   const base = new Map<string, SessionFacets>();
-  for (const s of outcome.inserts) base.set(s.id, emptyFacets());
-  for (const s of outcome.updates) base.set(s.id, before.get(s.id)?.facets ?? recovered.get(s.id) ?? emptyFacets());
+  for (const s of outcome.inserts) base.set(keyOf(s), emptyFacets());
+  for (const s of outcome.updates) {
+    const k = keyOf(s);
+    base.set(k, before.get(k)?.facets ?? recovered.get(k) ?? emptyFacets());
+  }
   const after = new Map(base);
   plan.rows.forEach((row, i) => {
-    const f = inserted[i] ? after.get(row.sessionId) : undefined;
-    if (f) after.set(row.sessionId, addEventToFacets(f, row));
+    const k = sessionKey(row.projectId, row.sessionId);
+    const f = inserted[i] ? after.get(k) : undefined;
+    if (f) after.set(k, addEventToFacets(f, row));
   });
   const delta = new AggregateDelta(options.of);
   const facets = new Map<string, string | null>();
   for (const s of outcome.inserts) {
-    const f = after.get(s.id) ?? emptyFacets();
+    const k = keyOf(s);
+    const f = after.get(k) ?? emptyFacets();
     delta.change(null, { session: s, facets: f });
-    if (f !== base.get(s.id)) facets.set(s.id, facetsToText(f));
+    if (f !== base.get(k)) facets.set(k, facetsToText(f));
   }
   for (const s of outcome.updates) {
-    const was = before.get(s.id);
-    const f0 = base.get(s.id) ?? emptyFacets();
-    const f = after.get(s.id) ?? f0;
+    const k = keyOf(s);
+    const was = before.get(k);
+    const f0 = base.get(k) ?? emptyFacets();
+    const f = after.get(k) ?? f0;
     if (was) delta.change({ session: was.session, facets: f0 }, { session: s, facets: f });
-    if (f !== f0 || was?.facets === null) facets.set(s.id, facetsToText(f));
+    if (f !== f0 || was?.facets === null) facets.set(k, facetsToText(f));
   }
   return { delta, facets, after };
 }
 
-/** Stores facets with their sessions (only those that changed: most batches change none). */
+/** Stores facets with their sessions, by sessionKey (only those that changed: most batches change none). */
 export function setFacetsSql(list: ReadonlyMap<string, string | null>): Sql {
   return sql`UPDATE sessions SET facets = f.v FROM ${rows(
     'f',
     [
       ['id', 'text'],
+      ['p', 'text'],
       ['v', 'text'],
     ],
-    [...list].sort(([a], [b]) => (a < b ? -1 : 1)),
-  )} WHERE sessions.id = f.id`;
+    [...list]
+      .map(([key, v]) => {
+        const [p, id] = splitKey(key);
+        return [id, p, v] as const;
+      })
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1)),
+  )} WHERE sessions.id = f.id AND sessions.project_id = f.p`;
 }
 
 /**
@@ -464,17 +482,20 @@ export function* sweepRound(
 ): SqlProgram<number> {
   const found = (yield sql`SELECT * FROM sessions WHERE status <> 'ended' AND expires_at <= ${now}${
     projectId === undefined ? raw('') : sql` AND project_id = ${projectId}`
-  } ORDER BY id LIMIT ${limit}${raw(rowLocks ? ' FOR UPDATE' : '')}`).map(storedSession);
+  } ORDER BY id, project_id LIMIT ${limit}${raw(rowLocks ? ' FOR UPDATE' : '')}`).map(storedSession);
   if (found.length === 0) return 0;
-  const ids = found.map((s) => s.session.id);
   yield sql`UPDATE sessions SET status = 'ended', ended_at = last_activity_at, expires_at = last_activity_at,
       disconnected_at = NULL, exit_reason = 'timeout'
-    WHERE ${inList('id', ids)}`;
+    WHERE ${inPairs(
+      'id',
+      'project_id',
+      found.map((s) => [s.session.id, s.session.projectId]),
+    )}`;
   const list = yield* knownFacets(found);
-  const unknown = new Set(found.filter((s) => s.facets === null).map((s) => s.session.id));
+  const unknown = new Set(found.filter((s) => s.facets === null).map((s) => keyOf(s.session)));
   if (unknown.size > 0) {
     yield setFacetsSql(
-      new Map(list.filter((s) => unknown.has(s.session.id)).map((s) => [s.session.id, facetsToText(s.facets)])),
+      new Map(list.filter((s) => unknown.has(keyOf(s.session))).map((s) => [keyOf(s.session), facetsToText(s.facets)])),
     );
   }
   yield* options.load(found.map((s) => s.session.projectId));
@@ -505,7 +526,7 @@ export function* forgetUser(options: ProjectOptions, projectId: string, user: st
   yield* applyDelta(delta);
 }
 
-/** Adds imported sessions (new, with their new events) to the aggregates and stores their facets. */
+/** Adds imported sessions (new, with their new events by sessionKey) to the aggregates and stores their facets. */
 export function* addImported(
   options: ProjectOptions,
   sessions: readonly Session[],
@@ -516,10 +537,10 @@ export function* addImported(
   const delta = new AggregateDelta(options.of);
   const facets = new Map<string, string | null>();
   for (const s of sessions) {
-    const f = facetsOf(events.get(s.id) ?? []);
+    const f = facetsOf(events.get(keyOf(s)) ?? []);
     delta.change(null, { session: s, facets: f });
     const text = facetsToText(f);
-    if (text !== null) facets.set(s.id, text);
+    if (text !== null) facets.set(keyOf(s), text);
   }
   if (facets.size > 0) yield setFacetsSql(facets);
   yield* applyDelta(delta);
@@ -556,9 +577,8 @@ export function* rebuildDayProgram(
     const found = (yield sql`SELECT * FROM sessions WHERE project_id = ${p} AND started_at >= ${from}
       AND started_at < ${to} AND (started_at, id) > (${after[0]}, ${after[1]})
       ORDER BY started_at, id LIMIT ${REBUILD_PAGE}`).map(rowToSession);
-    const facets =
-      found.length > 0 ? yield* facetsFromEvents(found.map((s) => s.id)) : new Map<string, SessionFacets>();
-    for (const s of found) delta.change(null, { session: s, facets: facets.get(s.id) ?? emptyFacets() });
+    const facets = found.length > 0 ? yield* facetsFromEvents(found) : new Map<string, SessionFacets>();
+    for (const s of found) delta.change(null, { session: s, facets: facets.get(keyOf(s)) ?? emptyFacets() });
     const last = found.at(-1);
     if (!last || found.length < REBUILD_PAGE) break;
     after = [last.startedAt, last.id];

@@ -13,7 +13,7 @@ import {
   type UserActivity,
   type UserDay,
 } from '@sessiontrack/core';
-import type { EventRow } from '../batch.js';
+import { type EventRow, keyOf, sessionKey } from '../batch.js';
 import { type DirtyMark, dirtyMarks } from '../rollup-marks.js';
 import {
   EVENT_COLUMNS,
@@ -64,7 +64,20 @@ import {
 } from './aggregates-sql.js';
 import type { SqlDialect } from './dialect.js';
 import type { SqlDriver, SqlQueryable } from './driver.js';
-import { type Compiled, compile, greatest, inList, join, json, raw, rows, type Sql, sql, values } from './sql.js';
+import {
+  type Compiled,
+  compile,
+  greatest,
+  inList,
+  inPairs,
+  join,
+  json,
+  raw,
+  rows,
+  type Sql,
+  sql,
+  values,
+} from './sql.js';
 import { newUserDaysProgram, userActivityOf, userActivitySql } from './users-sql.js';
 
 type Row = Record<string, unknown>;
@@ -131,17 +144,17 @@ export abstract class SqlStore implements Store {
 
   // ---- shared statements of the write paths ----
 
-  /** Inserts sessions in one statement; answers the ids stored (with `skipExisting`, the new ones). */
+  /** Inserts sessions in one statement; answers the keys stored (with `skipExisting`, the new ones). */
   protected async insertSessions(tx: SqlQueryable, sessions: readonly Session[], skipExisting: boolean) {
     const list = sessions.map((s) => {
       const row = sessionToRow(s);
       return SESSION_COLUMNS.map((c) => row[c]);
     });
     const types = SESSION_COLUMNS.map((c) => [c, sessionColumnType(c)] as const);
-    return this.all<{ id: string }>(
+    return this.all<{ id: string; project_id: string }>(
       sql`INSERT INTO sessions (${raw(SESSION_COLUMNS.join(', '))})
         SELECT * FROM ${rows('s', types, list)} WHERE true
-        ${skipExisting ? raw('ON CONFLICT DO NOTHING') : NONE} RETURNING id`,
+        ${skipExisting ? raw('ON CONFLICT DO NOTHING') : NONE} RETURNING id, project_id`,
       tx,
     );
   }
@@ -152,25 +165,34 @@ export abstract class SqlStore implements Store {
    */
   protected async insertEvents(tx: SqlQueryable, list: readonly EventRow[]): Promise<boolean[]> {
     if (list.length === 0) return [];
-    const added = await this.all<{ session_id: string; event_id: string }>(
+    const added = await this.all<{ project_id: string; session_id: string; event_id: string }>(
       sql`INSERT INTO events (${raw(EVENT_COLUMNS.map(([c]) => c).join(', '))})
         SELECT * FROM ${rows('e', EVENT_COLUMNS, list.map(eventValues))} WHERE true
-        ON CONFLICT DO NOTHING RETURNING session_id, event_id`,
+        ON CONFLICT DO NOTHING RETURNING project_id, session_id, event_id`,
       tx,
     );
-    const fresh = new Set(added.map((r) => `${r.session_id}\u0000${r.event_id}`));
-    return list.map((e) => fresh.delete(`${e.sessionId}\u0000${e.id}`));
+    const fresh = new Set(added.map((r) => `${sessionKey(r.project_id, r.session_id)}\u0000${r.event_id}`));
+    return list.map((e) => fresh.delete(`${sessionKey(e.projectId, e.sessionId)}\u0000${e.id}`));
   }
 
   // ---- sessions and events ----
 
-  async getSession(id: string): Promise<Session | null> {
-    const [r] = await this.all(sql`SELECT * FROM sessions WHERE id = ${id}`);
+  async getSession(projectId: string, id: string): Promise<Session | null> {
+    const [r] = await this.all(sql`SELECT * FROM sessions WHERE id = ${id} AND project_id = ${projectId}`);
     return r ? rowToSession(r) : null;
   }
 
-  async getEvents(sessionId: string): Promise<StoredEvent[]> {
-    return (await this.all(sql`SELECT * FROM events WHERE session_id = ${sessionId} ORDER BY ts, seq`)).map(rowToEvent);
+  async sessionsById(id: string): Promise<Session[]> {
+    // The key leads with the id: one probe, whatever the number of projects.
+    return (await this.all(sql`SELECT * FROM sessions WHERE id = ${id} ORDER BY project_id`)).map(rowToSession);
+  }
+
+  async getEvents(projectId: string, sessionId: string): Promise<StoredEvent[]> {
+    return (
+      await this.all(
+        sql`SELECT * FROM events WHERE session_id = ${sessionId} AND project_id = ${projectId} ORDER BY ts, seq`,
+      )
+    ).map(rowToEvent);
   }
 
   async listSessions(q: SessionQuery, now: number): Promise<SessionPage> {
@@ -213,10 +235,10 @@ export abstract class SqlStore implements Store {
             items.map((i) => i.session),
             true,
           )
-        ).map((r) => r.id),
+        ).map((r) => sessionKey(r.project_id, r.id)),
       );
       // The first item of an id is the one stored (a repeated id later in the list is skipped).
-      const stored = items.filter((i) => fresh.delete(i.session.id));
+      const stored = items.filter((i) => fresh.delete(keyOf(i.session)));
       const inserted = await this.insertEvents(
         tx,
         stored.flatMap(({ session, events }) =>
@@ -228,7 +250,7 @@ export abstract class SqlStore implements Store {
       let i = 0;
       for (const { session, events: list } of stored) {
         events.set(
-          session.id,
+          keyOf(session),
           list.filter(() => inserted[i++]),
         );
       }
@@ -299,22 +321,29 @@ export abstract class SqlStore implements Store {
     const lock = this.dialect.rowLocks ? raw(' FOR UPDATE') : NONE;
     for (;;) {
       const r = await this.db.transaction(async (tx) => {
-        let ids: string[];
+        /** [id, projectId] of each session: another project's session of the same id stays. */
+        let keys: [string, string][];
         if (fromAggregates) {
           const found: StoredSession[] = (
             await this.all(sql`SELECT * FROM sessions WHERE ${scope} LIMIT ${chunk}${lock}`, tx)
           ).map(storedSession);
-          ids = found.map((x) => x.session.id);
+          keys = found.map((x) => [x.session.id, x.session.projectId]);
           await this.program(subtractSessions(this.projectOptions, found), tx);
         } else {
-          ids = (
-            await this.all<{ id: string }>(sql`SELECT id FROM sessions WHERE ${scope} LIMIT ${chunk}${lock}`, tx)
-          ).map((x) => x.id);
+          keys = (
+            await this.all<{ id: string; project_id: string }>(
+              sql`SELECT id, project_id FROM sessions WHERE ${scope} LIMIT ${chunk}${lock}`,
+              tx,
+            )
+          ).map((x) => [x.id, x.project_id]);
         }
-        if (ids.length === 0) return { sessions: 0, events: 0 };
-        await this.run(sql`DELETE FROM agent_state WHERE ${inList('session_id', ids)}`, tx);
-        const events = await this.run(sql`DELETE FROM events WHERE ${inList('session_id', ids)}`, tx);
-        return { sessions: await this.run(sql`DELETE FROM sessions WHERE ${inList('id', ids)}`, tx), events };
+        if (keys.length === 0) return { sessions: 0, events: 0 };
+        await this.run(sql`DELETE FROM agent_state WHERE ${inPairs('session_id', 'project_id', keys)}`, tx);
+        const events = await this.run(sql`DELETE FROM events WHERE ${inPairs('session_id', 'project_id', keys)}`, tx);
+        return {
+          sessions: await this.run(sql`DELETE FROM sessions WHERE ${inPairs('id', 'project_id', keys)}`, tx),
+          events,
+        };
       });
       // After every round: commits that ran between rounds may have cached what this one deleted.
       this.sessionsChanged();
@@ -356,7 +385,7 @@ export abstract class SqlStore implements Store {
         WHERE ${inList(
           'session_id',
           sessions.map((s) => s.id),
-        )} AND ${inList('type', ANALYTICS_EVENT_TYPES)}
+        )} AND project_id = ${projectId} AND ${inList('type', ANALYTICS_EVENT_TYPES)}
         ORDER BY seq`,
     );
     return { sessions, events: events.map(rowToAnalyticsEvent) };
@@ -621,10 +650,16 @@ export abstract class SqlStore implements Store {
 
   // ---- MCP agent state ----
 
-  async getAgentState(sessionId: string, agentId: string, key: string, now: number): Promise<AgentStateEntry | null> {
+  async getAgentState(
+    projectId: string,
+    sessionId: string,
+    agentId: string,
+    key: string,
+    now: number,
+  ): Promise<AgentStateEntry | null> {
     const [r] = await this.all(
-      sql`SELECT * FROM agent_state WHERE session_id = ${sessionId} AND agent_id = ${agentId} AND key = ${key}
-        AND (expires_at IS NULL OR expires_at > ${now})`,
+      sql`SELECT * FROM agent_state WHERE session_id = ${sessionId} AND project_id = ${projectId}
+        AND agent_id = ${agentId} AND key = ${key} AND (expires_at IS NULL OR expires_at > ${now})`,
     );
     if (!r) return null;
     return rowToAgentState(r, this.dialect.decodesJson ? r.value : JSON.parse(String(r.value)));
@@ -634,15 +669,14 @@ export abstract class SqlStore implements Store {
     await this.run(
       sql`INSERT INTO agent_state (project_id, session_id, agent_id, key, value, expires_at, updated_at)
         VALUES (${e.projectId}, ${e.sessionId}, ${e.agentId}, ${e.key}, ${json(e.value)}, ${e.expiresAt}, ${e.updatedAt})
-        ON CONFLICT (session_id, agent_id, key) DO UPDATE SET
-          project_id = excluded.project_id, value = excluded.value, expires_at = excluded.expires_at,
-          updated_at = excluded.updated_at`,
+        ON CONFLICT (session_id, project_id, agent_id, key) DO UPDATE SET
+          value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
     );
   }
 
-  async deleteAgentState(sessionId: string, agentId: string, key?: string): Promise<number> {
+  async deleteAgentState(projectId: string, sessionId: string, agentId: string, key?: string): Promise<number> {
     return this.run(
-      sql`DELETE FROM agent_state WHERE session_id = ${sessionId} AND agent_id = ${agentId}${
+      sql`DELETE FROM agent_state WHERE session_id = ${sessionId} AND project_id = ${projectId} AND agent_id = ${agentId}${
         key === undefined ? NONE : sql` AND key = ${key}`
       }`,
     );
@@ -651,7 +685,8 @@ export abstract class SqlStore implements Store {
   async purgeAgentState(now: number): Promise<number> {
     return this.run(
       sql`DELETE FROM agent_state WHERE (expires_at IS NOT NULL AND expires_at <= ${now})
-        OR NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.id = agent_state.session_id)`,
+        OR NOT EXISTS (SELECT 1 FROM sessions
+          WHERE sessions.id = agent_state.session_id AND sessions.project_id = agent_state.project_id)`,
     );
   }
 }

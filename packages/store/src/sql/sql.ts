@@ -41,6 +41,20 @@ export const values = (list: readonly unknown[]): Sql =>
 export const inList = (expr: string, values: readonly unknown[], type: SqlType = 'text'): Sql =>
   new Sql((d, bind) => d.inList(expr, values, type, bind));
 
+/**
+ * The pair (a, b) is one of `pairs` (one parameter, any length): a session by (project, id). A
+ * row-value IN over a bound set of rows, in both dialects.
+ */
+export const inPairs = (a: string, b: string, pairs: readonly (readonly [string, string])[]): Sql =>
+  sql`(${raw(a)}, ${raw(b)}) IN (SELECT x, y FROM ${rows(
+    'k',
+    [
+      ['x', 'text'],
+      ['y', 'text'],
+    ],
+    pairs,
+  )})`;
+
 export const rows = (
   alias: string,
   columns: readonly (readonly [string, SqlType])[],

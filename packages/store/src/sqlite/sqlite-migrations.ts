@@ -1,5 +1,10 @@
 import type { Migration } from '../migration.js';
 
+// The columns migration 10 copies, as they were after migration 9.
+const SESSIONS_V10 = `id, project_id, kind, user_id, anonymous_id, status, started_at, last_activity_at, ended_at, disconnected_at, expires_at, idle_timeout_ms, absolute_timeout_ms, device_type, browser, os, screen_size, entry_page, entry_source, entry_referrer, entry_campaign, exit_page, exit_reason, last_action, country, region, continent, transport, actions, errors, tool_calls, workflows, recovery_attempts, metadata, grace_ms, max_recovery_attempts, facets, engaged_ms`;
+const EVENTS_V10 = 'seq, project_id, session_id, event_id, type, name, ts, received_at, page, resource_id, details';
+const AGENT_STATE_V10 = 'project_id, session_id, agent_id, key, value, expires_at, updated_at';
+
 // Versioned schema of the SQLite backend. A migration is never edited once released: add one.
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
@@ -233,6 +238,91 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       UPDATE sessions SET facets = 'unknown';
       INSERT OR REPLACE INTO rollup_dirty (project_id, utc_day, marked_at)
         SELECT DISTINCT project_id, started_at / 86400000, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM sessions;
+    `,
+  },
+  {
+    version: 10,
+    name: 'sessions keyed by project',
+    sql: `
+      -- Session ids are unique per project, no longer globally (issue 14.10): a client-chosen id
+      -- that another project uses starts a session like a never-used one, so that no project can
+      -- tell which ids another one has. Sessions, events and agent state are keyed by
+      -- (session id, project): the id first, so a lookup by id alone (the admin's read route, a
+      -- batch's load) stays one probe of the key. SQLite changes a key only by rebuilding the
+      -- table: each is copied whole, in this migration's transaction.
+      CREATE TABLE sessions_v10 (
+        id TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        user_id TEXT,
+        anonymous_id TEXT,
+        status TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_activity_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        disconnected_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        idle_timeout_ms INTEGER NOT NULL,
+        absolute_timeout_ms INTEGER NOT NULL,
+        device_type TEXT, browser TEXT, os TEXT, screen_size TEXT,
+        entry_page TEXT, entry_source TEXT, entry_referrer TEXT, entry_campaign TEXT,
+        exit_page TEXT, exit_reason TEXT, last_action TEXT,
+        country TEXT, region TEXT, continent TEXT,
+        transport TEXT,
+        actions INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        tool_calls INTEGER NOT NULL DEFAULT 0,
+        workflows INTEGER NOT NULL DEFAULT 0,
+        recovery_attempts INTEGER NOT NULL DEFAULT 0,
+        metadata TEXT,
+        grace_ms INTEGER,
+        max_recovery_attempts INTEGER,
+        facets TEXT,
+        engaged_ms INTEGER,
+        PRIMARY KEY (id, project_id)
+      ) WITHOUT ROWID;
+      INSERT INTO sessions_v10 (${SESSIONS_V10})
+        SELECT ${SESSIONS_V10} FROM sessions;
+      DROP TABLE sessions;
+      ALTER TABLE sessions_v10 RENAME TO sessions;
+      CREATE INDEX sessions_project_started ON sessions (project_id, started_at DESC, id DESC);
+      CREATE INDEX sessions_project_user ON sessions (project_id, user_id, started_at DESC) WHERE user_id IS NOT NULL;
+      CREATE INDEX sessions_live ON sessions (project_id, started_at DESC) WHERE status <> 'ended';
+
+      -- (session, project, client event id): a retried or double-sent event is stored once, and
+      -- the same ids in another project's session of the same id are that session's own.
+      CREATE TABLE events_v10 (
+        seq INTEGER PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT,
+        ts INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        page TEXT,
+        resource_id TEXT,
+        details TEXT,
+        UNIQUE (session_id, project_id, event_id)
+      );
+      INSERT INTO events_v10 (${EVENTS_V10}) SELECT ${EVENTS_V10} FROM events;
+      DROP TABLE events;
+      ALTER TABLE events_v10 RENAME TO events;
+
+      CREATE TABLE agent_state_v10 (
+        project_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (session_id, project_id, agent_id, key)
+      ) WITHOUT ROWID;
+      INSERT INTO agent_state_v10 (${AGENT_STATE_V10}) SELECT ${AGENT_STATE_V10} FROM agent_state;
+      DROP TABLE agent_state;
+      ALTER TABLE agent_state_v10 RENAME TO agent_state;
+      CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
 ];

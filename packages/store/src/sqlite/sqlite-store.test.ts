@@ -79,16 +79,16 @@ describe('SqliteStore (file specifics)', () => {
       T0,
     );
     expect(results.every((r) => r.ok)).toBe(true);
-    const storedSession = await first.getSession(session.id);
-    const storedEvents = await first.getEvents(session.id);
+    const storedSession = await first.getSession(session.projectId, session.id);
+    const storedEvents = await first.getEvents(session.projectId, session.id);
     expect(storedSession?.actions).toBe(1);
     await first.close();
 
     const second = new SqliteStore({ filename });
     try {
       expect(await second.listProjects()).toEqual([project]);
-      expect(await second.getSession(session.id)).toEqual(storedSession);
-      expect(await second.getEvents(session.id)).toEqual(storedEvents);
+      expect(await second.getSession(session.projectId, session.id)).toEqual(storedSession);
+      expect(await second.getEvents(session.projectId, session.id)).toEqual(storedEvents);
       expect(storedEvents).toHaveLength(1);
       // the event id still deduplicates after the reopen
       const [again] = await second.commit(
@@ -360,7 +360,7 @@ describe('SqliteStore session cache', () => {
         ),
       ).rejects.toThrow();
       // the end was rolled back, and the cache must not claim otherwise
-      expect((await store.getSession(session.id))?.status).toBe('active');
+      expect((await store.getSession(session.projectId, session.id))?.status).toBe('active');
       const [r] = await store.commit(
         [
           {
@@ -396,8 +396,8 @@ describe('SqliteStore beside the shared transactions', () => {
       const committed = store.commit([{ op: 'start', session: live }], T0);
       await expect(failing).rejects.toThrow();
       expect(await committed).toMatchObject([{ ok: true }]);
-      expect(await store.getSession(imported.id)).toBeNull();
-      expect(await store.getSession(live.id)).toEqual(live);
+      expect(await store.getSession(imported.projectId, imported.id)).toBeNull();
+      expect(await store.getSession(live.projectId, live.id)).toEqual(live);
     } finally {
       await store.close();
     }

@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Session, SessionFacets } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
-import { type BatchOutcome, finishBatch, planBatch, sessionIdsOf } from '../batch.js';
+import { type BatchOutcome, finishBatch, keyOf, planBatch, sessionKey, sessionKeysOf, splitKey } from '../batch.js';
 import type { Migration } from '../migration.js';
 import { EVENT_COLUMNS, eventValues, MUTABLE_SESSION_COLUMNS, SESSION_COLUMNS, sessionToRow } from '../rows.js';
 import { applyDelta, batchAggregates, runSync, type StoredSession, storedSession } from '../sql/aggregates-sql.js';
@@ -41,7 +41,7 @@ export class SqliteStore extends SqlStore {
   readonly #driver: SqliteDriver;
   readonly #stmt;
   #checkpointer: Checkpointer | undefined;
-  /** Sessions with their facets (sql/aggregates-sql.ts), as last committed by this process. */
+  /** Sessions with their facets (sql/aggregates-sql.ts) by sessionKey, as last committed by this process. */
   readonly #cache = new Map<string, StoredSession>();
   // Made once: better-sqlite3 builds four wrapper functions per transaction() call.
   readonly #commitTx: Database.Transaction<
@@ -82,15 +82,21 @@ export class SqliteStore extends SqlStore {
     // Only the columns a session's life changes: SQLite rewrites every index whose columns are SET.
     const sets = (columns: readonly string[]) => columns.map((c) => `${c} = @${c}`).join(', ');
     this.#stmt = {
-      loadSessions: db.prepare(`SELECT * FROM sessions WHERE id IN (SELECT value FROM json_each(?))`),
+      loadSessions: db.prepare(
+        `SELECT * FROM sessions WHERE (id, project_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+      ),
       insertSession: db.prepare(`INSERT INTO sessions (${cols}) VALUES (${params})`),
-      updateSession: db.prepare(`UPDATE sessions SET ${sets(MUTABLE_SESSION_COLUMNS)} WHERE id = @id`),
-      updateActivity: db.prepare(`UPDATE sessions SET ${sets(ACTIVITY_COLUMNS)} WHERE id = @id`),
+      updateSession: db.prepare(
+        `UPDATE sessions SET ${sets(MUTABLE_SESSION_COLUMNS)} WHERE id = @id AND project_id = @project_id`,
+      ),
+      updateActivity: db.prepare(
+        `UPDATE sessions SET ${sets(ACTIVITY_COLUMNS)} WHERE id = @id AND project_id = @project_id`,
+      ),
       insertEvent: db.prepare(
         `INSERT INTO events (${EVENT_COLUMNS.map(([c]) => c).join(', ')})
          VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
       ),
-      setFacets: db.prepare('UPDATE sessions SET facets = ? WHERE id = ?'),
+      setFacets: db.prepare('UPDATE sessions SET facets = ? WHERE project_id = ? AND id = ?'),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
     };
     this.#commitTx = db.transaction((ops: readonly WriteOp[], now: number) => this.#applyBatch(ops, now));
@@ -113,7 +119,7 @@ export class SqliteStore extends SqlStore {
     try {
       const outcome = this.#commitTx.immediate(ops, now);
       for (const session of [...outcome.inserts, ...outcome.updates]) {
-        this.#remember({ session, facets: outcome.facets.get(session.id) ?? null });
+        this.#remember({ session, facets: outcome.facets.get(keyOf(session)) ?? null });
       }
       return outcome.results;
     } catch (err) {
@@ -124,9 +130,9 @@ export class SqliteStore extends SqlStore {
 
   #applyBatch(ops: readonly WriteOp[], now: number): BatchOutcome & { facets: Map<string, SessionFacets> } {
     const s = this.#stmt;
-    const stored = this.#loadSessions(sessionIdsOf(ops));
+    const stored = this.#loadSessions(sessionKeysOf(ops));
     const loaded = new Map<string, Session>();
-    for (const [id, x] of stored) loaded.set(id, x.session);
+    for (const [key, x] of stored) loaded.set(key, x.session);
     const plan = planBatch(ops, loaded, now);
     const inserted = plan.rows.map((e) => s.insertEvent.run(...eventValues(e)).changes === 1);
     const outcome = finishBatch(plan, inserted);
@@ -138,7 +144,7 @@ export class SqliteStore extends SqlStore {
     for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
     for (const session of outcome.updates) {
       // Most updates are activity only, and that statement touches no index at all.
-      const before = loaded.get(session.id);
+      const before = loaded.get(keyOf(session));
       const lifecycleChanged =
         !before ||
         before.userId !== session.userId ||
@@ -149,7 +155,7 @@ export class SqliteStore extends SqlStore {
       // (A statement reads the named parameters it has from the whole row.)
       (lifecycleChanged ? s.updateSession : s.updateActivity).run(sessionToRow(session));
     }
-    for (const [id, text] of agg.facets) s.setFacets.run(text, id);
+    for (const [key, text] of agg.facets) s.setFacets.run(text, ...splitKey(key));
     runSync(applyDelta(agg.delta), exec);
     return { ...outcome, facets: agg.after };
   }
@@ -159,23 +165,24 @@ export class SqliteStore extends SqlStore {
    * since (PRAGMA data_version moves only on other connections' commits), else from the table.
    * Loading the touched sessions was the largest cost of a small batch.
    */
-  #loadSessions(ids: string[]): Map<string, StoredSession> {
+  #loadSessions(keys: [id: string, projectId: string][]): Map<string, StoredSession> {
     const version = this.#stmt.dataVersion.get() as number;
     if (version !== this.#dataVersion) {
       this.#cache.clear();
       this.#dataVersion = version;
     }
     const loaded = new Map<string, StoredSession>();
-    const missing: string[] = [];
-    for (const id of ids) {
-      const hit = this.#cache.get(id);
-      if (hit) loaded.set(id, hit);
-      else missing.push(id);
+    const missing: [string, string][] = [];
+    for (const k of keys) {
+      const key = sessionKey(k[1], k[0]);
+      const hit = this.#cache.get(key);
+      if (hit) loaded.set(key, hit);
+      else missing.push(k);
     }
     if (missing.length > 0) {
       for (const r of this.#stmt.loadSessions.all(JSON.stringify(missing)) as Row[]) {
         const stored = storedSession(r);
-        loaded.set(stored.session.id, stored);
+        loaded.set(keyOf(stored.session), stored);
         this.#remember(stored);
       }
     }
@@ -184,8 +191,9 @@ export class SqliteStore extends SqlStore {
 
   #remember(stored: StoredSession): void {
     // Map order is insertion order: re-inserting moves a session to the young end.
-    this.#cache.delete(stored.session.id);
-    this.#cache.set(stored.session.id, stored);
+    const key = keyOf(stored.session);
+    this.#cache.delete(key);
+    this.#cache.set(key, stored);
     if (this.#cache.size > SESSION_CACHE_SIZE) {
       const oldest = this.#cache.keys().next().value;
       if (oldest !== undefined) this.#cache.delete(oldest);
