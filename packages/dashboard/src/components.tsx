@@ -129,14 +129,9 @@ export function PathList(props: { rows: PathRow[]; empty: string; testId: string
           <span className="bar" style={{ width: `${Math.max(1, Math.round(r.share * 100))}%` }} aria-hidden="true" />
           <span className="name" title={r.steps.join(' › ')}>
             {r.steps.map((step, i) => (
-              // Steps repeat within a path (`/` › `/docs` › `/`): the position is the key.
-              // biome-ignore lint/suspicious/noArrayIndexKey: see above
-              <span key={i} className="step">
-                {i > 0 && (
-                  <span className="sep" aria-label="then">
-                    {' › '}
-                  </span>
-                )}
+              // Steps repeat within a path (`/` › `/docs` › `/`): the position is part of the key.
+              <span key={`${i}:${step}`} className="step">
+                {i > 0 && <span className="sep">{' › '}</span>}
                 {step}
               </span>
             ))}
