@@ -7,7 +7,7 @@
 // Several scales in one run show whether the cost grows with today's traffic.
 
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSession, localDate, dayStart as localDayStart, newSessionId, normalizeEvent } from '@sessiontrack/core';
@@ -51,7 +51,13 @@ const USAGE = `Usage: npm run bench:busy-day -- [options]
   --time-zone <zone>      the project's IANA time zone; "today" is its local day up to a minute
                           ago (default UTC; run early in the UTC day, pick a zone where it is
                           late, e.g. Pacific/Kiritimati, so today is not a few hours long)
-  --views-only            time only the views (no single routes, no single overview GETs)`;
+  --views-only            time only the views (no single routes, no single overview GETs)
+  --keep <dir>            keep each scale's data (SQLite data dir / PostgreSQL database) and
+                          write what it is to <dir>/busy-day-<backend>-<n>.json
+  --write-only            with --keep: write the data sets, time nothing
+  --reuse <dir>           time the data sets a --keep run left in <dir> instead of writing new
+                          ones (several backends can be written at once, then timed one by one
+                          on a quiet machine); they are left in place`;
 
 const opts = parseCli(
   {
@@ -64,6 +70,9 @@ const opts = parseCli(
     seed: { type: 'string', default: '13' },
     'time-zone': { type: 'string', default: 'UTC' },
     'views-only': { type: 'boolean', default: false },
+    keep: { type: 'string' },
+    'write-only': { type: 'boolean', default: false },
+    reuse: { type: 'string' },
   },
   USAGE,
 );
@@ -77,6 +86,8 @@ const RUNS = positive('runs', opts.runs);
 const ROUTE_BUDGET_MS = positive('route-budget', opts['route-budget']) * 1000;
 const BROWSER_RUNS = positive('browser-runs', opts['browser-runs']);
 const SEED = positive('seed', opts.seed);
+if (opts['write-only'] && !opts.keep) usageError('--write-only needs --keep <dir>', USAGE);
+if (opts.keep && opts.reuse) usageError('--keep and --reuse exclude each other', USAGE);
 const TIME_ZONE = opts['time-zone'];
 try {
   localDate(0, TIME_ZONE);
@@ -459,27 +470,62 @@ async function timeSingles(url) {
 async function openFresh(n) {
   if (PG) {
     const fresh = await createFreshDatabase(PG, `busyday_${n}`);
+    if (opts.keep) fresh.keep();
     const store = await PostgresStore.open(new PgPoolDriver({ connectionString: fresh.url, max: 4 }));
-    return { store, serve: ['--database-url', fresh.url], dataDir: null, drop: () => fresh.drop(), where: fresh.name };
+    const drop = opts.keep ? async () => {} : () => fresh.drop();
+    return { store, serve: ['--database-url', fresh.url], dataDir: null, drop, where: fresh.name };
   }
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-bench-busy-day-'));
+  const dataDir = await mkdtemp(path.join(opts.keep ?? os.tmpdir(), 'sessiontrack-bench-busy-day-'));
   const store = new SqliteStore({ filename: path.join(dataDir, 'sessiontrack.db') });
-  return { store, serve: [], dataDir, drop: () => rm(dataDir, { recursive: true, force: true }), where: dataDir };
+  const drop = opts.keep ? async () => {} : () => rm(dataDir, { recursive: true, force: true });
+  return { store, serve: [], dataDir, drop, where: dataDir };
+}
+
+const manifestFile = (dir, n) => path.join(dir, `busy-day-${PG ? 'postgres' : 'sqlite'}-${n}.json`);
+
+/** A kept data set: ended what expired since it was written (as the server's sweeper would), then served. */
+async function openKept(n) {
+  const m = JSON.parse(await readFile(manifestFile(opts.reuse, n), 'utf8'));
+  const store = PG
+    ? await PostgresStore.open(new PgPoolDriver({ connectionString: m.url, max: 4 }))
+    : new SqliteStore({ filename: path.join(m.dataDir, 'sessiontrack.db') });
+  let swept = 0;
+  for (let k; (k = await store.sweepExpired(Date.now())) > 0; ) swept += k;
+  await store.close();
+  log(
+    `reusing ${fmt(n)} sessions written at ${new Date(m.now).toISOString()} in ${m.where}; ${fmt(swept)} expired since, ended now`,
+  );
+  return {
+    gen: { ...m.gen, swept: m.gen.swept + swept },
+    db: { serve: m.url ? ['--database-url', m.url] : [], dataDir: m.dataDir, drop: async () => {} },
+  };
+}
+
+/** Writes one scale's day into a fresh database (kept, with its manifest, under --keep). */
+async function writeScale(n) {
+  const now = Date.now();
+  const db = await openFresh(n);
+  const project = { ...DEFAULT_PROJECT, timeZone: TIME_ZONE, createdAt: now - DAY };
+  await db.store.createProject(project);
+  log(`writing ${fmt(n)} sessions started today into ${db.where} …`);
+  const gen = await writeDay(db.store, project, n, now);
+  await db.store.close();
+  log(
+    `  ${fmt(gen.sessions)} sessions, ${fmt(gen.calls)} track calls, ${fmt(gen.events)} events, ${fmt(gen.swept)} swept, ${fmt(gen.ms / 1000, 1)} s`,
+  );
+  if (opts.keep) {
+    const url = PG ? db.serve[1] : undefined;
+    const manifest = { n, now, timeZone: TIME_ZONE, where: db.where, url, dataDir: db.dataDir, gen };
+    await writeFile(manifestFile(opts.keep, n), JSON.stringify(manifest, null, 2));
+    log(`  kept: ${manifestFile(opts.keep, n)}`);
+  }
+  return { gen, db };
 }
 
 async function runScale(n) {
-  const now = Date.now();
-  const db = await openFresh(n);
+  const { gen, db } = opts.reuse ? await openKept(n) : await writeScale(n);
+  if (opts['write-only']) return null;
   try {
-    const project = { ...DEFAULT_PROJECT, timeZone: TIME_ZONE, createdAt: now - DAY };
-    await db.store.createProject(project);
-    log(`writing ${fmt(n)} sessions started today into ${db.where} …`);
-    const gen = await writeDay(db.store, project, n, now);
-    await db.store.close();
-    log(
-      `  ${fmt(gen.sessions)} sessions, ${fmt(gen.calls)} track calls, ${fmt(gen.events)} events, ${fmt(gen.swept)} swept, ${fmt(gen.ms / 1000, 1)} s`,
-    );
-
     const port = await freePort();
     const dataDir = db.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'sessiontrack-bench-busy-day-')));
     const args = [SERVER_BIN, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir];
@@ -578,8 +624,10 @@ function report(results) {
 }
 
 async function main() {
+  if (opts.keep) await mkdir(opts.keep, { recursive: true });
   const results = [];
   for (const n of SCALES) results.push(await runScale(n));
+  if (opts['write-only']) return;
   if (results.length > 1) console.log(report(results).join('\n'));
 }
 

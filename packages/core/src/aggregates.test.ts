@@ -12,9 +12,10 @@ import {
   linkChanges,
   NO_DAY,
   type SessionFacets,
+  UNKNOWN_KIND,
   uniqueUsersOf,
 } from './aggregates.js';
-import { type AnalyticsEvent, type AnalyticsOptions, MAX_PAIR_ACTIONS } from './analytics.js';
+import { type AnalyticsEvent, type AnalyticsOptions, MAX_PAIR_ACTIONS, summaryOf, zeroTotals } from './analytics.js';
 import { timeoutEnd } from './lifecycle.js';
 import { DAY, MIN, T0, testSession } from './session.testkit.js';
 import { addDays, zoneClock } from './time.js';
@@ -132,9 +133,15 @@ describe('contributionOf', () => {
       errorSessions: 1,
       actions: 2,
       toolCalls: 0,
+      engagedSessions: 0,
+      engagedMsSum: 0,
     });
+    expect(c.kind).toBe('web');
     const dims = (x: typeof c) => x.counts.map(([d, v]) => `${d}=${v}`);
     expect(dims(c)).toContain('cell=6:10'); // 2025-06-01 was a Sunday, 10:00 UTC
+    expect(dims(c)).toContain('client='); // no client name in its metadata
+    const named = contributionOf({ ...live, metadata: { clientName: 'claude-code' } }, facets, UTC);
+    expect(dims(named)).toContain('client=claude-code');
     expect(dims(c)).toContain('pair=a\tb');
     expect(dims(c)).toContain('wfStarted=w');
     expect(dims(c).some((d) => d.startsWith('exit') || d.startsWith('wfAbandoned'))).toBe(false);
@@ -172,6 +179,28 @@ describe('contributionOf', () => {
   });
 });
 
+describe('engaged time', () => {
+  it('counts the engaged time of ended sessions that reported it, at most their duration', () => {
+    const at = { startedAt: T0, lastActivityAt: T0 + 60_000 };
+    const ended = (engagedMs: number | null) =>
+      contributionOf(testSession({ ...at, status: 'ended', endedAt: T0 + 60_000, engagedMs }), emptyFacets(), UTC)
+        .totals;
+    expect(ended(20_000)).toMatchObject({ engagedSessions: 1, engagedMsSum: 20_000 });
+    expect(ended(90_000)).toMatchObject({ engagedSessions: 1, engagedMsSum: 60_000 }); // never above the duration
+    expect(ended(0)).toMatchObject({ engagedSessions: 1, engagedMsSum: 0 }); // reported: zero engaged
+    expect(ended(null)).toMatchObject({ engagedSessions: 0, engagedMsSum: 0 }); // reported none (MCP)
+    // live: not yet averaged
+    const live = contributionOf(testSession({ ...at, engagedMs: 20_000 }), emptyFacets(), UTC).totals;
+    expect(live).toMatchObject({ engagedSessions: 0, engagedMsSum: 0 });
+  });
+
+  it('avgEngagedSeconds is over the sessions that reported engaged time, null when none did', () => {
+    const t = { ...zeroTotals(), sessions: 3, endedSessions: 3, durationMsSum: 90_000 };
+    expect(summaryOf(t, 0).avgEngagedSeconds).toBeNull();
+    expect(summaryOf({ ...t, engagedSessions: 2, engagedMsSum: 25_000 }, 0).avgEngagedSeconds).toBe(12.5);
+  });
+});
+
 describe('AggregateDelta', () => {
   /** A session's life as the store writes it: a start, batches of events, identify(), an end. */
   function life(r: () => number, id: number): AggregateInput[] {
@@ -181,10 +210,10 @@ describe('AggregateDelta', () => {
       id: `s_${id}`.padEnd(16, '0'),
       startedAt,
       lastActivityAt: startedAt,
+      kind: pick(['web', 'mcp', 'api'] as const),
       userId: pick([null, 'u1', 'u2']),
       anonymousId: pick([null, 'a1']),
       geo: { country: pick([null, 'DE', 'FR']), region: null, continent: null },
-      kind: pick(['web', 'mcp'] as const),
     });
     let f: SessionFacets = emptyFacets();
     const states: AggregateInput[] = [{ session: s, facets: f }];
@@ -201,6 +230,7 @@ describe('AggregateDelta', () => {
         actions: s.actions + (type === 'action' ? 1 : 0),
         toolCalls: s.toolCalls + (type === 'tool_call' ? 1 : 0),
         errors: s.errors + (type === 'error' ? 1 : 0),
+        engagedMs: r() < 0.5 ? s.engagedMs : (s.engagedMs ?? 0) + Math.floor(r() * 2 * MIN),
       };
       if (r() < 0.2) s = { ...s, userId: pick(['u1', 'u3']) };
       states.push({ session: s, facets: f });
@@ -233,6 +263,7 @@ describe('AggregateDelta', () => {
         days: x.days.filter((d) => Object.entries(d).some(([k, v]) => typeof v === 'number' && v !== 0 && k)),
         counts: x.counts,
         users: x.users,
+        kindUsers: x.kindUsers,
       });
       expect(strip(maintained.rows())).toEqual(strip(direct.rows()));
     }
@@ -249,10 +280,45 @@ describe('AggregateDelta', () => {
       { projectId: 'p_1', date: '2025-06-01', userKey: 'u:other', n: 1 },
       { projectId: 'p_1', date: '2025-06-01', userKey: 'u:u_1', n: -1 },
     ]);
-    expect(rows.days).toHaveLength(1);
+    expect(rows.kindUsers).toEqual([
+      { projectId: 'p_1', kind: 'web', date: '2025-06-01', userKey: 'u:other', n: 1 },
+      { projectId: 'p_1', kind: 'web', date: '2025-06-01', userKey: 'u:u_1', n: -1 },
+    ]);
+    expect(rows.days).toMatchObject([{ date: '2025-06-01', kind: 'web', sessions: 0 }]);
     const none = new AggregateDelta(options);
     none.change(a, { session: { ...a.session, lastActivityAt: T0 + MIN }, facets: a.facets });
-    expect(none.rows()).toEqual({ days: [], counts: [], users: [] });
+    expect(none.rows()).toEqual({ days: [], counts: [], users: [], kindUsers: [] });
+  });
+
+  it('keeps rows per kind: a web and an MCP session of one day are two day rows, one user in each', () => {
+    const d = new AggregateDelta(options);
+    const web: AggregateInput = { session: testSession({ id: 's_web' }), facets: emptyFacets() };
+    const mcp: AggregateInput = {
+      session: testSession({ id: 's_mcp', kind: 'mcp', transport: 'stdio' }),
+      facets: facetsOf([e('tool_call', 'search')]),
+    };
+    d.change(null, web);
+    d.change(null, mcp);
+    const rows = d.rows();
+    expect(rows.days.map((r) => [r.kind, r.sessions, r.toolCalls])).toEqual([
+      ['mcp', 1, 0],
+      ['web', 1, 0],
+    ]);
+    expect(rows.counts.filter((c) => c.dim === 'tool')).toEqual([
+      { projectId: 'p_1', date: '2025-06-01', kind: 'mcp', dim: 'tool', value: 'search', n: 1 },
+    ]);
+    // the same user in both kinds: one user-day over all kinds, one per kind
+    expect(rows.users).toEqual([{ projectId: 'p_1', date: '2025-06-01', userKey: 'u:u_1', n: 2 }]);
+    expect(rows.kindUsers.map((u) => [u.kind, u.n])).toEqual([
+      ['mcp', 1],
+      ['web', 1],
+    ]);
+  });
+
+  it('a change of users alone (an erase of a day of before migration 11) writes the unknown-kind day row', () => {
+    const d = new AggregateDelta(options);
+    d.addUser('p_1', '2025-05-01', 'u:gone', -1);
+    expect(d.rows().days).toEqual([{ projectId: 'p_1', date: '2025-05-01', kind: UNKNOWN_KIND, ...zeroTotals() }]);
   });
 
   it('computeDays is the sum of the contributions of the sessions with the clock applied', () => {

@@ -3,6 +3,7 @@ import {
   type AnalyticsOptions,
   type CountDim,
   type Counts,
+  clientOf,
   type DayRollup,
   type DayTotals,
   DEFAULT_BOUNCE,
@@ -20,7 +21,7 @@ import {
 import { latencyBucket } from './latency.js';
 import { effectiveSession } from './lifecycle.js';
 import { addDays, zoneClock } from './time.js';
-import type { Project, Session } from './types.js';
+import type { Project, Session, SessionKind } from './types.js';
 
 // Maintained aggregates (docs/metrics.md, "When a number is final"): what one session adds to
 // its start day's totals, counts and users, so that the store can keep the day's aggregates up to
@@ -203,12 +204,24 @@ const TOTAL_KEYS = [
   'errorSessions',
   'actions',
   'toolCalls',
+  'engagedSessions',
+  'engagedMsSum',
 ] as const satisfies readonly (keyof DayTotals)[];
+
+/**
+ * The kind of the aggregate rows written before aggregates were kept per kind (migration 11): the
+ * rebuild splits them by kind while the raw rows exist; days past retention keep them, and they
+ * count only in answers over all kinds (docs/metrics.md).
+ */
+export const UNKNOWN_KIND = '';
+/** A session kind, or UNKNOWN_KIND for rows of before migration 11. */
+export type AggregateKind = SessionKind | typeof UNKNOWN_KIND;
 
 /** One session's share of its start day's aggregates. */
 export interface SessionContribution {
   /** Start day in the project's zone. */
   date: string;
+  kind: SessionKind;
   /** The user key (`userKey`), or null. */
   user: string | null;
   totals: DayTotals;
@@ -240,6 +253,8 @@ export function contributionOf(
     errorSessions: s.errors > 0 ? 1 : 0,
     actions: s.actions,
     toolCalls: s.toolCalls,
+    engagedSessions: 0,
+    engagedMsSum: 0,
   };
   const counts: [CountDim, string, number][] = [
     ['country', key(s.geo.country), 1],
@@ -253,6 +268,7 @@ export function contributionOf(
     ['referrer', key(s.entry.referrer), 1],
     ['campaign', key(s.entry.campaign), 1],
     ['transport', key(s.transport), 1],
+    ['client', key(clientOf(s)), 1],
     ['cell', `${local.weekday}:${local.hour}`, 1],
   ];
   if (ended) {
@@ -260,6 +276,11 @@ export function contributionOf(
     totals.endedSessions = 1;
     totals.durationMsSum = ms;
     totals.bounces = isBounce(s, opts) ? 1 : 0;
+    if (s.engagedMs !== null) {
+      // As the session object's engagedSeconds: never above the wall-clock duration.
+      totals.engagedSessions = 1;
+      totals.engagedMsSum = Math.min(Math.max(0, s.engagedMs), ms);
+    }
     counts.push(
       ['exitPage', key(s.exit.page), 1],
       ['exitReason', key(s.exit.reason), 1],
@@ -291,7 +312,7 @@ export function contributionOf(
     if (fail) counts.push(['wfFailed', id, 1]);
     if (started && !completed && !fail && ended) counts.push(['wfAbandoned', id, 1]);
   }
-  return { date: local.date, user: userKey(s), totals, counts };
+  return { date: local.date, kind: s.kind, user: userKey(s), totals, counts };
 }
 
 /**
@@ -358,10 +379,12 @@ export function computeDays(
 export interface DayDelta extends DayTotals {
   projectId: string;
   date: string;
+  kind: AggregateKind;
 }
 export interface CountDelta {
   projectId: string;
   date: string;
+  kind: AggregateKind;
   dim: CountDim;
   value: string;
   n: number;
@@ -373,6 +396,10 @@ export interface UserDelta {
   /** Change in that user's sessions on that day. */
   n: number;
 }
+/** The same per kind (rollup_kind_users): distinct users of one kind. */
+export interface KindUserDelta extends UserDelta {
+  kind: SessionKind;
+}
 
 /** A session as the aggregates see it: the stored row and its facets. */
 export interface AggregateInput {
@@ -383,14 +410,16 @@ export interface AggregateInput {
 const SEP = '\u0000';
 
 /**
- * Sums contributions per (project, day, dimension, value) and per (project, day, user). Rows whose
- * sum is zero are dropped, except that every day with any change keeps its day row: the store
- * writes that row in every transaction that changes the day, which is what a rebuild locks on.
+ * Sums contributions per (project, day, kind, dimension, value), per (project, day, user) and per
+ * (project, kind, day, user). Rows whose sum is zero are dropped, except that every (day, kind)
+ * with any change keeps its day row: the store writes that row in every transaction that changes
+ * the day, which is what a rebuild locks on.
  */
 export class AggregateDelta {
   readonly #days = new Map<string, DayDelta>();
   readonly #counts = new Map<string, CountDelta>();
   readonly #users = new Map<string, UserDelta>();
+  readonly #kindUsers = new Map<string, KindUserDelta>();
   readonly #options: (projectId: string) => { opts: AnalyticsOptions; clock: LocalClock };
 
   /** `options` gives a project's analytics options and local clock, as the batch's transaction read them. */
@@ -398,13 +427,14 @@ export class AggregateDelta {
     this.#options = options;
   }
 
-  #day(projectId: string, date: string): DayDelta {
-    const k = projectId + SEP + date;
+  #day(projectId: string, date: string, kind: AggregateKind): DayDelta {
+    const k = projectId + SEP + date + SEP + kind;
     let d = this.#days.get(k);
     if (!d) {
       d = {
         projectId,
         date,
+        kind,
         ...zeroTotals(),
       };
       this.#days.set(k, d);
@@ -414,34 +444,48 @@ export class AggregateDelta {
 
   /** Adds (sign 1) or removes (sign −1) one contribution. */
   add(projectId: string, c: SessionContribution, sign: 1 | -1): void {
-    const day = this.#day(projectId, c.date);
+    const day = this.#day(projectId, c.date, c.kind);
     for (const k of TOTAL_KEYS) day[k] += sign * c.totals[k];
-    for (const [dim, value, n] of c.counts) this.addCount(projectId, c.date, dim, value, sign * n);
-    if (c.user !== null) this.addUser(projectId, c.date, c.user, sign);
+    for (const [dim, value, n] of c.counts) this.addCount(projectId, c.date, c.kind, dim, value, sign * n);
+    if (c.user !== null) {
+      this.addUser(projectId, c.date, c.user, sign);
+      this.addKindUser(projectId, c.kind, c.date, c.user, sign);
+    }
   }
 
   /** Stored totals in or out (a rebuild takes out what is stored and puts in what the raw rows say). */
-  addTotals(projectId: string, date: string, totals: DayTotals, sign: 1 | -1): void {
-    const day = this.#day(projectId, date);
+  addTotals(projectId: string, date: string, kind: AggregateKind, totals: DayTotals, sign: 1 | -1): void {
+    const day = this.#day(projectId, date, kind);
     for (const k of TOTAL_KEYS) day[k] += sign * totals[k];
   }
 
   /** One stored count in or out (a rebuild). */
-  addCount(projectId: string, date: string, dim: CountDim, value: string, n: number): void {
-    this.#day(projectId, date);
-    const k = projectId + SEP + date + SEP + dim + SEP + value;
+  addCount(projectId: string, date: string, kind: AggregateKind, dim: CountDim, value: string, n: number): void {
+    this.#day(projectId, date, kind);
+    const k = projectId + SEP + date + SEP + kind + SEP + dim + SEP + value;
     const row = this.#counts.get(k);
     if (row) row.n += n;
-    else this.#counts.set(k, { projectId, date, dim, value, n });
+    else this.#counts.set(k, { projectId, date, kind, dim, value, n });
   }
 
-  /** A change of one user's sessions on a day (also used alone by a rebuild and an erase). */
+  /**
+   * A change of one user's sessions on a day, over all kinds (also used alone by a rebuild and an
+   * erase). Touches no day row: the caller's change of the day does (an erase of a day past
+   * retention changes users only, and nothing rebuilds such a day).
+   */
   addUser(projectId: string, date: string, user: string, n: number): void {
-    this.#day(projectId, date);
     const k = projectId + SEP + date + SEP + user;
     const row = this.#users.get(k);
     if (row) row.n += n;
     else this.#users.set(k, { projectId, date, userKey: user, n });
+  }
+
+  /** The same for the user's sessions of one kind. */
+  addKindUser(projectId: string, kind: SessionKind, date: string, user: string, n: number): void {
+    const k = projectId + SEP + kind + SEP + date + SEP + user;
+    const row = this.#kindUsers.get(k);
+    if (row) row.n += n;
+    else this.#kindUsers.set(k, { projectId, kind, date, userKey: user, n });
   }
 
   /**
@@ -456,7 +500,7 @@ export class AggregateDelta {
       const b = before.session;
       const a = after.session;
       if (a.actions === b.actions && a.toolCalls === b.toolCalls && a.errors > 0 === b.errors > 0) return;
-      const day = this.#day(projectId, this.#options(projectId).clock(a.startedAt).date);
+      const day = this.#day(projectId, this.#options(projectId).clock(a.startedAt).date, a.kind);
       day.actions += a.actions - b.actions;
       day.toolCalls += a.toolCalls - b.toolCalls;
       day.errorSessions += (a.errors > 0 ? 1 : 0) - (b.errors > 0 ? 1 : 0);
@@ -471,28 +515,53 @@ export class AggregateDelta {
    * The rows to apply, each list sorted by its key (concurrent PostgreSQL writers then lock rows
    * in one order and never deadlock on them).
    */
-  rows(): { days: DayDelta[]; counts: CountDelta[]; users: UserDelta[] } {
+  rows(): { days: DayDelta[]; counts: CountDelta[]; users: UserDelta[]; kindUsers: KindUserDelta[] } {
     const counts = [...this.#counts.values()].filter((r) => r.n !== 0);
     const users = [...this.#users.values()].filter((r) => r.n !== 0);
+    const kindUsers = [...this.#kindUsers.values()].filter((r) => r.n !== 0);
     const changed = new Set<string>();
-    for (const r of counts) changed.add(r.projectId + SEP + r.date);
-    for (const r of users) changed.add(r.projectId + SEP + r.date);
+    for (const r of counts) changed.add(r.projectId + SEP + r.date + SEP + r.kind);
+    for (const r of kindUsers) changed.add(r.projectId + SEP + r.date + SEP + r.kind);
     const days = [...this.#days.values()].filter(
-      (d) => changed.has(d.projectId + SEP + d.date) || TOTAL_KEYS.some((k) => d[k] !== 0),
+      (d) => changed.has(d.projectId + SEP + d.date + SEP + d.kind) || TOTAL_KEYS.some((k) => d[k] !== 0),
     );
+    // A day whose users (over all kinds) changed alone — an erase on a day of before migration 11 —
+    // still writes a day row: its unknown-kind one.
+    const written = new Set(days.map((d) => d.projectId + SEP + d.date));
+    for (const r of users) {
+      const k = r.projectId + SEP + r.date;
+      if (written.has(k)) continue;
+      written.add(k);
+      days.push({ projectId: r.projectId, date: r.date, kind: UNKNOWN_KIND, ...zeroTotals() });
+    }
     const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    days.sort((a, b) => cmp(a.projectId, b.projectId) || cmp(a.date, b.date));
+    days.sort((a, b) => cmp(a.projectId, b.projectId) || cmp(a.date, b.date) || cmp(a.kind, b.kind));
     counts.sort(
-      (a, b) => cmp(a.projectId, b.projectId) || cmp(a.dim, b.dim) || cmp(a.date, b.date) || cmp(a.value, b.value),
+      (a, b) =>
+        cmp(a.projectId, b.projectId) ||
+        cmp(a.dim, b.dim) ||
+        cmp(a.date, b.date) ||
+        cmp(a.value, b.value) ||
+        cmp(a.kind, b.kind),
     );
     users.sort((a, b) => cmp(a.projectId, b.projectId) || cmp(a.date, b.date) || cmp(a.userKey, b.userKey));
-    return { days, counts, users };
+    kindUsers.sort(
+      (a, b) =>
+        cmp(a.projectId, b.projectId) || cmp(a.kind, b.kind) || cmp(a.date, b.date) || cmp(a.userKey, b.userKey),
+    );
+    return { days, counts, users, kindUsers };
   }
 }
 
 /** Both live, same user: their contributions differ only in the live counters. */
 function sameFigures(a: Session, b: Session): boolean {
-  return a.status !== 'ended' && b.status !== 'ended' && a.userId === b.userId && a.anonymousId === b.anonymousId;
+  return (
+    a.status !== 'ended' &&
+    b.status !== 'ended' &&
+    a.kind === b.kind &&
+    a.userId === b.userId &&
+    a.anonymousId === b.anonymousId
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ export const BREAKDOWN_DIMS = [
   'exitReason',
   'exitAction',
   'transport',
+  /** The MCP client's name (the session's `metadata.clientName`, as packages/mcp writes it). */
+  'client',
   'tool',
 ] as const;
 export type BreakdownDim = (typeof BREAKDOWN_DIMS)[number];
@@ -152,6 +154,10 @@ export interface DayTotals {
   errorSessions: number;
   actions: number;
   toolCalls: number;
+  /** Ended sessions that reported engaged time (docs/metrics.md, "Engaged time"). */
+  engagedSessions: number;
+  /** Sum of their engaged time, each at most its session's duration. */
+  engagedMsSum: number;
 }
 
 export interface DayRollup extends DayTotals {
@@ -167,6 +173,15 @@ export function userKey(s: Pick<Session, 'userId' | 'anonymousId'>): string | nu
   if (s.userId !== null) return `u:${s.userId}`;
   if (s.anonymousId !== null) return `a:${s.anonymousId}`;
   return null;
+}
+
+/** Longest client name counted (packages/mcp keeps at most 128 characters too). */
+const MAX_CLIENT_NAME = 128;
+
+/** The client of a session for `by=client`: its `metadata.clientName` when that is a non-empty string. */
+export function clientOf(s: Pick<Session, 'metadata'>): string | null {
+  const name = s.metadata?.clientName;
+  return typeof name === 'string' && name !== '' ? name.slice(0, MAX_CLIENT_NAME) : null;
 }
 
 /** Duration in ms of an ended session (live sessions have none: they are not averaged). */
@@ -271,7 +286,17 @@ export interface RangeTotals extends DayTotals {
 
 /** Every DayTotals figure at zero: the start of a day, a range or a batch delta. */
 export function zeroTotals(): DayTotals {
-  return { sessions: 0, endedSessions: 0, durationMsSum: 0, bounces: 0, errorSessions: 0, actions: 0, toolCalls: 0 };
+  return {
+    sessions: 0,
+    endedSessions: 0,
+    durationMsSum: 0,
+    bounces: 0,
+    errorSessions: 0,
+    actions: 0,
+    toolCalls: 0,
+    engagedSessions: 0,
+    engagedMsSum: 0,
+  };
 }
 
 export function emptyTotals(): RangeTotals {
@@ -291,6 +316,8 @@ export function addTotals(
   into.errorSessions += day.errorSessions;
   into.actions += day.actions;
   into.toolCalls += day.toolCalls;
+  into.engagedSessions += day.engagedSessions;
+  into.engagedMsSum += day.engagedMsSum;
   for (const dim of dims ?? (Object.keys(day.counts ?? {}) as CountDim[])) {
     const from = day.counts?.[dim];
     if (!from) continue;
@@ -308,6 +335,8 @@ export interface Summary {
   uniqueUsers: number;
   endedSessions: number;
   avgDurationSeconds: number;
+  /** Over the ended sessions that reported engaged time; null when none did. */
+  avgEngagedSeconds: number | null;
   bounceRate: number;
   errorRate: number;
   actions: number;
@@ -320,6 +349,7 @@ export function summaryOf(t: DayTotals, uniqueUsers: number): Summary {
     uniqueUsers,
     endedSessions: t.endedSessions,
     avgDurationSeconds: seconds(ratio(t.durationMsSum, t.endedSessions)),
+    avgEngagedSeconds: t.engagedSessions === 0 ? null : seconds(t.engagedMsSum / t.engagedSessions),
     bounceRate: ratio(t.bounces, t.endedSessions),
     errorRate: ratio(t.errorSessions, t.sessions),
     actions: t.actions,

@@ -297,11 +297,15 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** Query of the /stats routes: a date range (inclusive, project time zone), optional `by` and `limit`. */
+/**
+ * Query of the /stats routes: a date range (inclusive, project time zone), the sessions' kind
+ * (default: all kinds), optional `by` and `limit`.
+ */
 export const statsQuery = z.object({
   project: z.string().optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
+  kind: z.enum(SESSION_KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(20),
 });
 

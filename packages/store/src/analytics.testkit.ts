@@ -11,6 +11,7 @@ import {
   type Project,
   type RangeTotals,
   type Session,
+  type SessionKind,
 } from '@sessiontrack/core';
 import fc from 'fast-check';
 import { analyticsOptions } from './analytics.js';
@@ -37,11 +38,15 @@ export interface SessionSpec {
   startMs: number;
   userId: string | null;
   anonymousId: string | null;
-  kind: 'web' | 'mcp';
+  kind: SessionKind;
   country: string | null;
   region: string | null;
   entryPage: string | null;
+  /** The client's name in the session's metadata (as packages/mcp writes it). */
+  client: string | null;
   events: EventSpec[];
+  /** A heartbeat after the events reporting this engaged time (as the tracker does), or none. */
+  engagedMs: number | null;
   /** identify() after the events (a track call with this user id), which moves the session to that user. */
   identifyAs: string | null;
   /** Ended explicitly this long after its last event, or left to live / time out. */
@@ -72,11 +77,14 @@ export const sessionSpec: fc.Arbitrary<SessionSpec> = fc.record({
   startMs: fc.oneof(fc.integer({ min: 0, max: 4 * 24 * HOUR }), fc.integer({ min: 22 * HOUR, max: 26 * HOUR })),
   userId: fc.option(pick(['u1', 'u2', 'u3', 'u4']), { nil: null }),
   anonymousId: fc.option(pick(['a1', 'a2']), { nil: null }),
-  kind: pick(['web', 'mcp'] as const),
+  kind: pick(['web', 'web', 'mcp', 'api'] as const),
   country: fc.option(pick(['DE', 'FR', 'US']), { nil: null }),
   region: fc.option(pick(['BE', 'BY', 'CA']), { nil: null }),
   entryPage: fc.option(pick(['/', '/pricing', '/docs']), { nil: null }),
+  client: fc.option(pick(['claude-code', 'cursor']), { nil: null }),
   events: fc.array(eventSpec, { maxLength: 8 }),
+  // Sometimes more than the session will last: the aggregates count at most its duration.
+  engagedMs: fc.option(fc.integer({ min: 0, max: 30 * MIN }), { nil: null }),
   identifyAs: fc.option(pick(['u1', 'u5']), { nil: null }),
   endAfterMs: fc.option(fc.integer({ min: 0, max: 40 * MIN }), { nil: null }),
 });
@@ -93,6 +101,7 @@ export async function writeTraffic(store: Store, project: Project, base: number,
         anonymousId: spec.anonymousId ?? undefined,
         entry: spec.entryPage ? { page: spec.entryPage } : undefined,
         transport: spec.kind === 'mcp' ? 'streamable-http' : undefined,
+        metadata: spec.client === null ? undefined : { clientName: spec.client },
       },
       {
         project,
@@ -126,6 +135,12 @@ export async function writeTraffic(store: Store, project: Project, base: number,
       );
       ops.push({ op: { op: 'events', projectId: project.id, sessionId: session.id, events: [event] }, now: t });
     });
+    if (spec.engagedMs !== null) {
+      ops.push({
+        op: { op: 'heartbeat', projectId: project.id, sessionId: session.id, page: null, engagedMs: spec.engagedMs },
+        now: t,
+      });
+    }
     if (spec.identifyAs !== null) {
       // A track call continues the session while it is live (else it starts a new one, as ingest does).
       const newSession = {
@@ -152,15 +167,22 @@ export async function writeTraffic(store: Store, project: Project, base: number,
   }
 }
 
-/** The reference: core's definitions over the raw rows of [fromDate, toDate]. */
-export async function referenceRange(store: Store, project: Project, fromDate: string, toDate: string, now: number) {
+/** The reference: core's definitions over the raw rows of [fromDate, toDate] (of one kind, or all). */
+export async function referenceRange(
+  store: Store,
+  project: Project,
+  fromDate: string,
+  toDate: string,
+  now: number,
+  kind?: SessionKind,
+) {
   const from = dayStart(fromDate, project.timeZone);
   const to = dayStart(nextDate(toDate), project.timeZone);
   const sessions: Session[] = [];
   let cursor: string | undefined;
   do {
     const page = await store.listSessions({ projectId: project.id, from, to, limit: 500, cursor }, now);
-    sessions.push(...page.sessions);
+    sessions.push(...page.sessions.filter((s) => kind === undefined || s.kind === kind));
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   const events = [];

@@ -8,6 +8,7 @@ import {
   localDatesOfUtcDay,
   type Project,
   type RangeTotals,
+  type SessionKind,
 } from '@sessiontrack/core';
 import type { AggregateStore, ProjectStore } from './store.js';
 
@@ -35,6 +36,8 @@ export interface RangeQuery {
   dayDims?: readonly CountDim[];
   /** Count distinct users, over the range and per day (one query over days × days). */
   users?: boolean;
+  /** Sessions of this kind only (default: all kinds). */
+  kind?: SessionKind | undefined;
 }
 
 export interface RangeResult {
@@ -55,9 +58,9 @@ export async function loadRange(
   const dims = q.dims ?? [];
   const dayDims = q.dayDims ?? [];
   const [stored, sums, users] = await Promise.all([
-    store.readRollups(project.id, q.fromDate, q.toDate, dayDims),
-    Promise.all(dims.map((dim) => store.sumRollupCounts(project.id, q.fromDate, q.toDate, dim))),
-    q.users || dayDims.length > 0 ? store.uniqueUsers(project.id, q.fromDate, q.toDate) : null,
+    store.readRollups(project.id, q.fromDate, q.toDate, dayDims, q.kind),
+    Promise.all(dims.map((dim) => store.sumRollupCounts(project.id, q.fromDate, q.toDate, dim, q.kind))),
+    q.users || dayDims.length > 0 ? store.uniqueUsers(project.id, q.fromDate, q.toDate, q.kind) : null,
   ]);
   const byDate = new Map(stored.map((r) => [r.rollup.date, r.rollup]));
   const days: DayRollup[] = [];

@@ -211,6 +211,8 @@ export function rowToStoredRollup(r: Record<string, unknown>): { rollup: DayRoll
       errorSessions: num(r.error_sessions),
       actions: num(r.actions),
       toolCalls: num(r.tool_calls),
+      engagedSessions: num(r.engaged_sessions),
+      engagedMsSum: num(r.engaged_ms_sum),
       uniqueUsers: num(r.unique_users),
       users: [],
       counts: {},

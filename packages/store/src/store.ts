@@ -155,15 +155,30 @@ export interface SessionReadStore {
  * endpoint may run several at once: each is one statement, and PostgreSQL serves them in parallel).
  */
 export interface AggregateStore {
+  // `kind`: the sessions of that kind only; omitted, all kinds (days of before migration 11 past
+  // retention count only there: docs/metrics.md).
   /** Per-day totals of the dates [fromDate, toDate] that have any, with per-day counts of `dims` only. */
-  readRollups(projectId: string, fromDate: string, toDate: string, dims: readonly CountDim[]): Promise<StoredRollup[]>;
+  readRollups(
+    projectId: string,
+    fromDate: string,
+    toDate: string,
+    dims: readonly CountDim[],
+    kind?: SessionKind,
+  ): Promise<StoredRollup[]>;
   /** One dimension's counts summed over the dates [fromDate, toDate] (values whose sum is 0 left out). */
-  sumRollupCounts(projectId: string, fromDate: string, toDate: string, dim: CountDim): Promise<Counts>;
+  sumRollupCounts(
+    projectId: string,
+    fromDate: string,
+    toDate: string,
+    dim: CountDim,
+    kind?: SessionKind,
+  ): Promise<Counts>;
   /** Distinct users over the dates [fromDate, toDate], exactly, and per day (days without users left out). */
   uniqueUsers(
     projectId: string,
     fromDate: string,
     toDate: string,
+    kind?: SessionKind,
   ): Promise<{ range: number; days: Record<string, number> }>;
   /**
    * Retention's input (core's retentionOf): the active days in [fromDate, toDate] of identified

@@ -1,4 +1,4 @@
-import { type Project, type StatsBatchPart, statsBatchSchema } from '@sessiontrack/core';
+import { type Project, type SessionKind, type StatsBatchPart, statsBatchSchema } from '@sessiontrack/core';
 import { loadRange, type RangeQuery } from '@sessiontrack/store';
 import { Hono } from 'hono';
 import type { AppEnv, RouteDeps } from '../app-deps.js';
@@ -30,19 +30,24 @@ export function statsBatchRoutes(deps: RouteDeps): Hono<AppEnv> {
       part,
       ...named(name, () => planOf(part, project, t)),
     }));
-    const ranges = new Map<string, { dates: { fromDate: string; toDate: string }; wants: RangeWants[] }>();
+    // Parts share a load when they ask for the same dates and the same kind.
+    const keyOf = (p: (typeof parts)[number]) => `${p.dates.fromDate}/${p.dates.toDate}/${p.plan?.wants.kind ?? ''}`;
+    const ranges = new Map<
+      string,
+      { dates: { fromDate: string; toDate: string }; kind: SessionKind | undefined; wants: RangeWants[] }
+    >();
     for (const p of parts) {
       if (!p.plan) continue;
-      const key = `${p.dates.fromDate}/${p.dates.toDate}`;
-      const entry = ranges.get(key) ?? { dates: p.dates, wants: [] };
+      const key = keyOf(p);
+      const entry = ranges.get(key) ?? { dates: p.dates, kind: p.plan.wants.kind, wants: [] };
       entry.wants.push(p.plan.wants);
       ranges.set(key, entry);
     }
     const loaded = new Map(
       await Promise.all(
         [...ranges].map(
-          async ([key, { dates, wants }]) =>
-            [key, await loadRange(store, project, { ...dates, ...union(wants) }, t)] as const,
+          async ([key, { dates, kind, wants }]) =>
+            [key, await loadRange(store, project, { ...dates, ...union(wants), kind }, t)] as const,
         ),
       ),
     );
@@ -52,7 +57,7 @@ export function statsBatchRoutes(deps: RouteDeps): Hono<AppEnv> {
           const q = p.part;
           return [p.name, await named(p.name, () => sessionsAnswer(store, project, q, t))] as const;
         }
-        const r = loaded.get(`${p.dates.fromDate}/${p.dates.toDate}`)!;
+        const r = loaded.get(keyOf(p))!;
         return [p.name, p.plan!.answer(r, p.dates, project)] as const;
       }),
     );

@@ -54,7 +54,11 @@ const end = (id: string) =>
 
 /** Three sessions on 2025-06-01 (UTC, the default project's zone). */
 async function traffic() {
-  const a = await session({ userId: 'u1', transport: 'streamable-http', kind: 'mcp' }, 'DE', 'BE');
+  const a = await session(
+    { userId: 'u1', transport: 'streamable-http', kind: 'mcp', metadata: { clientName: 'claude-code' } },
+    'DE',
+    'BE',
+  );
   const b = await session({ userId: 'u1', entry: { page: '/pricing' } }, 'DE', 'BY');
   const c = await session({ anonymousId: 'anon-1', entry: { page: '/pricing' } }, 'FR');
   await events(a, [
@@ -178,6 +182,9 @@ describe('stats routes', () => {
       '/api/v1/stats/daily?from=2025-13-01',
       '/api/v1/stats/summary?from=2020-01-01&to=2025-01-01',
       '/api/v1/stats/together?limit=0',
+      '/api/v1/stats/summary?kind=nope',
+      '/api/v1/stats/breakdown?by=country&kind=WEB',
+      '/api/v1/stats/countries?kind=',
       '/api/v1/stats/paths?steps=0',
       '/api/v1/stats/paths?steps=6',
       '/api/v1/stats/paths?steps=2.5',
@@ -190,6 +197,69 @@ describe('stats routes', () => {
       expect((await json(res)).error.code).toBe('validation_failed');
     }
     expect((await t.read('/api/v1/stats/summary?project=nope')).status).toBe(404);
+  });
+
+  it('kind=web|mcp|api answers the sessions of that kind only, distinct users per kind included', async () => {
+    await traffic(); // a: mcp, u1, DE; b: web, u1, DE; c: web, anonymous, FR
+    const q = '?from=2025-06-01&to=2025-06-01';
+    const read = async (path: string) => {
+      const res = await t.read(path);
+      expect(res.status, path).toBe(200);
+      return json(res);
+    };
+    expect(await read(`/api/v1/stats/summary${q}&kind=mcp`)).toMatchObject({
+      sessions: 1,
+      uniqueUsers: 1,
+      toolCalls: 2,
+      actions: 0,
+    });
+    expect(await read(`/api/v1/stats/summary${q}&kind=web`)).toMatchObject({ sessions: 2, uniqueUsers: 2, actions: 3 });
+    expect(await read(`/api/v1/stats/summary${q}&kind=api`)).toMatchObject({ sessions: 0, uniqueUsers: 0 });
+    // u1 used both kinds: one user over all kinds
+    expect(await read(`/api/v1/stats/summary${q}`)).toMatchObject({ sessions: 3, uniqueUsers: 2 });
+    expect(await read(`/api/v1/stats/breakdown${q}&by=country&kind=web`)).toEqual([
+      { value: 'DE', sessions: 1, share: 0.5 },
+      { value: 'FR', sessions: 1, share: 0.5 },
+    ]);
+    expect(await read(`/api/v1/stats/breakdown${q}&by=tool&kind=web`)).toEqual([]);
+    // MCP clients over every MCP session of the range (the dashboard's MCP view)
+    expect(await read(`/api/v1/stats/breakdown${q}&by=client&kind=mcp`)).toEqual([
+      { value: 'claude-code', sessions: 1, share: 1 },
+    ]);
+    expect(await read(`/api/v1/stats/breakdown${q}&by=client`)).toEqual([
+      { value: null, sessions: 2, share: 2 / 3 },
+      { value: 'claude-code', sessions: 1, share: 1 / 3 },
+    ]);
+    const [day] = await read(`/api/v1/stats/daily${q}&kind=mcp`);
+    expect(day).toMatchObject({ sessions: 1, uniqueUsers: 1, countries: { DE: 1 } });
+    expect(await read(`/api/v1/stats/countries${q}&kind=mcp`)).toMatchObject({ sessions: 1, countries: 1 });
+    expect((await read(`/api/v1/stats/workflows/abandoned${q}&kind=web`))[0]).toMatchObject({
+      started: 1,
+      completed: 1,
+    });
+  });
+
+  it('avgEngagedSeconds: over the ended sessions that reported engaged time, null when none did', async () => {
+    const web = await session({ userId: 'e1' }, 'DE');
+    const other = await session({ userId: 'e2' }, 'DE');
+    await session({ userId: 'e3', kind: 'mcp' }, 'DE');
+    const heartbeat = (id: string, engagedMs: number) =>
+      t.store.commit([{ op: 'heartbeat', projectId: 'default', sessionId: id, page: null, engagedMs }], clock);
+    clock += MIN;
+    await heartbeat(web, 20_000);
+    await heartbeat(other, 90_000); // more than the session lasted: counts as its 60 s
+    const q = '?from=2025-06-01&to=2025-06-01';
+    const summary = async (extra = '') => json(await t.read(`/api/v1/stats/summary${q}${extra}`));
+    // live sessions are not averaged yet
+    expect((await summary()).avgEngagedSeconds).toBeNull();
+    await end(web);
+    await end(other);
+    expect((await summary()).avgEngagedSeconds).toBe(40);
+    expect((await summary('&kind=mcp')).avgEngagedSeconds).toBeNull();
+    const [day] = await json(await t.read(`/api/v1/stats/daily${q}`));
+    expect(day.avgEngagedSeconds).toBe(40);
+    const [empty] = await json(await t.read('/api/v1/stats/daily?from=2025-05-31&to=2025-05-31'));
+    expect(empty.avgEngagedSeconds).toBeNull();
   });
 
   it('paths: the most common sequences of pages (web) and tool names (MCP) from the start, repeats collapsed', async () => {
@@ -217,6 +287,10 @@ describe('stats routes', () => {
     expect(await json(await t.read('/api/v1/stats/paths?steps=1&limit=1&from=2025-06-01&to=2025-06-01'))).toEqual([
       { steps: ['/pricing'], sessions: 2, share: 2 / 3 },
     ]);
+    // kind=mcp: the MCP sessions' tool paths only
+    expect(await json(await t.read('/api/v1/stats/paths?kind=mcp&from=2025-06-01&to=2025-06-01'))).toEqual([
+      { steps: ['search'], sessions: 1, share: 1 },
+    ]);
   });
 
   it('tools: calls, sessions, errors and latency percentiles per tool, most called first', async () => {
@@ -238,6 +312,7 @@ describe('stats routes', () => {
     near(rows[0].p95Ms, 400);
     near(rows[1].p50Ms, 250);
     expect(await json(await t.read('/api/v1/stats/tools?limit=1&from=2025-06-01&to=2025-06-01'))).toHaveLength(1);
+    expect(await json(await t.read('/api/v1/stats/tools?kind=web&from=2025-06-01&to=2025-06-01'))).toEqual([]);
   });
 
   it('an empty range answers zeros, not errors', async () => {
@@ -272,6 +347,10 @@ describe('POST /stats/batch', () => {
     paths: { route: 'paths', steps: 2 },
     tools: { route: 'tools', limit: 5 },
     mcp: { route: 'sessions', kind: 'mcp', limit: 500 },
+    mcpSummary: { route: 'summary', kind: 'mcp' },
+    mcpCountries: { route: 'countries', kind: 'mcp' },
+    webDaily: { route: 'daily', kind: 'web', from: '2025-05-27', to: '2025-06-02' },
+    mcpClients: { route: 'breakdown', by: 'transport', kind: 'mcp' },
     live: { route: 'sessions', status: 'live', limit: 50 },
   };
   /** The single GET each part stands for. */
@@ -298,6 +377,8 @@ describe('POST /stats/batch', () => {
     await traffic();
     const live = await expectSameAsSingles();
     expect(live.summary.sessions).toBe(3);
+    expect(live.mcpSummary.sessions).toBe(1);
+    expect(live.mcpClients).toEqual([{ value: 'streamable-http', sessions: 1, share: 1 }]);
     expect(live.mcp.sessions).toHaveLength(1);
     expect(live.tool[0]).toMatchObject({ value: 'search', sessions: 1 });
     // The next day: 2025-06-01 comes from its rollup, today (empty) is live.
@@ -314,6 +395,7 @@ describe('POST /stats/batch', () => {
       [{}, 'parts: at least one part'],
       [{ a: { route: 'nope' } }, 'parts.a.route'],
       [{ a: { route: 'breakdown', by: 'nope' } }, 'parts.a.by'],
+      [{ a: { route: 'summary', kind: 'desktop' } }, 'parts.a.kind'],
       [{ a: { route: 'breakdown' } }, 'parts.a.by'],
       [{ a: { route: 'summary', limit: 0 } }, 'parts.a.limit'],
       [{ a: { route: 'summary', from: '2025-13-01' } }, 'parts.a: not a calendar date'],

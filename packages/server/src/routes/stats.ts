@@ -17,6 +17,7 @@ import {
   pathsOf,
   pathsQuery,
   type Session,
+  type SessionKind,
   sessionToWire,
   statsQuery,
   summaryOf,
@@ -43,7 +44,7 @@ const MAX_RANGE_DAYS = 400;
 
 type Wants = Omit<RangeQuery, 'fromDate' | 'toDate'>;
 type Dates = { fromDate: string; toDate: string };
-type Range = { from?: string | undefined; to?: string | undefined };
+type Range = { from?: string | undefined; to?: string | undefined; kind?: SessionKind | undefined };
 
 /** A validated stats query: its range, what it needs loaded, and its answer from what was loaded. */
 export interface StatsPlan {
@@ -70,7 +71,12 @@ function route<S extends z.ZodType<Range>>(
   return {
     query,
     // `q` was validated by `query` (here, or as a part of core's statsBatchSchema, which uses it).
-    plan: (q) => ({ range: q, wants: wants(q as z.output<S>), answer: (r, d, p) => answer(q as z.output<S>, r, d, p) }),
+    // Every route reads the sessions of `kind` only (absent: all kinds).
+    plan: (q) => ({
+      range: q,
+      wants: { ...wants(q as z.output<S>), kind: q.kind },
+      answer: (r, d, p) => answer(q as z.output<S>, r, d, p),
+    }),
   };
 }
 

@@ -1,4 +1,12 @@
-import { COUNT_DIMS, importedSession, importSessionSchema, type Project, type Session } from '@sessiontrack/core';
+import {
+  COUNT_DIMS,
+  importedSession,
+  importSessionSchema,
+  type Project,
+  SESSION_KINDS,
+  type Session,
+  type SessionKind,
+} from '@sessiontrack/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadRange, rebuildRange, rollupProject } from '../analytics.js';
@@ -35,8 +43,8 @@ conformance('analytics', () => {
   describe('analytics', () => {
     const DAY_DIMS = ['country', 'entryPage', 'exitPage'] as const;
     /** Everything the stats routes can ask, from the maintained aggregates. */
-    const viaStore = async (p: Project, fromDate: string, toDate: string) => {
-      const r = await loadRange(store, p, { fromDate, toDate, dims: COUNT_DIMS, dayDims: DAY_DIMS, users: true });
+    const viaStore = async (p: Project, fromDate: string, toDate: string, kind?: SessionKind) => {
+      const r = await loadRange(store, p, { fromDate, toDate, dims: COUNT_DIMS, dayDims: DAY_DIMS, users: true, kind });
       return {
         totals: onlyDims(r.totals, COUNT_DIMS),
         uniqueUsers: r.uniqueUsers,
@@ -46,8 +54,8 @@ conformance('analytics', () => {
         })),
       };
     };
-    const reference = async (p: Project, fromDate: string, toDate: string, now: number) => {
-      const r = await referenceRange(store, p, fromDate, toDate, now);
+    const reference = async (p: Project, fromDate: string, toDate: string, now: number, kind?: SessionKind) => {
+      const r = await referenceRange(store, p, fromDate, toDate, now, kind);
       return {
         totals: onlyDims(r.totals, COUNT_DIMS),
         uniqueUsers: r.uniqueUsers,
@@ -58,7 +66,14 @@ conformance('analytics', () => {
       };
     };
 
-    it('property: maintained aggregates == rebuilt == core over the raw rows, through timeouts, erase and retention', async () => {
+    /** All kinds and each kind alone. */
+    const KINDS = [undefined, ...SESSION_KINDS] as const;
+    const everyKind = async (p: Project, fromDate: string, toDate: string) =>
+      Promise.all(KINDS.map((k) => viaStore(p, fromDate, toDate, k)));
+    const referenceKinds = async (p: Project, fromDate: string, toDate: string, now: number) =>
+      Promise.all(KINDS.map((k) => reference(p, fromDate, toDate, now, k)));
+
+    it('property: maintained aggregates == rebuilt == core over the raw rows, per kind and over all, through timeouts, erase and retention', async () => {
       await fc.assert(
         fc.asyncProperty(
           fc.array(sessionSpec, { minLength: 1, maxLength: 12 }),
@@ -72,30 +87,30 @@ conformance('analytics', () => {
             const [from, to] = ['2025-05-31', '2025-06-06'];
             const sub = ['2025-06-01', '2025-06-03'] as const;
             // Maintained and rebuilt agree at any moment: both count sessions as written.
-            const maintained = await viaStore(p, from, to);
+            const maintained = await everyKind(p, from, to);
             await rebuildRange(store, p, from, to, now);
-            expect(await viaStore(p, from, to)).toEqual(maintained);
+            expect(await everyKind(p, from, to)).toEqual(maintained);
             // Once the sweeper wrote the expired sessions' ends, they equal the definition at now.
             await store.sweepExpired(now, p.id);
-            expect(await viaStore(p, from, to)).toEqual(await reference(p, from, to, now));
-            expect(await viaStore(p, ...sub)).toEqual(await reference(p, ...sub, now));
+            expect(await everyKind(p, from, to)).toEqual(await referenceKinds(p, from, to, now));
+            expect(await everyKind(p, ...sub)).toEqual(await referenceKinds(p, ...sub, now));
             // An erased user's sessions leave every count, their key every day's users.
             if (erase !== null) {
               await store.eraseUser(p.id, erase);
-              expect(await viaStore(p, from, to)).toEqual(await reference(p, from, to, now));
-              const erased = await viaStore(p, ...sub);
+              expect(await everyKind(p, from, to)).toEqual(await referenceKinds(p, from, to, now));
+              const erased = await everyKind(p, ...sub);
               await rebuildRange(store, p, from, to, now);
-              expect(await viaStore(p, ...sub)).toEqual(erased);
+              expect(await everyKind(p, ...sub)).toEqual(erased);
             }
             // Retention deletes the raw rows (sweeping what expired first); the figures stay, and
             // a rebuild leaves days past retention alone.
             const later = now + 40 * DAY;
-            const kept = await reference(p, from, to, later - 30 * DAY);
+            const kept = await referenceKinds(p, from, to, later - 30 * DAY);
             await store.cleanup(p.id, later - 30 * DAY);
             expect(await store.analyticsRows(p.id, 0, later, false)).toEqual({ sessions: [], events: [] });
-            expect(await viaStore(p, from, to)).toEqual(kept);
+            expect(await everyKind(p, from, to)).toEqual(kept);
             expect((await rebuildRange(store, p, from, to, later)).days).toEqual([]);
-            expect(await viaStore(p, from, to)).toEqual(kept);
+            expect(await everyKind(p, from, to)).toEqual(kept);
           },
         ),
         { numRuns: store.backend === 'sqlite' ? 25 : 10 },

@@ -234,4 +234,41 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE agent_state DROP CONSTRAINT agent_state_pkey, ADD PRIMARY KEY (session_id, project_id, agent_id, key);
     `,
   },
+  {
+    version: 11,
+    name: 'aggregates per kind, engaged time',
+    sql: `
+      -- See the SQLite migration of the same version. The default gives the rows of before the
+      -- unknown kind without rewriting them; dropped at once, so every writer names its kind.
+      ALTER TABLE rollup_days ADD COLUMN kind text NOT NULL DEFAULT '',
+        ADD COLUMN engaged_sessions bigint NOT NULL DEFAULT 0,
+        ADD COLUMN engaged_ms_sum bigint NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_days ALTER COLUMN kind DROP DEFAULT;
+      ALTER TABLE rollup_days DROP CONSTRAINT rollup_days_pkey, ADD PRIMARY KEY (project_id, day, kind);
+      ALTER TABLE rollup_counts ADD COLUMN kind text NOT NULL DEFAULT '';
+      ALTER TABLE rollup_counts ALTER COLUMN kind DROP DEFAULT;
+      ALTER TABLE rollup_counts DROP CONSTRAINT rollup_counts_pkey,
+        ADD PRIMARY KEY (project_id, dim, day, value, kind);
+      CREATE TABLE rollup_kind_users (
+        project_id text NOT NULL,
+        kind text NOT NULL,
+        day text NOT NULL,
+        user_key text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (project_id, kind, day, user_key)
+      );
+      CREATE INDEX rollup_kind_users_key ON rollup_kind_users (project_id, kind, user_key, day);
+      CREATE TABLE rollup_kind_user_prev (
+        project_id text NOT NULL,
+        kind text NOT NULL,
+        day text NOT NULL,
+        prev_day text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (project_id, kind, day, prev_day)
+      );
+      INSERT INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM sessions
+        ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
+    `,
+  },
 ];

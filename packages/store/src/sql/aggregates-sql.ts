@@ -1,6 +1,7 @@
 import {
   AggregateDelta,
   type AggregateInput,
+  type AggregateKind,
   ANALYTICS_EVENT_TYPES,
   type AnalyticsOptions,
   addDays,
@@ -19,14 +20,17 @@ import {
   type LocalClock,
   linkChanges,
   type Project,
+  SESSION_KINDS,
   type Session,
   type SessionFacets,
+  type SessionKind,
   timeoutEnd,
+  UNKNOWN_KIND,
   uniqueUsersOf,
   zoneClock,
 } from '@sessiontrack/core';
 import { type BatchOutcome, type BatchPlan, keyOf, sessionKey, splitKey } from '../batch.js';
-import { rowToAnalyticsEvent, rowToProject, rowToSession } from '../rows.js';
+import { rowToAnalyticsEvent, rowToSession } from '../rows.js';
 import { inList, inPairs, raw, rows, type Sql, sql } from './sql.js';
 
 // The maintained aggregates in SQL, written once for every dialect (docs/metrics.md, "When a
@@ -43,6 +47,10 @@ import { inList, inPairs, raw, rows, type Sql, sql } from './sql.js';
 //                    identify() and erase can take a session away exactly).
 //   rollup_user_prev (project, day, previous active day of the user) → users: distinct users over
 //                    any range in days × days (core's linkChanges / uniqueUsersOf).
+// Migration 11 keys rollup_days and rollup_counts by session kind as well ('' for rows of before
+// it, UNKNOWN_KIND) and adds rollup_kind_users / rollup_kind_user_prev: the same two user tables
+// per (project, kind), so distinct users stay exact for one kind too. rollup_users and
+// rollup_user_prev keep their meaning (all kinds).
 //
 // A program is a generator of statements that receives each statement's rows: SQLite's commit runs
 // it synchronously inside its transaction, everything else awaits it. One text for both.
@@ -66,19 +74,21 @@ const SEP = '\u0000';
 const num = (v: unknown): number => Number(v ?? 0);
 
 /**
- * Adds a delta to the aggregates. Rows are written in one order (days, counts, users, links; each
- * sorted), so concurrent PostgreSQL writers wait for each other instead of deadlocking.
+ * Adds a delta to the aggregates. Rows are written in one order (days, counts, users, links, kind
+ * users, kind links; each sorted), so concurrent PostgreSQL writers wait for each other instead of
+ * deadlocking.
  */
 export function* applyDelta(delta: AggregateDelta): SqlProgram<void> {
-  const { days, counts, users } = delta.rows();
+  const { days, counts, users, kindUsers } = delta.rows();
   if (days.length === 0) return;
-  yield sql`INSERT INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum, bounces,
-      error_sessions, actions, tool_calls, unique_users)
-    SELECT p, d, 0, s, e, ms, b, er, a, t, 0 FROM ${rows(
+  yield sql`INSERT INTO rollup_days (project_id, day, kind, computed_at, sessions, ended_sessions, duration_ms_sum,
+      bounces, error_sessions, actions, tool_calls, engaged_sessions, engaged_ms_sum, unique_users)
+    SELECT p, d, k, 0, s, e, ms, b, er, a, t, es, ems, 0 FROM ${rows(
       'x',
       [
         ['p', 'text'],
         ['d', 'text'],
+        ['k', 'text'],
         ['s', 'bigint'],
         ['e', 'bigint'],
         ['ms', 'bigint'],
@@ -86,10 +96,13 @@ export function* applyDelta(delta: AggregateDelta): SqlProgram<void> {
         ['er', 'bigint'],
         ['a', 'bigint'],
         ['t', 'bigint'],
+        ['es', 'bigint'],
+        ['ems', 'bigint'],
       ],
       days.map((r) => [
         r.projectId,
         r.date,
+        r.kind,
         r.sessions,
         r.endedSessions,
         r.durationMsSum,
@@ -97,57 +110,97 @@ export function* applyDelta(delta: AggregateDelta): SqlProgram<void> {
         r.errorSessions,
         r.actions,
         r.toolCalls,
+        r.engagedSessions,
+        r.engagedMsSum,
       ]),
     )} WHERE true
-    ON CONFLICT (project_id, day) DO UPDATE SET
+    ON CONFLICT (project_id, day, kind) DO UPDATE SET
       sessions = rollup_days.sessions + excluded.sessions,
       ended_sessions = rollup_days.ended_sessions + excluded.ended_sessions,
       duration_ms_sum = rollup_days.duration_ms_sum + excluded.duration_ms_sum,
       bounces = rollup_days.bounces + excluded.bounces,
       error_sessions = rollup_days.error_sessions + excluded.error_sessions,
       actions = rollup_days.actions + excluded.actions,
-      tool_calls = rollup_days.tool_calls + excluded.tool_calls`;
+      tool_calls = rollup_days.tool_calls + excluded.tool_calls,
+      engaged_sessions = rollup_days.engaged_sessions + excluded.engaged_sessions,
+      engaged_ms_sum = rollup_days.engaged_ms_sum + excluded.engaged_ms_sum`;
   if (counts.length > 0) {
-    yield sql`INSERT INTO rollup_counts (project_id, dim, day, value, n)
-      SELECT p, m, d, v, n FROM ${rows(
+    yield sql`INSERT INTO rollup_counts (project_id, dim, day, value, kind, n)
+      SELECT p, m, d, v, k, n FROM ${rows(
         'x',
         [
           ['p', 'text'],
           ['m', 'text'],
           ['d', 'text'],
           ['v', 'text'],
+          ['k', 'text'],
           ['n', 'bigint'],
         ],
-        counts.map((r) => [r.projectId, r.dim, r.date, r.value, r.n]),
+        counts.map((r) => [r.projectId, r.dim, r.date, r.value, r.kind, r.n]),
       )} WHERE true
-      ON CONFLICT (project_id, dim, day, value) DO UPDATE SET n = rollup_counts.n + excluded.n`;
+      ON CONFLICT (project_id, dim, day, value, kind) DO UPDATE SET n = rollup_counts.n + excluded.n`;
   }
+  yield* applyUsers(ALL_KINDS_USERS, users);
+  yield* applyUsers(
+    KIND_USERS,
+    kindUsers.map((u) => ({ ...u, projectId: u.projectId + SEP + u.kind })),
+  );
+}
+
+/**
+ * A user table and its link table: all kinds (rollup_users, rollup_user_prev; their meaning is
+ * unchanged since migration 6, others read them) or per kind (rollup_kind_users,
+ * rollup_kind_user_prev, migration 11). `scope` is what the user's days are counted within: the
+ * project, or the project and kind, passed to applyUsers as one string joined by SEP.
+ */
+interface UserTables {
+  users: string;
+  links: string;
+  /** The scope's columns (bound rows carry them as s0, s1, …). */
+  scope: readonly string[];
+}
+const ALL_KINDS_USERS: UserTables = { users: 'rollup_users', links: 'rollup_user_prev', scope: ['project_id'] };
+const KIND_USERS: UserTables = {
+  users: 'rollup_kind_users',
+  links: 'rollup_kind_user_prev',
+  scope: ['project_id', 'kind'],
+};
+
+function* applyUsers(
+  t: UserTables,
+  users: readonly { projectId: string; date: string; userKey: string; n: number }[],
+): SqlProgram<void> {
   if (users.length === 0) return;
-  const changed = yield sql`INSERT INTO rollup_users (project_id, day, user_key, n)
-    SELECT p, d, k, n FROM ${rows(
+  const scopeCols = t.scope.map((_, i) => [`s${i}`, 'text'] as const);
+  const split = (scope: string): string[] => {
+    const parts = scope.split(SEP);
+    return t.scope.map((_, i) => parts[i] ?? '');
+  };
+  const cols = t.scope.join(', ');
+  const sv = scopeCols.map(([c]) => c).join(', ');
+  const usersTable = raw(t.users);
+  const linksTable = raw(t.links);
+  const changed = yield sql`INSERT INTO ${usersTable} (${raw(cols)}, day, user_key, n)
+    SELECT ${raw(sv)}, d, uk, n FROM ${rows(
       'x',
-      [
-        ['p', 'text'],
-        ['d', 'text'],
-        ['k', 'text'],
-        ['n', 'bigint'],
-      ],
-      users.map((r) => [r.projectId, r.date, r.userKey, r.n]),
+      [...scopeCols, ['d', 'text'], ['uk', 'text'], ['n', 'bigint']],
+      users.map((r) => [...split(r.projectId), r.date, r.userKey, r.n]),
     )} WHERE true
-    ON CONFLICT (project_id, day, user_key) DO UPDATE SET n = rollup_users.n + excluded.n
-    RETURNING project_id, day, user_key, n`;
+    ON CONFLICT (${raw(cols)}, day, user_key) DO UPDATE SET n = ${usersTable}.n + excluded.n
+    RETURNING ${raw(cols)}, day, user_key, n`;
+  const scopeOf = (r: Row): string => t.scope.map((c) => String(r[c])).join(SEP);
   // A user-day appears when its count leaves 0 and vanishes when it returns there: only then do
   // the user's (day, previous day) links move.
   const added = new Map(users.map((u) => [u.projectId + SEP + u.date + SEP + u.userKey, u.n]));
   const moved = new Map<string, { p: string; k: string; appeared: Set<string>; vanished: Set<string> }>();
-  const gone: [string, string, string][] = [];
+  const gone: string[][] = [];
   for (const r of changed) {
-    const p = String(r.project_id);
+    const p = scopeOf(r);
     const d = String(r.day);
     const k = String(r.user_key);
     const n = num(r.n);
     const old = n - (added.get(p + SEP + d + SEP + k) ?? 0);
-    if (n <= 0) gone.push([p, d, k]);
+    if (n <= 0) gone.push([...split(p), d, k]);
     if (old > 0 === n > 0) continue;
     let m = moved.get(p + SEP + k);
     if (!m) {
@@ -157,44 +210,33 @@ export function* applyDelta(delta: AggregateDelta): SqlProgram<void> {
     (n > 0 ? m.appeared : m.vanished).add(d);
   }
   if (gone.length > 0) {
-    yield sql`DELETE FROM rollup_users WHERE n <= 0 AND (project_id, day, user_key) IN (SELECT p, d, k FROM ${rows(
+    yield sql`DELETE FROM ${usersTable} WHERE n <= 0 AND (${raw(cols)}, day, user_key) IN (SELECT ${raw(sv)}, d, uk FROM ${rows(
       'x',
-      [
-        ['p', 'text'],
-        ['d', 'text'],
-        ['k', 'text'],
-      ],
+      [...scopeCols, ['d', 'text'], ['uk', 'text']],
       gone,
     )})`;
   }
   if (moved.size === 0) return;
   const list = [...moved.values()].map((m) => {
     const days = [...m.appeared, ...m.vanished].sort();
-    return [m.p, m.k, days[0] as string, days[days.length - 1] as string];
+    return [...split(m.p), m.k, days[0] as string, days[days.length - 1] as string];
   });
   // Per moved user, its days from the last one before the first change to the first one after
-  // the last change (two index probes and a short range each, on rollup_users_key).
+  // the last change (two index probes and a short range each, on the user table's key index).
+  const same = (a: string, b: string) => t.scope.map((col, i) => `${a}.${col} = ${b}.s${i}`).join(' AND ');
   const prior = (c: string) =>
-    raw(`(SELECT max(x.day) FROM rollup_users x WHERE x.project_id = c.p AND x.user_key = c.k AND x.day < ${c})`);
-  const span = yield sql`SELECT c.p AS p, c.k AS k, u.day AS day, ${prior('c.mn')} AS lo
-    FROM ${rows(
-      'c',
-      [
-        ['p', 'text'],
-        ['k', 'text'],
-        ['mn', 'text'],
-        ['mx', 'text'],
-      ],
-      list,
-    )}
-    JOIN rollup_users u ON u.project_id = c.p AND u.user_key = c.k
+    raw(`(SELECT max(x.day) FROM ${t.users} x WHERE ${same('x', 'c')} AND x.user_key = c.k AND x.day < ${c})`);
+  const span = yield sql`SELECT ${raw(scopeCols.map(([c]) => `c.${c} AS ${c}`).join(', '))}, c.k AS k, u.day AS day,
+      ${prior('c.mn')} AS lo
+    FROM ${rows('c', [...scopeCols, ['k', 'text'], ['mn', 'text'], ['mx', 'text']], list)}
+    JOIN ${usersTable} u ON ${raw(same('u', 'c'))} AND u.user_key = c.k
       AND u.day >= coalesce(${prior('c.mn')}, '')
-      AND u.day <= coalesce((SELECT min(x.day) FROM rollup_users x
-        WHERE x.project_id = c.p AND x.user_key = c.k AND x.day > c.mx), '~')
-    ORDER BY 1, 2, 3`;
+      AND u.day <= coalesce((SELECT min(x.day) FROM ${usersTable} x
+        WHERE ${raw(same('x', 'c'))} AND x.user_key = c.k AND x.day > c.mx), '~')
+    ORDER BY ${raw(scopeCols.map(([c]) => c).join(', '))}, k, day`;
   const spans = new Map<string, { days: string[]; hasLo: boolean }>();
   for (const r of span) {
-    const k = String(r.p) + SEP + String(r.k);
+    const k = scopeCols.map(([c]) => String(r[c])).join(SEP) + SEP + String(r.k);
     let s = spans.get(k);
     if (!s) {
       s = { days: [], hasLo: r.lo !== null && r.lo !== undefined };
@@ -217,32 +259,67 @@ export function* applyDelta(delta: AggregateDelta): SqlProgram<void> {
     .filter((r) => r[3] !== 0)
     .sort((a, b) => (a[0] + SEP + a[1] + SEP + a[2] < b[0] + SEP + b[1] + SEP + b[2] ? -1 : 1));
   if (linkRows.length === 0) return;
-  yield sql`INSERT INTO rollup_user_prev (project_id, day, prev_day, n)
-    SELECT p, d, v, n FROM ${rows(
+  yield sql`INSERT INTO ${linksTable} (${raw(cols)}, day, prev_day, n)
+    SELECT ${raw(sv)}, d, v, n FROM ${rows(
       'x',
-      [
-        ['p', 'text'],
-        ['d', 'text'],
-        ['v', 'text'],
-        ['n', 'bigint'],
-      ],
-      linkRows,
+      [...scopeCols, ['d', 'text'], ['v', 'text'], ['n', 'bigint']],
+      linkRows.map(([p, d, v, n]) => [...split(p), d, v, n]),
     )} WHERE true
-    ON CONFLICT (project_id, day, prev_day) DO UPDATE SET n = rollup_user_prev.n + excluded.n`;
+    ON CONFLICT (${raw(cols)}, day, prev_day) DO UPDATE SET n = ${linksTable}.n + excluded.n`;
 }
 
 // ---- reads (the port of store.ts: AggregateReads) ----
 
-export const readDaysSql = (projectId: string, fromDate: string, toDate: string): Sql =>
-  sql`SELECT * FROM rollup_days WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate} ORDER BY day`;
+// Aggregate rows are kept per kind (migration 11). A read of one kind reads that kind's rows; a
+// read over all kinds sums the kinds — the unknown kind of days of before migration 11 past
+// retention included, which is why those days count only there (docs/metrics.md). Distinct users
+// are not a sum: over all kinds they come from rollup_user_prev, per kind from
+// rollup_kind_user_prev.
 
-export const dayCountsSql = (projectId: string, fromDate: string, toDate: string, dims: readonly CountDim[]): Sql =>
-  sql`SELECT dim, day, value, n FROM rollup_counts
-    WHERE project_id = ${projectId} AND ${inList('dim', dims)} AND day >= ${fromDate} AND day <= ${toDate} AND n <> 0`;
+const ofKind = (kind: SessionKind | undefined): Sql => (kind === undefined ? raw('') : sql` AND kind = ${kind}`);
 
-export const sumCountsSql = (projectId: string, fromDate: string, toDate: string, dim: CountDim): Sql =>
+const DAY_SUMS = raw(
+  [
+    'max(computed_at) AS computed_at',
+    ...[
+      'sessions',
+      'ended_sessions',
+      'duration_ms_sum',
+      'bounces',
+      'error_sessions',
+      'actions',
+      'tool_calls',
+      'engaged_sessions',
+      'engaged_ms_sum',
+    ].map((c) => `sum(${c}) AS ${c}`),
+  ].join(', '),
+);
+
+export const readDaysSql = (projectId: string, fromDate: string, toDate: string, kind?: SessionKind): Sql =>
+  sql`SELECT day, ${DAY_SUMS} FROM rollup_days
+    WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate}${ofKind(kind)}
+    GROUP BY day ORDER BY day`;
+
+export const dayCountsSql = (
+  projectId: string,
+  fromDate: string,
+  toDate: string,
+  dims: readonly CountDim[],
+  kind?: SessionKind,
+): Sql =>
+  sql`SELECT dim, day, value, sum(n) AS n FROM rollup_counts
+    WHERE project_id = ${projectId} AND ${inList('dim', dims)} AND day >= ${fromDate} AND day <= ${toDate}${ofKind(kind)}
+    GROUP BY dim, day, value HAVING sum(n) <> 0`;
+
+export const sumCountsSql = (
+  projectId: string,
+  fromDate: string,
+  toDate: string,
+  dim: CountDim,
+  kind?: SessionKind,
+): Sql =>
   sql`SELECT value, sum(n) AS n FROM rollup_counts
-    WHERE project_id = ${projectId} AND dim = ${dim} AND day >= ${fromDate} AND day <= ${toDate}
+    WHERE project_id = ${projectId} AND dim = ${dim} AND day >= ${fromDate} AND day <= ${toDate}${ofKind(kind)}
     GROUP BY value HAVING sum(n) <> 0`;
 
 export function countsOf(found: readonly Row[]): Counts {
@@ -251,9 +328,12 @@ export function countsOf(found: readonly Row[]): Counts {
   return out;
 }
 
-export const userLinksSql = (projectId: string, fromDate: string, toDate: string): Sql =>
-  sql`SELECT day, prev_day, n FROM rollup_user_prev
-    WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate} AND n <> 0`;
+export const userLinksSql = (projectId: string, fromDate: string, toDate: string, kind?: SessionKind): Sql =>
+  kind === undefined
+    ? sql`SELECT day, prev_day, n FROM rollup_user_prev
+    WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate} AND n <> 0`
+    : sql`SELECT day, prev_day, n FROM rollup_kind_user_prev
+    WHERE project_id = ${projectId} AND kind = ${kind} AND day >= ${fromDate} AND day <= ${toDate} AND n <> 0`;
 
 export function usersOf(found: readonly Row[], fromDate: string) {
   return uniqueUsersOf(
@@ -262,7 +342,7 @@ export function usersOf(found: readonly Row[], fromDate: string) {
   );
 }
 
-/** rollup_days row → totals. */
+/** rollup_days row (or a sum of a day's kinds) → totals. */
 export function totalsOf(r: Row): DayTotals {
   return {
     sessions: num(r.sessions),
@@ -272,6 +352,8 @@ export function totalsOf(r: Row): DayTotals {
     errorSessions: num(r.error_sessions),
     actions: num(r.actions),
     toolCalls: num(r.tool_calls),
+    engagedSessions: num(r.engaged_sessions),
+    engagedMsSum: num(r.engaged_ms_sum),
   };
 }
 
@@ -520,9 +602,12 @@ export function* subtractSessions(options: ProjectOptions, found: readonly Store
 /** Removes a user key from every day's users (what is left after their sessions were taken out). */
 export function* forgetUser(options: ProjectOptions, projectId: string, user: string): SqlProgram<void> {
   const left = yield sql`SELECT day, n FROM rollup_users WHERE project_id = ${projectId} AND user_key = ${user}`;
-  if (left.length === 0) return;
+  const leftOfKind = yield sql`SELECT kind, day, n FROM rollup_kind_users
+    WHERE project_id = ${projectId} AND user_key = ${user}`;
+  if (left.length === 0 && leftOfKind.length === 0) return;
   const delta = new AggregateDelta(options.of);
   for (const r of left) delta.addUser(projectId, String(r.day), user, -num(r.n));
+  for (const r of leftOfKind) delta.addKindUser(projectId, r.kind as SessionKind, String(r.day), user, -num(r.n));
   yield* applyDelta(delta);
 }
 
@@ -564,10 +649,15 @@ export function* rebuildDayProgram(
 ): SqlProgram<void> {
   options.remember(project);
   const p = project.id;
-  yield sql`INSERT INTO rollup_days (project_id, day, computed_at, sessions, ended_sessions, duration_ms_sum, bounces,
-      error_sessions, actions, tool_calls, unique_users)
-    VALUES (${p}, ${date}, ${computedAt}, 0, 0, 0, 0, 0, 0, 0, 0)
-    ON CONFLICT (project_id, day) DO UPDATE SET computed_at = excluded.computed_at`;
+  // The day's row of every kind, the unknown one included: a commit of any kind writes one of them.
+  yield sql`INSERT INTO rollup_days (project_id, day, kind, computed_at, sessions, ended_sessions, duration_ms_sum,
+      bounces, error_sessions, actions, tool_calls, engaged_sessions, engaged_ms_sum, unique_users)
+    SELECT ${p}, ${date}, k, ${computedAt}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM ${rows(
+      'x',
+      [['k', 'text']],
+      [UNKNOWN_KIND, ...SESSION_KINDS].map((k) => [k]),
+    )} WHERE true
+    ON CONFLICT (project_id, day, kind) DO UPDATE SET computed_at = excluded.computed_at`;
   const delta = new AggregateDelta(options.of);
   const from = dayStart(date, project.timeZone);
   const to = dayStart(addDays(date, 1), project.timeZone);
@@ -583,14 +673,18 @@ export function* rebuildDayProgram(
     if (!last || found.length < REBUILD_PAGE) break;
     after = [last.startedAt, last.id];
   }
-  const [day] = yield readDaysSql(p, date, date);
-  if (day) delta.addTotals(p, date, totalsOf(day), -1);
-  for (const r of yield sql`SELECT dim, value, n FROM rollup_counts
+  for (const r of yield sql`SELECT * FROM rollup_days WHERE project_id = ${p} AND day = ${date}`) {
+    delta.addTotals(p, date, String(r.kind) as AggregateKind, totalsOf(r), -1);
+  }
+  for (const r of yield sql`SELECT dim, value, kind, n FROM rollup_counts
     WHERE project_id = ${p} AND ${inList('dim', COUNT_DIMS)} AND day = ${date}`) {
-    delta.addCount(p, date, String(r.dim) as CountDim, String(r.value), -num(r.n));
+    delta.addCount(p, date, String(r.kind) as AggregateKind, String(r.dim) as CountDim, String(r.value), -num(r.n));
   }
   for (const r of yield sql`SELECT user_key, n FROM rollup_users WHERE project_id = ${p} AND day = ${date}`) {
     delta.addUser(p, date, String(r.user_key), -num(r.n));
+  }
+  for (const r of yield sql`SELECT kind, user_key, n FROM rollup_kind_users WHERE project_id = ${p} AND day = ${date}`) {
+    delta.addKindUser(p, r.kind as SessionKind, date, String(r.user_key), -num(r.n));
   }
   yield* applyDelta(delta);
 }

@@ -9,6 +9,7 @@ import {
   type ProjectChanges,
   type ProjectShare,
   type Session,
+  type SessionKind,
   type StoredEvent,
   type UserActivity,
   type UserDay,
@@ -94,7 +95,15 @@ const NONE = raw('');
  * Per-project tables besides sessions and their events and agent state (deleted in chunks): what
  * deleting a project removes. A migration adding a project_id table adds it here too.
  */
-const PROJECT_DATA_TABLES = ['rollup_user_prev', 'rollup_days', 'rollup_counts', 'rollup_users', 'rollup_dirty'];
+const PROJECT_DATA_TABLES = [
+  'rollup_user_prev',
+  'rollup_kind_user_prev',
+  'rollup_days',
+  'rollup_counts',
+  'rollup_users',
+  'rollup_kind_users',
+  'rollup_dirty',
+];
 
 /**
  * Every Store method whose SQL is the same in each dialect, written once over a driver and a
@@ -450,10 +459,11 @@ export abstract class SqlStore implements Store {
     fromDate: string,
     toDate: string,
     dims: readonly CountDim[],
+    kind?: SessionKind,
   ): Promise<StoredRollup[]> {
     const [days, counts] = await Promise.all([
-      this.all(readDaysSql(projectId, fromDate, toDate)),
-      dims.length > 0 ? this.all(dayCountsSql(projectId, fromDate, toDate, dims)) : [],
+      this.all(readDaysSql(projectId, fromDate, toDate, kind)),
+      dims.length > 0 ? this.all(dayCountsSql(projectId, fromDate, toDate, dims, kind)) : [],
     ]);
     const out = days.map(
       (r): StoredRollup => ({
@@ -473,9 +483,16 @@ export abstract class SqlStore implements Store {
     return out;
   }
 
-  async sumRollupCounts(projectId: string, fromDate: string, toDate: string, dim: CountDim): Promise<Counts> {
+  async sumRollupCounts(
+    projectId: string,
+    fromDate: string,
+    toDate: string,
+    dim: CountDim,
+    kind?: SessionKind,
+  ): Promise<Counts> {
     const out: Counts = {};
-    for (const r of await this.all(sumCountsSql(projectId, fromDate, toDate, dim))) out[String(r.value)] = Number(r.n);
+    for (const r of await this.all(sumCountsSql(projectId, fromDate, toDate, dim, kind)))
+      out[String(r.value)] = Number(r.n);
     return out;
   }
 
@@ -483,8 +500,9 @@ export abstract class SqlStore implements Store {
     projectId: string,
     fromDate: string,
     toDate: string,
+    kind?: SessionKind,
   ): Promise<{ range: number; days: Record<string, number> }> {
-    const u = usersOf(await this.all(userLinksSql(projectId, fromDate, toDate)), fromDate);
+    const u = usersOf(await this.all(userLinksSql(projectId, fromDate, toDate, kind)), fromDate);
     return { range: u.range, days: Object.fromEntries(u.days) };
   }
 

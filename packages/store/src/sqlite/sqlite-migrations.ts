@@ -325,4 +325,72 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX agent_state_expires ON agent_state (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 11,
+    name: 'aggregates per kind, engaged time',
+    sql: `
+      -- rollup_days and rollup_counts keyed by session kind as well ('' for the rows of before:
+      -- their kind is unknown until the rebuild below splits them; days past retention keep it and
+      -- count only in answers over all kinds), and two totals for the average engaged time.
+      -- SQLite cannot change a primary key in place: copy into the new shape.
+      CREATE TABLE rollup_days_v11 (
+        project_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        computed_at INTEGER NOT NULL,
+        sessions INTEGER NOT NULL,
+        ended_sessions INTEGER NOT NULL,
+        duration_ms_sum INTEGER NOT NULL,
+        bounces INTEGER NOT NULL,
+        error_sessions INTEGER NOT NULL,
+        actions INTEGER NOT NULL,
+        tool_calls INTEGER NOT NULL,
+        engaged_sessions INTEGER NOT NULL DEFAULT 0,
+        engaged_ms_sum INTEGER NOT NULL DEFAULT 0,
+        unique_users INTEGER NOT NULL,
+        PRIMARY KEY (project_id, day, kind)
+      ) WITHOUT ROWID;
+      INSERT INTO rollup_days_v11 (project_id, day, kind, computed_at, sessions, ended_sessions, duration_ms_sum,
+          bounces, error_sessions, actions, tool_calls, unique_users)
+        SELECT project_id, day, '', computed_at, sessions, ended_sessions, duration_ms_sum,
+          bounces, error_sessions, actions, tool_calls, unique_users FROM rollup_days;
+      DROP TABLE rollup_days;
+      ALTER TABLE rollup_days_v11 RENAME TO rollup_days;
+      CREATE TABLE rollup_counts_v11 (
+        project_id TEXT NOT NULL,
+        dim TEXT NOT NULL,
+        day TEXT NOT NULL,
+        value TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (project_id, dim, day, value, kind)
+      ) WITHOUT ROWID;
+      INSERT INTO rollup_counts_v11 (project_id, dim, day, value, kind, n)
+        SELECT project_id, dim, day, value, '', n FROM rollup_counts;
+      DROP TABLE rollup_counts;
+      ALTER TABLE rollup_counts_v11 RENAME TO rollup_counts;
+      -- rollup_users and rollup_user_prev keep their meaning (all kinds); the same per kind:
+      CREATE TABLE rollup_kind_users (
+        project_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        day TEXT NOT NULL,
+        user_key TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (project_id, kind, day, user_key)
+      ) WITHOUT ROWID;
+      CREATE INDEX rollup_kind_users_key ON rollup_kind_users (project_id, kind, user_key, day);
+      CREATE TABLE rollup_kind_user_prev (
+        project_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        day TEXT NOT NULL,
+        prev_day TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (project_id, kind, day, prev_day)
+      ) WITHOUT ROWID;
+      -- Every day that still has raw rows is rebuilt from them by the rollup job (per kind, with
+      -- engaged time), as after migration 6.
+      INSERT OR REPLACE INTO rollup_dirty (project_id, utc_day, marked_at)
+        SELECT DISTINCT project_id, started_at / 86400000, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM sessions;
+    `,
+  },
 ];

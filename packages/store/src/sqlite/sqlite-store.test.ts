@@ -403,3 +403,93 @@ describe('SqliteStore beside the shared transactions', () => {
     }
   });
 });
+
+describe('SqliteStore upgrade to aggregates per kind (migration 11)', () => {
+  it('keeps the figures of before, splits the days with raw rows by kind, and keeps an unknown kind past retention', async () => {
+    const filename = newFile();
+    // A database of before migration 11, written by hand as the code of then left it.
+    const db = new Database(filename);
+    db.exec(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 10)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, T0);
+    }
+    db.prepare(
+      `INSERT INTO projects (id, name, write_key, time_zone, retention_days, created_at) VALUES (?, ?, ?, 'UTC', 30, ?)`,
+    ).run(project.id, project.name, project.writeKey, T0);
+    const session = db.prepare(
+      `INSERT INTO sessions (id, project_id, kind, user_id, status, started_at, last_activity_at, ended_at, expires_at,
+        idle_timeout_ms, absolute_timeout_ms, engaged_ms, exit_reason, transport)
+       VALUES (?, ?, ?, 'u1', 'ended', ?, ?, ?, ?, 1800000, 86400000, ?, 'logout', ?)`,
+    );
+    session.run('s_up_web', project.id, 'web', T0, T0 + 60_000, T0 + 60_000, T0 + 60_000, 20_000, null);
+    session.run('s_up_mcp', project.id, 'mcp', T0, T0 + 120_000, T0 + 120_000, T0 + 120_000, null, 'stdio');
+    // 2025-04-01 is past retention: only its aggregates are left. 2025-06-01 has raw rows and
+    // aggregates that knew no kinds.
+    for (const [day, n] of [
+      ['2025-04-01', 5],
+      ['2025-06-01', 2],
+    ] as const) {
+      db.prepare(`INSERT INTO rollup_days VALUES (?, ?, 0, ?, ?, ?, 0, 0, 0, 0, 0)`).run(
+        project.id,
+        day,
+        n,
+        n,
+        n * 60_000,
+      );
+      db.prepare(`INSERT INTO rollup_counts VALUES (?, 'country', ?, '', ?)`).run(project.id, day, n);
+    }
+    db.prepare(`INSERT INTO rollup_users VALUES (?, '2025-04-01', 'u:old', 1)`).run(project.id);
+    db.prepare(`INSERT INTO rollup_users VALUES (?, '2025-06-01', 'u:u1', 2)`).run(project.id);
+    db.prepare(`INSERT INTO rollup_user_prev VALUES (?, '2025-04-01', '', 1), (?, '2025-06-01', '', 1)`).run(
+      project.id,
+      project.id,
+    );
+    db.close();
+
+    const store = new SqliteStore({ filename });
+    try {
+      const range = (kind?: 'web' | 'mcp', fromDate = '2025-04-01') =>
+        loadRange(store, project, {
+          fromDate,
+          toDate: '2025-06-01',
+          dims: ['country', 'transport'],
+          users: true,
+          kind,
+        });
+      // Before the rollup job: every figure of before still counts over all kinds.
+      expect((await range()).totals).toMatchObject({ sessions: 7, endedSessions: 7 });
+      expect((await range()).uniqueUsers).toBe(2);
+      const { rollupProject } = await import('../analytics.js');
+      expect((await rollupProject(store, project, T0 + 3_600_000)).days).toEqual(['2025-06-01']);
+      const all = await range();
+      expect(all.totals).toMatchObject({
+        sessions: 7,
+        endedSessions: 7,
+        durationMsSum: 5 * 60_000 + 180_000,
+        engagedSessions: 1,
+        engagedMsSum: 20_000,
+      });
+      expect(all.uniqueUsers).toBe(2);
+      expect(all.totals.counts.country).toEqual({ '': 7 });
+      // Per kind: the rebuilt day only; the day past retention has no kind.
+      const web = await range('web');
+      expect(web.totals).toMatchObject({
+        sessions: 1,
+        durationMsSum: 60_000,
+        engagedSessions: 1,
+        engagedMsSum: 20_000,
+      });
+      expect(web.uniqueUsers).toBe(1);
+      const mcp = await range('mcp');
+      expect(mcp.totals).toMatchObject({ sessions: 1, durationMsSum: 120_000, engagedSessions: 0 });
+      expect(mcp.totals.counts.transport).toEqual({ stdio: 1 });
+      expect(mcp.uniqueUsers).toBe(1);
+      expect((await range(undefined, '2025-06-01')).uniqueUsers).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
