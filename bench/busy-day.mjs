@@ -492,7 +492,7 @@ async function openKept(n) {
   let swept = 0;
   for (;;) {
     const k = await store.sweepExpired(Date.now());
-    if (k === 0) break;
+    if (k <= 0) break;
     swept += k;
   }
   await store.close();
