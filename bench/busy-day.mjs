@@ -490,7 +490,11 @@ async function openKept(n) {
     ? await PostgresStore.open(new PgPoolDriver({ connectionString: m.url, max: 4 }))
     : new SqliteStore({ filename: path.join(m.dataDir, 'sessiontrack.db') });
   let swept = 0;
-  for (let k; (k = await store.sweepExpired(Date.now())) > 0; ) swept += k;
+  for (;;) {
+    const k = await store.sweepExpired(Date.now());
+    if (k <= 0) break;
+    swept += k;
+  }
   await store.close();
   log(
     `reusing ${fmt(n)} sessions written at ${new Date(m.now).toISOString()} in ${m.where}; ${fmt(swept)} expired since, ended now`,

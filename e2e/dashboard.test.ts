@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fmtDuration, fmtInt, fmtPct } from '../packages/dashboard/src/format.js';
+import { fmtDuration, fmtInt, fmtMs, fmtPct } from '../packages/dashboard/src/format.js';
 import { BIN } from '../packages/server/src/serve.testkit.js';
 import { ADMIN_TOKEN, Harness, ROOT, skipReason } from './harness.js';
 
@@ -255,23 +255,44 @@ describe.skipIf(reason !== null)('dashboard in Chromium', () => {
     await page.getByTestId('together').waitFor();
     await page.getByTestId('workflow-table').waitFor();
     await page.getByTestId('list-exitReason').waitFor();
+    // paths from the entry page, as the API counts them (web sessions)
+    await page.getByTestId('list-paths').waitFor();
+    const paths = await h.api<{ steps: string[]; sessions: number }[]>('/api/v1/stats/paths?kind=web&steps=3&limit=10');
+    expect(paths.length).toBeGreaterThan(0);
+    const firstPath = page.getByTestId('list-paths').locator('li').first();
+    expect(await firstPath.locator('.name').getAttribute('title')).toBe(paths[0]?.steps.join(' › '));
+    expect(await firstPath.locator('.num').textContent()).toBe(fmtInt(paths[0]?.sessions ?? 0));
     await shot(page, 'insights');
+    if (DOCS) await page.screenshot({ path: join(ROOT, 'docs/dashboard-insights.png'), fullPage: true });
     await page.getByRole('link', { name: 'MCP' }).click();
     await page.locator('[data-testid="chart-tools"] canvas').waitFor();
     await page.getByTestId('list-tool').waitFor();
-    // top tools with their error rates, as the API counts them (demo tools fail now and then)
-    const tools = await h.api<{ value: string; calls: number; errors: number; errorRate: number }[]>(
-      '/api/v1/stats/breakdown?by=tool&limit=12',
-    );
+    // top tools with their latency and error rates, as the API counts them (demo tools fail now and then)
+    const tools =
+      await h.api<
+        { tool: string; calls: number; errors: number; errorRate: number; p50Ms: number | null; p95Ms: number | null }[]
+      >('/api/v1/stats/tools?limit=12');
     expect(tools.reduce((n, t) => n + t.errors, 0)).toBeGreaterThan(0);
+    expect(tools[0]?.p50Ms).toBeGreaterThan(0);
     const first = page.getByTestId('list-tool').locator('tbody tr').first();
-    expect(await first.locator('td').first().textContent()).toBe(tools[0]?.value);
-    expect(await first.locator('td').nth(3).textContent()).toBe(
+    expect(await first.locator('td').first().textContent()).toBe(tools[0]?.tool);
+    expect(await first.locator('td').nth(1).textContent()).toBe(fmtInt(tools[0]?.calls ?? 0));
+    expect(await first.locator('td').nth(2).textContent()).toBe(
+      `${fmtMs(tools[0]?.p50Ms ?? null)} / ${fmtMs(tools[0]?.p95Ms ?? null)}`,
+    );
+    expect(await first.locator('td').nth(4).textContent()).toBe(
       `${fmtPct(tools[0]?.errorRate ?? 0)} (${fmtInt(tools[0]?.errors ?? 0)})`,
+    );
+    // tool sequences of MCP sessions
+    await page.getByTestId('list-sequences').waitFor();
+    const sequences = await h.api<{ steps: string[] }[]>('/api/v1/stats/paths?kind=mcp&steps=3&limit=10');
+    expect(await page.getByTestId('list-sequences').locator('li .name').first().getAttribute('title')).toBe(
+      sequences[0]?.steps.join(' › '),
     );
     await page.getByTestId('list-clients').waitFor();
     await page.getByTestId('list-transport').waitFor();
     await shot(page, 'mcp');
+    if (DOCS) await page.screenshot({ path: join(ROOT, 'docs/dashboard-mcp.png'), fullPage: true });
     const log = h.logs.get(page);
     expect(log?.errors).toEqual([]);
     expect(log?.console).toEqual([]);

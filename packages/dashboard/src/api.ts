@@ -31,7 +31,14 @@ export interface Project {
 }
 
 // The shapes of the stats routes are core's (the server answers with them as they are).
-export type { BreakdownRow, Summary, UserPattern as Pattern, WorkflowStats } from '@sessiontrack/core';
+export type {
+  BreakdownRow,
+  PathRow,
+  Summary,
+  ToolRow,
+  UserPattern as Pattern,
+  WorkflowStats,
+} from '@sessiontrack/core';
 export type Daily = DailyStats;
 export type Countries = ReturnType<typeof countriesOf>;
 export type Exits = ReturnType<typeof exitsOf>;

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { BreakdownRow } from './api.js';
+import type { BreakdownRow, PathRow } from './api.js';
 import { ApiFailure } from './api.js';
 import type { Change } from './format.js';
 import { fmtInt, fmtPct } from './format.js';
@@ -116,5 +116,32 @@ export function Facts(props: { items: [string, ReactNode][] }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+/** The most common paths (/stats/paths): each a sequence of steps with its sessions and share. */
+export function PathList(props: { rows: PathRow[]; empty: string; testId: string }) {
+  if (props.rows.length === 0) return <p className="muted">{props.empty}</p>;
+  return (
+    <ol className="toplist paths" data-testid={props.testId}>
+      {props.rows.map((r) => (
+        <li key={r.steps.join('\t')}>
+          <span className="bar" style={{ width: `${Math.max(1, Math.round(r.share * 100))}%` }} aria-hidden="true" />
+          <span className="name" title={r.steps.join(' › ')}>
+            {r.steps.map((step, i) => (
+              // Steps repeat within a path (`/` › `/docs` › `/`): the position is part of the key.
+              <span key={`${i}:${step}`} className="step">
+                {i > 0 && <span className="sep">{' › '}</span>}
+                {step}
+              </span>
+            ))}
+          </span>
+          <span className="num" title={`${fmtInt(r.sessions)} sessions`}>
+            {fmtInt(r.sessions)}
+          </span>
+          <span className="share">{fmtPct(r.share)}</span>
+        </li>
+      ))}
+    </ol>
   );
 }

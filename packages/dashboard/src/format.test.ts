@@ -8,6 +8,7 @@ import {
   fmtDuration,
   fmtGap,
   fmtInt,
+  fmtMs,
   fmtPct,
   previousRange,
   rangeDates,
@@ -100,5 +101,16 @@ describe('retention window', () => {
     expect(retentionWindow({ from: '2026-11-20', to: '2026-11-26' })).toEqual({ from: '2026-10-02', to: '2026-11-26' });
     expect(retentionWindow({ from: '2026-09-10', to: '2026-11-26' })).toEqual({ from: '2026-09-10', to: '2026-11-26' });
     expect(retentionWindow({ from: '2025-01-01', to: '2026-11-26' })).toEqual({ from: '2026-09-04', to: '2026-11-26' });
+  });
+});
+
+describe('fmtMs', () => {
+  it('shows latencies with the precision they need', () => {
+    expect(fmtMs(0.424)).toBe('0.42 ms');
+    expect(fmtMs(8.34)).toBe('8.3 ms');
+    expect(fmtMs(120.4)).toBe('120 ms');
+    expect(fmtMs(2400)).toBe('2.4 s');
+    expect(fmtMs(31_000)).toBe('31 s');
+    expect(fmtMs(null)).toBe('—');
   });
 });

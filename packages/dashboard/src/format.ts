@@ -20,6 +20,15 @@ export function fmtDuration(seconds: number): string {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
+/** A latency in milliseconds: 0.42 ms, 8.3 ms, 120 ms, 2.4 s; `—` for none. */
+export function fmtMs(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
 /** The gap before an event in a timeline: +0.4s, +12s, +3m 20s; null for the first event. */
 export function fmtGap(ms: number | null): string {
   if (ms === null) return 'start';

@@ -183,8 +183,9 @@ export interface AggregateStore {
   /**
    * Retention's input (core's retentionOf): the active days in [fromDate, toDate] of identified
    * users who had no session before fromDate (user = the userId). Cost: the range's user-days.
+   * `kind`: sessions of that kind only (first ever = the first of that kind).
    */
-  newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]>;
+  newUserDays(projectId: string, fromDate: string, toDate: string, kind?: SessionKind): Promise<UserDay[]>;
   /**
    * Recomputes one day's aggregates from its raw rows (one transaction; commits that change the day
    * wait for it). For days whose raw rows are complete: retention deletes raw rows and keeps the

@@ -1,5 +1,5 @@
-import type { BreakdownRow, Exits, WorkflowStats } from '../api.js';
-import { Async, Section, TopList } from '../components.js';
+import type { BreakdownRow, Exits, PathRow, WorkflowStats } from '../api.js';
+import { Async, PathList, Section, TopList } from '../components.js';
 import { fmtInt, fmtPct } from '../format.js';
 import { type Loaded, useBatch } from '../hooks.js';
 import { useView } from '../view.js';
@@ -14,31 +14,39 @@ interface Cell {
 
 export function Insights() {
   const { project, range } = useView();
-  // One stats batch (docs/dashboard.md): the five panels share one computation of the range.
+  // One stats batch (docs/dashboard.md): the six panels share one computation of the range.
   const all = useBatch<{
     activity: { cells: Cell[] };
     durations: { endedSessions: number; buckets: { bucket: string; sessions: number; share: number }[] };
     exits: Exits;
     together: { a: string; b: string; sessions: number; lift: number }[];
     workflows: WorkflowStats[];
+    paths: PathRow[];
   }>(project.id, {
     activity: { route: 'activity', ...range },
     durations: { route: 'durations', ...range },
     exits: { route: 'exits', ...range, limit: 8 },
     together: { route: 'together', ...range, limit: 10 },
     workflows: { route: 'workflows/abandoned', ...range },
+    paths: { route: 'paths', kind: 'web', ...range, steps: 3, limit: 10 },
   });
   const activity = all.part('activity');
   const durations = all.part('durations');
   const exits = all.part('exits');
   const together = all.part('together');
   const workflows = all.part('workflows');
+  const paths = all.part('paths');
   return (
     <div className="view" data-testid="insights">
       <h1>Insights</h1>
       <Section title="When users are active" wide id="s-activity">
         <Async state={activity} rows={7}>
           {(a) => <Heatmap cells={a.cells} timeZone={project.timeZone} />}
+        </Async>
+      </Section>
+      <Section title="Paths from the entry page" wide id="s-paths">
+        <Async state={paths} rows={5}>
+          {(rows) => <PathList rows={rows} empty="No pageviews in this period." testId="list-paths" />}
         </Async>
       </Section>
       <div className="grid">

@@ -1,8 +1,8 @@
 import { useMemo } from 'react';
-import type { BreakdownRow, Daily, WireSession } from '../api.js';
+import type { BreakdownRow, Daily, PathRow, ToolRow, WireSession } from '../api.js';
 import { DaysChart } from '../chart.js';
-import { Async, Section, TopList } from '../components.js';
-import { countryName, fmtDuration, fmtInt, fmtPct } from '../format.js';
+import { Async, PathList, Section, TopList } from '../components.js';
+import { countryName, fmtDuration, fmtInt, fmtMs, fmtPct } from '../format.js';
 import { useApi, useBatch } from '../hooks.js';
 import { useView } from '../view.js';
 
@@ -14,17 +14,20 @@ export function Mcp() {
   // countries of MCP sessions are counted over the latest MCP sessions of the range (`sample`).
   const all = useBatch<{
     daily: Daily[];
-    tools: BreakdownRow[];
+    tools: ToolRow[];
+    sequences: PathRow[];
     transports: BreakdownRow[];
     sample: { sessions: WireSession[] };
   }>(project.id, {
     daily: { route: 'daily', ...range },
-    tools: { route: 'breakdown', by: 'tool', ...range, limit: 12 },
+    tools: { route: 'tools', ...range, limit: 12 },
+    sequences: { route: 'paths', kind: 'mcp', ...range, steps: 3, limit: 10 },
     transports: { route: 'breakdown', by: 'transport', ...range, limit: 8 },
     sample: { route: 'sessions', kind: 'mcp', ...range, limit: SAMPLE },
   });
   const daily = all.part('daily');
   const tools = all.part('tools');
+  const sequences = all.part('sequences');
   const transports = all.part('transports');
   const sample = all.part('sample');
   const live = useApi<{ sessions: WireSession[] }>(
@@ -44,8 +47,13 @@ export function Mcp() {
         </Async>
       </Section>
       <div className="grid">
-        <Section title="Top tools" id="s-tools">
+        <Section title="Top tools" wide id="s-tools">
           <Async state={tools}>{(rows) => <ToolTable rows={rows} />}</Async>
+        </Section>
+        <Section title="Tool sequences" id="s-sequences">
+          <Async state={sequences}>
+            {(rows) => <PathList rows={rows} empty="No tool calls in this period." testId="list-sequences" />}
+          </Async>
         </Section>
         <Section title="Transports" id="s-transport">
           <Async state={transports}>{(rows) => <TopList rows={ofMcp(rows)} testId="list-transport" />}</Async>
@@ -139,7 +147,7 @@ function ofMcp(rows: BreakdownRow[]): BreakdownRow[] {
   return known.map((r) => ({ ...r, share: r.sessions / total }));
 }
 
-function ToolTable(props: { rows: BreakdownRow[] }) {
+function ToolTable(props: { rows: ToolRow[] }) {
   if (props.rows.length === 0) return <p className="muted">No tool calls in this period.</p>;
   return (
     <table className="table compact" data-testid="list-tool">
@@ -147,24 +155,32 @@ function ToolTable(props: { rows: BreakdownRow[] }) {
         <tr>
           <th scope="col">Tool</th>
           <th scope="col">Calls</th>
+          <th scope="col" title="median and 95th percentile of the call durations (within 4.3 %)">
+            p50 / p95
+          </th>
           <th scope="col">Sessions</th>
           <th scope="col">Errors</th>
         </tr>
       </thead>
       <tbody>
         {props.rows.map((r) => (
-          <tr key={r.value ?? ''}>
-            <td>{r.value}</td>
-            <td>{fmtInt(r.calls ?? 0)}</td>
-            <td>{fmtInt(r.sessions)}</td>
-            <td>
-              {r.errorRate === undefined ? (
+          <tr key={r.tool}>
+            <td>{r.tool}</td>
+            <td>{fmtInt(r.calls)}</td>
+            <td data-testid="latency">
+              {r.p50Ms === null ? (
                 '—'
               ) : (
-                <span className={r.errorRate >= 0.05 ? 'badge bad' : 'muted'}>
-                  {fmtPct(r.errorRate)} ({fmtInt(r.errors ?? 0)})
-                </span>
+                <>
+                  {fmtMs(r.p50Ms)} <span className="muted">/ {fmtMs(r.p95Ms)}</span>
+                </>
               )}
+            </td>
+            <td>{fmtInt(r.sessions)}</td>
+            <td>
+              <span className={r.errorRate >= 0.05 ? 'badge bad' : 'muted'}>
+                {fmtPct(r.errorRate)} ({fmtInt(r.errors)})
+              </span>
             </td>
           </tr>
         ))}

@@ -34,7 +34,7 @@ export function usersRoutes(deps: RouteDeps): Hono<AppEnv> {
     if (q.period === 'day' && addDays(start, MAX_DAILY_RANGE_DAYS - 1) < end) {
       throw new ApiError('validation_failed', `period=day: the range is longer than ${MAX_DAILY_RANGE_DAYS} days`);
     }
-    const days = await store.newUserDays(project.id, start, end);
+    const days = await store.newUserDays(project.id, start, end, q.kind);
     return c.json({ fromDate: start, toDate: end, ...retentionOf(days, start, end, q.period) });
   });
 

@@ -1,4 +1,12 @@
-import { latencyBucket, latencyBucketValue, PATH_DIMS, type Project, pathsOf, toolsOf } from '@sessiontrack/core';
+import {
+  latencyBucket,
+  latencyBucketValue,
+  PATH_DIMS,
+  type Project,
+  pathsOf,
+  type SessionKind,
+  toolsOf,
+} from '@sessiontrack/core';
 import { describe, expect, it } from 'vitest';
 import { loadRange, rebuildRange } from '../analytics.js';
 import {
@@ -23,9 +31,9 @@ import {
 conformance('paths', () => {
   describe('paths and tools', () => {
     const date = '2025-06-01';
-    const paths = async (p: Project, steps: number) =>
+    const paths = async (p: Project, steps: number, kind?: SessionKind) =>
       pathsOf(
-        (await loadRange(store, p, { fromDate: date, toDate: date, dims: PATH_DIMS.slice(0, steps) })).totals,
+        (await loadRange(store, p, { fromDate: date, toDate: date, dims: PATH_DIMS.slice(0, steps), kind })).totals,
         steps,
         10,
       );
@@ -77,8 +85,19 @@ conformance('paths', () => {
         sessions: 1,
         share: 0.25,
       });
+      // Per kind: web sessions walk pages, MCP sessions call tools; share is of that kind's sessions.
+      const web3 = [
+        { steps: ['/', '/pricing', '/signup'], sessions: 2, share: 2 / 3 },
+        { steps: ['/', '/pricing'], sessions: 1, share: 1 / 3 },
+      ];
+      const mcp3 = [{ steps: ['search', 'fetch'], sessions: 1, share: 1 }];
+      expect(await paths(p, 3, 'web')).toEqual(web3);
+      expect(await paths(p, 3, 'mcp')).toEqual(mcp3);
+      expect(await paths(p, 3, 'api')).toEqual([]);
       await rebuildRange(store, p, date, date, T0 + DAY);
       expect(await paths(p, 3)).toEqual(expected3);
+      expect(await paths(p, 3, 'web')).toEqual(web3);
+      expect(await paths(p, 3, 'mcp')).toEqual(mcp3);
       await store.eraseUser(p.id, 'b');
       expect(await paths(p, 3)).toEqual([
         { steps: ['/', '/pricing'], sessions: 1, share: 1 / 3 },

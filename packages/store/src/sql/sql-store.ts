@@ -506,8 +506,8 @@ export abstract class SqlStore implements Store {
     return { range: u.range, days: Object.fromEntries(u.days) };
   }
 
-  async newUserDays(projectId: string, fromDate: string, toDate: string): Promise<UserDay[]> {
-    return this.program(newUserDaysProgram(projectId, fromDate, toDate));
+  async newUserDays(projectId: string, fromDate: string, toDate: string, kind?: SessionKind): Promise<UserDay[]> {
+    return this.program(newUserDaysProgram(projectId, fromDate, toDate, kind));
   }
 
   async userActivity(projectId: string, from: number, to: number): Promise<UserActivity[]> {

@@ -1,6 +1,6 @@
-import { PATTERN_SESSIONS, type UserActivity, type UserDay } from '@sessiontrack/core';
+import { PATTERN_SESSIONS, type SessionKind, type UserActivity, type UserDay } from '@sessiontrack/core';
 import type { SqlProgram } from './aggregates-sql.js';
-import { rows, type Sql, sql } from './sql.js';
+import { raw, rows, type Sql, sql } from './sql.js';
 
 // The two reads of the Users view, written once for every dialect: retention's user-days (from
 // the maintained per-day users, rollup_users) and the users overview (one pass over the range's
@@ -15,12 +15,21 @@ const IDENTIFIED = 'u:';
  * Active days in [fromDate, toDate] of the identified users with no day before fromDate: so a
  * user's first day among them is their first session ever. Two statements: the range's user-days
  * (one range of rollup_users' key), then, once per distinct user, one index probe
- * (rollup_users_key) for an earlier day; per user and not per user-day, and no join for a
+ * (rollup_users_key, rollup_kind_users_key) for an earlier day; per user and not per user-day, and no join for a
  * planner to get wrong.
  */
-export function* newUserDaysProgram(projectId: string, fromDate: string, toDate: string): SqlProgram<UserDay[]> {
-  const found = yield sql`SELECT user_key, day FROM rollup_users
-    WHERE project_id = ${projectId} AND day >= ${fromDate} AND day <= ${toDate}
+export function* newUserDaysProgram(
+  projectId: string,
+  fromDate: string,
+  toDate: string,
+  kind?: SessionKind,
+): SqlProgram<UserDay[]> {
+  // One kind: the per-kind user table (migration 11), where "first ever" is the first session of
+  // that kind; all kinds: rollup_users.
+  const table = raw(kind === undefined ? 'rollup_users' : 'rollup_kind_users');
+  const ofKind = (alias: string) => (kind === undefined ? raw('') : sql` AND ${raw(alias)}kind = ${kind}`);
+  const found = yield sql`SELECT user_key, day FROM ${table}
+    WHERE project_id = ${projectId}${ofKind('')} AND day >= ${fromDate} AND day <= ${toDate}
       AND substr(user_key, 1, 2) = ${IDENTIFIED} AND n > 0`;
   if (found.length === 0) return [];
   const keys = [...new Set(found.map((r) => String(r.user_key)))].sort();
@@ -29,8 +38,8 @@ export function* newUserDaysProgram(projectId: string, fromDate: string, toDate:
     [['k', 'text']],
     keys.map((k) => [k]),
   )}
-    WHERE EXISTS (SELECT 1 FROM rollup_users x
-      WHERE x.project_id = ${projectId} AND x.user_key = c.k AND x.day < ${fromDate} AND x.n > 0)`;
+    WHERE EXISTS (SELECT 1 FROM ${table} x
+      WHERE x.project_id = ${projectId}${ofKind('x.')} AND x.user_key = c.k AND x.day < ${fromDate} AND x.n > 0)`;
   const before = new Set(seen.map((r) => String(r.k)));
   return found
     .filter((r) => !before.has(String(r.user_key)))
