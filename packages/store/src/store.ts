@@ -183,6 +183,7 @@ export interface AggregateStore {
   /**
    * Retention's input (core's retentionOf): the active days in [fromDate, toDate] of identified
    * users who had no session before fromDate (user = the userId). Cost: the range's user-days.
+   * `kind`: sessions of that kind only (first ever = the first of that kind).
    */
   newUserDays(projectId: string, fromDate: string, toDate: string, kind?: SessionKind): Promise<UserDay[]>;
   /**

@@ -26,12 +26,12 @@ let n = 0;
 async function visit(
   userId: string | null,
   at: number,
-  o: { minutes?: number; actions?: number; errors?: number; project?: Project } = {},
+  o: { minutes?: number; actions?: number; errors?: number; project?: Project; kind?: 'web' | 'mcp' } = {},
 ) {
   const project = o.project ?? t.projects.byId('default');
   if (!project) throw new Error('no project');
   const s = buildSession(
-    { kind: 'web', userId: userId ?? undefined, anonymousId: `a_${++n}` },
+    { kind: o.kind ?? 'web', userId: userId ?? undefined, anonymousId: `a_${++n}` },
     { project, now: at, origin: null, userAgent: null, geo: { country: null, region: null, continent: null } },
   );
   const minutes = o.minutes ?? 2;
@@ -96,6 +96,28 @@ describe('GET /stats/retention', () => {
       { cohort: '2026-11-02', users: 1, retained: [1, 0] },
       { cohort: '2026-11-03', users: 0, retained: [0] },
     ]);
+  });
+
+  it('kind=web|mcp|api: cohorts of that kind of session only', async () => {
+    await visit('u_web', T0);
+    await visit('u_both', T0);
+    await visit('u_both', T0 + 7 * DAY, { kind: 'mcp' });
+    clock = T0 + 8 * DAY;
+    const of = async (q: string) =>
+      (await get(`/api/v1/stats/retention?from=2026-11-02&to=2026-11-10${q}`)).body.cohorts;
+    expect(await of('')).toEqual([
+      { cohort: '2026-11-02', users: 2, retained: [2, 1] },
+      { cohort: '2026-11-09', users: 0, retained: [0] },
+    ]);
+    expect(await of('&kind=mcp')).toEqual([
+      { cohort: '2026-11-02', users: 0, retained: [0, 0] },
+      { cohort: '2026-11-09', users: 1, retained: [1] },
+    ]);
+    expect(await of('&kind=web')).toEqual([
+      { cohort: '2026-11-02', users: 2, retained: [2, 0] },
+      { cohort: '2026-11-09', users: 0, retained: [0] },
+    ]);
+    await expectInvalid('/api/v1/stats/retention?kind=bot', 'kind');
   });
 
   it('validates its query', async () => {

@@ -89,18 +89,19 @@ conformance('users', () => {
       expect((await store.newUserDays(p.id, '2025-06-02', '2025-06-20')).map((d) => d.user)).not.toContain('u_b');
     });
 
-    it('retention per kind: the users whose first session of that kind is in the range', async () => {
-      const p = await newProject({ timeZone: 'UTC', idleTimeoutMs: 10 * DAY, absoluteTimeoutMs: 30 * DAY });
-      await started(p, T0, { userId: 'both', kind: 'web' }); // 06-01 on the web
-      await started(p, T0 + DAY, { userId: 'both', kind: 'mcp' }); // 06-02: its first MCP session
-      await started(p, T0 + DAY, { userId: 'agent', kind: 'mcp' });
-      const users = async (kind?: 'web' | 'mcp') =>
-        (await store.newUserDays(p.id, '2025-06-02', '2025-06-02', kind)).map((d) => d.user).sort();
-      expect(await users()).toEqual(['agent']); // over all kinds, 'both' was seen on 06-01
-      expect(await users('mcp')).toEqual(['agent', 'both']);
-      expect(await users('web')).toEqual([]);
-      await store.eraseUser(p.id, 'agent');
-      expect(await users('mcp')).toEqual(['both']);
+    it('retention per kind: first ever is the first session of that kind', async () => {
+      const p = await newProject({ timeZone: 'UTC' });
+      await started(p, T0 + DAY, { userId: 'u_k' }); // web, Mon 06-02
+      await started(p, T0 + 3 * DAY, { userId: 'u_k', kind: 'mcp' }); // mcp, Wed 06-04
+      await started(p, T0 + 9 * DAY, { userId: 'u_k', kind: 'mcp' }); // mcp, Tue 06-10
+      await started(p, T0 - DAY, { userId: 'u_m', kind: 'mcp' }); // mcp before the range
+      await started(p, T0 + 2 * DAY, { userId: 'u_m', kind: 'mcp' });
+      const of = async (kind?: 'web' | 'mcp' | 'api') =>
+        (await store.newUserDays(p.id, '2025-06-02', '2025-06-15', kind)).map((d) => `${d.user} ${d.day}`).sort();
+      expect(await of()).toEqual(['u_k 2025-06-02', 'u_k 2025-06-04', 'u_k 2025-06-10']);
+      expect(await of('mcp')).toEqual(['u_k 2025-06-04', 'u_k 2025-06-10']);
+      expect(await of('web')).toEqual(['u_k 2025-06-02']);
+      expect(await of('api')).toEqual([]);
     });
 
     it('retention: days are local dates of the project zone', async () => {

@@ -14,6 +14,7 @@ export const PG_DIALECT: SqlDialect = {
       .join(', ')})`,
   json: (value, bind) => `${bind(JSON.stringify(value))}::jsonb`,
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
+  listAgg: (expr) => `string_agg(${expr}, ',')`,
   tab: 'chr(9)',
   decodesJson: true,
   rowLocks: true,

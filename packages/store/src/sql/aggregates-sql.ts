@@ -31,7 +31,7 @@ import {
 } from '@sessiontrack/core';
 import { type BatchOutcome, type BatchPlan, keyOf, sessionKey, splitKey } from '../batch.js';
 import { rowToAnalyticsEvent, rowToSession } from '../rows.js';
-import { inList, inPairs, raw, rows, type Sql, sql } from './sql.js';
+import { inList, inPairs, listAgg, raw, rows, type Sql, sql } from './sql.js';
 
 // The maintained aggregates in SQL, written once for every dialect (docs/metrics.md, "When a
 // number is final"; the definitions are core's aggregates.ts). Three writers share `applyDelta`:
@@ -222,27 +222,24 @@ function* applyUsers(
     return [...split(m.p), m.k, days[0] as string, days[days.length - 1] as string];
   });
   // Per moved user, its days from the last one before the first change to the first one after
-  // the last change (two index probes and a short range each, on the user table's key index).
+  // the last change: scalar subqueries per user, each an index probe or a short range on the user
+  // table's key index. Not a join: without statistics (PostgreSQL before its first ANALYZE, or
+  // with autovacuum off) a join of these rows with the user table was planned as a sort of the
+  // whole table — a second at 140,000 user-days, past the statement timeout at a million.
   const same = (a: string, b: string) => t.scope.map((col, i) => `${a}.${col} = ${b}.s${i}`).join(' AND ');
-  const prior = (c: string) =>
-    raw(`(SELECT max(x.day) FROM ${t.users} x WHERE ${same('x', 'c')} AND x.user_key = c.k AND x.day < ${c})`);
-  const span = yield sql`SELECT ${raw(scopeCols.map(([c]) => `c.${c} AS ${c}`).join(', '))}, c.k AS k, u.day AS day,
-      ${prior('c.mn')} AS lo
-    FROM ${rows('c', [...scopeCols, ['k', 'text'], ['mn', 'text'], ['mx', 'text']], list)}
-    JOIN ${usersTable} u ON ${raw(same('u', 'c'))} AND u.user_key = c.k
-      AND u.day >= coalesce(${prior('c.mn')}, '')
-      AND u.day <= coalesce((SELECT min(x.day) FROM ${usersTable} x
-        WHERE ${raw(same('x', 'c'))} AND x.user_key = c.k AND x.day > c.mx), '~')
-    ORDER BY ${raw(scopeCols.map(([c]) => c).join(', '))}, k, day`;
+  const edge = (fn: 'max' | 'min', op: '<' | '>', bound: string) =>
+    `(SELECT ${fn}(y.day) FROM ${t.users} y WHERE ${same('y', 'c')} AND y.user_key = c.k AND y.day ${op} ${bound})`;
+  const span = yield sql`SELECT ${raw(scopeCols.map(([c]) => `c.${c} AS ${c}`).join(', '))}, c.k AS k,
+      ${raw(edge('max', '<', 'c.mn'))} AS lo,
+      (SELECT ${listAgg('u.day')} FROM ${usersTable} u WHERE ${raw(same('u', 'c'))} AND u.user_key = c.k
+        AND u.day >= coalesce(${raw(edge('max', '<', 'c.mn'))}, '')
+        AND u.day <= coalesce(${raw(edge('min', '>', 'c.mx'))}, '~')) AS days
+    FROM ${rows('c', [...scopeCols, ['k', 'text'], ['mn', 'text'], ['mx', 'text']], list)}`;
   const spans = new Map<string, { days: string[]; hasLo: boolean }>();
   for (const r of span) {
     const k = scopeCols.map(([c]) => String(r[c])).join(SEP) + SEP + String(r.k);
-    let s = spans.get(k);
-    if (!s) {
-      s = { days: [], hasLo: r.lo !== null && r.lo !== undefined };
-      spans.set(k, s);
-    }
-    s.days.push(String(r.day));
+    const days = r.days === null || r.days === undefined || r.days === '' ? [] : String(r.days).split(',').sort();
+    spans.set(k, { days, hasLo: r.lo !== null && r.lo !== undefined });
   }
   const links = new Map<string, [string, string, string, number]>();
   for (const [k, m] of moved) {

@@ -33,6 +33,8 @@ export interface SqlDialect {
   json(value: unknown, bind: Bind): string;
   /** The larger of two values (a scalar, not the aggregate). */
   greatest(a: string, b: string): string;
+  /** The aggregate joining the text values of `expr` with commas, in no particular order. */
+  listAgg(expr: string): string;
   /** The tab character as an expression. */
   readonly tab: string;
   /** Capability: the driver hands JSON columns back decoded (jsonb), not as JSON text. */

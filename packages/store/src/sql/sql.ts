@@ -64,6 +64,7 @@ export const rows = (
 export const json = (value: unknown): Sql => new Sql((d, bind) => d.json(value, bind));
 
 export const greatest = (a: string, b: string): Sql => new Sql((d) => d.greatest(a, b));
+export const listAgg = (expr: string): Sql => new Sql((d) => d.listAgg(expr));
 
 export function compile(q: Sql, d: SqlDialect): Compiled {
   const params: unknown[] = [];

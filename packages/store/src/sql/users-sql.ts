@@ -15,7 +15,7 @@ const IDENTIFIED = 'u:';
  * Active days in [fromDate, toDate] of the identified users with no day before fromDate: so a
  * user's first day among them is their first session ever. Two statements: the range's user-days
  * (one range of rollup_users' key), then, once per distinct user, one index probe
- * (rollup_users_key) for an earlier day; per user and not per user-day, and no join for a
+ * (rollup_users_key, rollup_kind_users_key) for an earlier day; per user and not per user-day, and no join for a
  * planner to get wrong.
  */
 export function* newUserDaysProgram(
@@ -24,13 +24,12 @@ export function* newUserDaysProgram(
   toDate: string,
   kind?: SessionKind,
 ): SqlProgram<UserDay[]> {
-  // One kind: the same reads on that kind's users (rollup_kind_users, its key index), so a cohort
-  // is the users whose first session *of that kind* fell in the period.
+  // One kind: the per-kind user table (migration 11), where "first ever" is the first session of
+  // that kind; all kinds: rollup_users.
   const table = raw(kind === undefined ? 'rollup_users' : 'rollup_kind_users');
-  const ofKind = kind === undefined ? raw('') : sql` AND kind = ${kind}`;
-  const ofKindX = kind === undefined ? raw('') : sql` AND x.kind = ${kind}`;
+  const ofKind = (alias: string) => (kind === undefined ? raw('') : sql` AND ${raw(alias)}kind = ${kind}`);
   const found = yield sql`SELECT user_key, day FROM ${table}
-    WHERE project_id = ${projectId}${ofKind} AND day >= ${fromDate} AND day <= ${toDate}
+    WHERE project_id = ${projectId}${ofKind('')} AND day >= ${fromDate} AND day <= ${toDate}
       AND substr(user_key, 1, 2) = ${IDENTIFIED} AND n > 0`;
   if (found.length === 0) return [];
   const keys = [...new Set(found.map((r) => String(r.user_key)))].sort();
@@ -40,7 +39,7 @@ export function* newUserDaysProgram(
     keys.map((k) => [k]),
   )}
     WHERE EXISTS (SELECT 1 FROM ${table} x
-      WHERE x.project_id = ${projectId}${ofKindX} AND x.user_key = c.k AND x.day < ${fromDate} AND x.n > 0)`;
+      WHERE x.project_id = ${projectId}${ofKind('x.')} AND x.user_key = c.k AND x.day < ${fromDate} AND x.n > 0)`;
   const before = new Set(seen.map((r) => String(r.k)));
   return found
     .filter((r) => !before.has(String(r.user_key)))

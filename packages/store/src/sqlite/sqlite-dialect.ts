@@ -11,6 +11,7 @@ export const SQLITE_DIALECT: SqlDialect = {
     )})) AS ${alias}`,
   json: (value, bind) => bind(JSON.stringify(value)),
   greatest: (a, b) => `max(${a}, ${b})`,
+  listAgg: (expr) => `group_concat(${expr}, ',')`,
   tab: 'char(9)',
   decodesJson: false,
   rowLocks: false,
