@@ -198,66 +198,6 @@ export function eventValues(e: EventRow): (string | number | null)[] {
   return [e.projectId, e.sessionId, e.id, e.type, e.name, e.ts, e.receivedAt, e.page, e.resourceId, details];
 }
 
-/** A rollup_days row; counts are filled by the caller, users are never loaded. */
-export function rowToStoredRollup(r: Record<string, unknown>): { rollup: DayRollup; computedAt: number } {
-  return {
-    computedAt: num(r.computed_at),
-    rollup: {
-      date: String(r.day),
-      sessions: num(r.sessions),
-      endedSessions: num(r.ended_sessions),
-      durationMsSum: num(r.duration_ms_sum),
-      bounces: num(r.bounces),
-      errorSessions: num(r.error_sessions),
-      actions: num(r.actions),
-      toolCalls: num(r.tool_calls),
-      engagedSessions: num(r.engaged_sessions),
-      engagedMsSum: num(r.engaged_ms_sum),
-      uniqueUsers: num(r.unique_users),
-      users: [],
-      counts: {},
-    },
-  };
-}
-
-/** rollup_days columns, in the order of `rollupDayValues`. */
-export const ROLLUP_DAY_COLUMNS = [
-  'project_id',
-  'day',
-  'computed_at',
-  'sessions',
-  'ended_sessions',
-  'duration_ms_sum',
-  'bounces',
-  'error_sessions',
-  'actions',
-  'tool_calls',
-  'unique_users',
-] as const;
-
-export function rollupDayValues(projectId: string, r: DayRollup, computedAt: number): (string | number)[] {
-  return [
-    projectId,
-    r.date,
-    computedAt,
-    r.sessions,
-    r.endedSessions,
-    r.durationMsSum,
-    r.bounces,
-    r.errorSessions,
-    r.actions,
-    r.toolCalls,
-    r.uniqueUsers,
-  ];
-}
-
-/** A rollup's counts as (dim, value, n) rows of rollup_counts. */
-export function rollupCountRows(r: DayRollup): [dim: string, value: string, n: number][] {
-  return Object.entries(r.counts).flatMap(([dim, counts]) =>
-    Object.entries(counts ?? {}).map(([value, n]): [string, string, number] => [dim, value, n]),
-  );
-}
-
 /** An agent_state row; `value` is decoded by the caller (TEXT in SQLite, jsonb in PostgreSQL). */
 export function rowToAgentState(r: Record<string, unknown>, value: unknown): AgentStateEntry {
   return {
