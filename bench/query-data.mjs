@@ -12,6 +12,7 @@
 //   campaigns from weighted lists.
 // The sessions' stored counters match their events, as the write path would have left them.
 
+import { mulberry32 } from '@sessiontrack/core';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -32,16 +33,8 @@ export const DEFAULT_PROJECT = {
   createdAt: 0,
 };
 
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The seeded generator the data sets are drawn with (core's), for the benchmarks that import it from here.
+export { mulberry32 };
 
 /** A weighted choice: [[value, weight], …] → () => value. */
 export function weighted(rand, entries) {

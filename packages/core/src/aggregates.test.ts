@@ -17,6 +17,7 @@ import {
 } from './aggregates.js';
 import { type AnalyticsEvent, type AnalyticsOptions, MAX_PAIR_ACTIONS, summaryOf, zeroTotals } from './analytics.js';
 import { timeoutEnd } from './lifecycle.js';
+import { mulberry32 } from './random.js';
 import { DAY, MIN, T0, testSession } from './session.testkit.js';
 import { addDays, zoneClock } from './time.js';
 import type { Session } from './types.js';
@@ -30,16 +31,7 @@ const e = (type: AnalyticsEvent['type'], name: string | null, details: Analytics
 });
 
 /** A deterministic generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 const pickOf =
   (r: () => number) =>
   <T>(xs: readonly T[]): T =>

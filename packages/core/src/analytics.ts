@@ -98,11 +98,7 @@ export const EVENT_DIMS: ReadonlySet<CountDim> = new Set([
   'wfFailed',
   'wfAbandoned',
   'toolMs',
-  'path1',
-  'path2',
-  'path3',
-  'path4',
-  'path5',
+  ...PATH_DIMS,
 ]);
 
 /** The event types analytics reads (pageviews for the paths; custom events are not needed). */

@@ -11,6 +11,7 @@ export * from './json-input.js';
 export * from './latency.js';
 export * from './lifecycle.js';
 export * from './patterns.js';
+export * from './random.js';
 export * from './retention.js';
 export * from './schemas.js';
 export * from './time.js';

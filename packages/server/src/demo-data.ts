@@ -1,4 +1,4 @@
-import type { ImportSessionInput } from '@sessiontrack/core';
+import { type ImportSessionInput, mulberry32 } from '@sessiontrack/core';
 
 // Realistic demo traffic for `sessiontrack demo`: web visits and MCP agent sessions spread over
 // past days, shaped like a small SaaS product (weekday and hour curves, bounces, sources and
@@ -30,18 +30,6 @@ export interface DemoEvent {
   page?: string;
   resourceId?: string;
   details?: Record<string, unknown>;
-}
-
-/** mulberry32: small, fast and good enough for demo data (never for ids that must be secret). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Weighted<T> = readonly (readonly [T, number])[];
@@ -228,7 +216,7 @@ export const generateDemo = (opts: DemoOptions): DemoSession[] => [...demoSessio
 
 /** The demo sessions one by one, so a demo of millions never holds them all in memory. */
 export function* demoSessions(opts: DemoOptions): Generator<DemoSession> {
-  const r = rng(opts.seed);
+  const r = mulberry32(opts.seed);
   const pick = <T>(list: Weighted<T>): T => {
     let total = 0;
     for (const [, w] of list) total += w;

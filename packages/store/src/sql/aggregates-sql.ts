@@ -387,7 +387,7 @@ export class ProjectOptions {
     for (const id of list) if (!found.has(id)) this.#known.delete(id);
   }
 
-  /** A project as the caller holds it (a rebuild, or the change this process just wrote). */
+  /** A project as the caller holds it (a rebuild of its days). */
   remember(p: Project): void {
     this.#set(p.id, p);
   }

@@ -602,7 +602,6 @@ export abstract class SqlStore implements Store {
         const marks = await this.#rawDays(id, tx);
         if (marks.length > 0) await this.run(this.#markDirty(marks, Date.now()), tx);
       }
-      this.projectOptions.remember(p);
       return p;
     });
   }
