@@ -13,9 +13,22 @@ export interface PgPoolOptions {
   onError?: (err: Error) => void;
 }
 
+/** Distinct statement texts prepared per process: more are sent unnamed (parsed every time). */
+const MAX_PREPARED = 500;
+
 /** node-postgres' Pool behind the PgDriver surface. */
 export class PgPoolDriver implements PgDriver {
   readonly pool: pg.Pool;
+  /**
+   * Statement texts seen inside transactions → their prepared statement's name (once seen twice;
+   * null: seen once). The write path's statements have one text whatever their data (lists and
+   * rows travel as arrays, postgres/pg-dialect.ts), so each is parsed and planned once per
+   * connection instead of in every batch: parsing and planning were half of PostgreSQL's time
+   * in a small batch (bench:ingest). Only inside transactions, where a connection that fails
+   * is dropped (see `withConnection`); reads go unnamed.
+   */
+  readonly #prepared = new Map<string, string | null>();
+  #named = 0;
 
   constructor(options: PgPoolOptions) {
     this.pool = new pg.Pool({
@@ -73,15 +86,19 @@ export class PgPoolDriver implements PgDriver {
       broken ??= err;
     };
     client.on('error', onError);
+    const nameOf = (text: string) => this.#nameOf(text);
     try {
       return await fn({
         async query<R>(sql: string, params?: unknown[]) {
           try {
-            const r = await client.query(sql, params);
+            const name = params === undefined ? undefined : nameOf(sql);
+            const r = await client.query({ name, text: sql, values: params });
             return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
           } catch (err) {
-            // A connection-level failure must not go back to the pool.
-            if (isConnectionError(err)) broken = err as Error;
+            // A connection-level failure must not go back to the pool, nor one whose prepared
+            // statements no longer fit the schema (another instance migrated it: "cached plan
+            // must not change result type"); the next connection prepares them anew.
+            if (isConnectionError(err) || (err as { code?: unknown }).code === '0A000') broken = err as Error;
             throw unavailable(err);
           }
         },
@@ -92,6 +109,18 @@ export class PgPoolDriver implements PgDriver {
     }
   }
 
+  /** The prepared statement's name for this text, if it has one by now (see #prepared). */
+  #nameOf(text: string): string | undefined {
+    const name = this.#prepared.get(text);
+    if (name) return name;
+    if (name === undefined) {
+      if (this.#prepared.size < MAX_PREPARED) this.#prepared.set(text, null);
+      return undefined;
+    }
+    const made = `sessiontrack_${++this.#named}`;
+    this.#prepared.set(text, made);
+    return made;
+  }
   async close(): Promise<void> {
     await this.pool.end();
   }

@@ -1,8 +1,9 @@
+import type { Session } from '@sessiontrack/core';
 import { finishBatch, keyOf, planBatch, sessionKeysOf } from '../batch.js';
 import type { Migration } from '../migration.js';
 import { MUTABLE_SESSION_COLUMNS, sessionColumnType, sessionToRow } from '../rows.js';
-import { applyDelta, batchAggregates, type StoredSession, setFacetsSql, storedSession } from '../sql/aggregates-sql.js';
-import { inPairs, raw, rows, sql } from '../sql/sql.js';
+import { applyDelta, batchAggregates, type StoredSession, storedSession } from '../sql/aggregates-sql.js';
+import { inPairs, raw, rows, type Sql, sql } from '../sql/sql.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { WriteOp, WriteResult } from '../store.js';
 import { PG_DIALECT } from './pg-dialect.js';
@@ -15,6 +16,22 @@ const MIGRATION_LOCK = 7_150_001;
 const UPDATE_COLUMNS = (['id', 'project_id', ...MUTABLE_SESSION_COLUMNS] as const).map(
   (c) => [c, sessionColumnType(c)] as const,
 );
+
+/**
+ * One statement for a batch's updated sessions, their facets included where the batch changed
+ * them (`facets` by sessionKey, as BatchAggregates has them).
+ */
+function updateSessionsSql(updates: readonly Session[], facets: ReadonlyMap<string, string | null>): Sql {
+  const list = updates.map((s) => {
+    const row = sessionToRow(s);
+    const k = keyOf(s);
+    return [...UPDATE_COLUMNS.map(([c]) => row[c]), facets.has(k) ? 1 : 0, facets.get(k) ?? null];
+  });
+  return sql`UPDATE sessions s SET ${raw(MUTABLE_SESSION_COLUMNS.map((c) => `${c} = r.${c}`).join(', '))},
+      facets = CASE WHEN r.set_facets = 1 THEN r.facets ELSE s.facets END
+    FROM ${rows('r', [...UPDATE_COLUMNS, ['set_facets', 'bigint'], ['facets', 'text']], list)}
+    WHERE s.id = r.id AND s.project_id = r.project_id`;
+}
 
 /**
  * The shared backend: any number of server processes on one PostgreSQL. A batch is one
@@ -48,13 +65,18 @@ export class PostgresStore extends SqlStore {
   async commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]> {
     return this.db.transaction(async (tx) => {
       const stored = new Map<string, StoredSession>();
-      // Locked in key order, so that two instances never deadlock on them.
+      // Locked in key order, so that two instances never deadlock on them; with the projects
+      // version in the same round trip (one row of nulls when the batch names no stored session),
+      // so that the projects' options are read only when a project changed (ProjectOptions).
       const found = await this.all(
-        sql`SELECT * FROM sessions WHERE ${inPairs('id', 'project_id', sessionKeysOf(ops))}
-          ORDER BY id, project_id FOR UPDATE`,
+        sql`SELECT v.version AS projects_version, s.* FROM projects_version v LEFT JOIN LATERAL (
+            SELECT * FROM sessions WHERE ${inPairs('id', 'project_id', sessionKeysOf(ops))}
+            ORDER BY id, project_id FOR UPDATE) s ON true
+          WHERE v.id = 1`,
         tx,
       );
       for (const r of found) {
+        if (r.id === null) continue;
         const s = storedSession(r);
         stored.set(keyOf(s.session), s);
       }
@@ -62,25 +84,19 @@ export class PostgresStore extends SqlStore {
       const plan = planBatch(ops, loaded, now);
       const inserted = await this.insertEvents(tx, plan.rows);
       const outcome = finishBatch(plan, inserted);
-      const agg = await this.program(batchAggregates(this.projectOptions, stored, plan, inserted, outcome), tx);
+      const version = found[0] === undefined ? undefined : Number(found[0].projects_version);
+      const agg = await this.program(
+        batchAggregates(this.projectOptions, stored, plan, inserted, outcome, version),
+        tx,
+      );
       // A plain insert: a session id another instance took meanwhile fails the batch, and the
-      // write buffer's one-by-one retry then answers that operation 409.
-      if (outcome.inserts.length > 0) await this.insertSessions(tx, outcome.inserts, false);
-      if (outcome.updates.length > 0) {
-        const list = outcome.updates.map((s) => {
-          const row = sessionToRow(s);
-          return UPDATE_COLUMNS.map(([c]) => row[c]);
-        });
-        await this.run(
-          sql`UPDATE sessions s SET ${raw(MUTABLE_SESSION_COLUMNS.map((c) => `${c} = r.${c}`).join(', '))}
-            FROM ${rows('r', UPDATE_COLUMNS, list)} WHERE s.id = r.id AND s.project_id = r.project_id`,
-          tx,
-        );
-      }
-      if (agg.facets.size > 0) await this.run(setFacetsSql(agg.facets), tx);
-      // Last: the day rows are the rows every writer of today waits for, so they are held from
-      // here to the commit only.
-      await this.program(applyDelta(agg.delta), tx);
+      // write buffer's one-by-one retry then answers that operation 409. Before the day rows, as
+      // it may wait for that instance's insert.
+      if (outcome.inserts.length > 0) await this.insertSessions(tx, outcome.inserts, false, agg.facets);
+      // The updated sessions are locked already: their update goes with the day rows, which are
+      // the rows every writer of today waits for, so they are held from here to the commit only.
+      const updates = outcome.updates.length > 0 ? [updateSessionsSql(outcome.updates, agg.facets)] : [];
+      await this.program(applyDelta(agg.delta, updates), tx);
       return outcome.results;
     });
   }

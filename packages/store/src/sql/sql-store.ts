@@ -153,15 +153,23 @@ export abstract class SqlStore implements Store {
 
   // ---- shared statements of the write paths ----
 
-  /** Inserts sessions in one statement; answers the keys stored (with `skipExisting`, the new ones). */
-  protected async insertSessions(tx: SqlQueryable, sessions: readonly Session[], skipExisting: boolean) {
+  /**
+   * Inserts sessions in one statement, with their facets (by sessionKey; absent: none); answers
+   * the keys stored (with `skipExisting`, the new ones).
+   */
+  protected async insertSessions(
+    tx: SqlQueryable,
+    sessions: readonly Session[],
+    skipExisting: boolean,
+    facets: ReadonlyMap<string, string | null> = new Map(),
+  ) {
     const list = sessions.map((s) => {
       const row = sessionToRow(s);
-      return SESSION_COLUMNS.map((c) => row[c]);
+      return [...SESSION_COLUMNS.map((c) => row[c]), facets.get(keyOf(s)) ?? null];
     });
-    const types = SESSION_COLUMNS.map((c) => [c, sessionColumnType(c)] as const);
+    const types = [...SESSION_COLUMNS.map((c) => [c, sessionColumnType(c)] as const), ['facets', 'text'] as const];
     return this.all<{ id: string; project_id: string }>(
-      sql`INSERT INTO sessions (${raw(SESSION_COLUMNS.join(', '))})
+      sql`INSERT INTO sessions (${raw(SESSION_COLUMNS.join(', '))}, facets)
         SELECT * FROM ${rows('s', types, list)} WHERE true
         ${skipExisting ? raw('ON CONFLICT DO NOTHING') : NONE} RETURNING id, project_id`,
       tx,
