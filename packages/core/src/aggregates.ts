@@ -20,7 +20,7 @@ import {
 } from './analytics.js';
 import { latencyBucket } from './latency.js';
 import { effectiveSession } from './lifecycle.js';
-import { addDays, zoneClock } from './time.js';
+import { addDays, type LocalTime, zoneClock } from './time.js';
 import type { Project, Session, SessionKind } from './types.js';
 
 // Maintained aggregates (docs/metrics.md, "When a number is final"): what one session adds to
@@ -231,7 +231,7 @@ export interface SessionContribution {
 
 const key = (v: string | null): string => v ?? NONE;
 
-export type LocalClock = (epochMs: number) => { date: string; weekday: number; hour: number };
+export type LocalClock = (epochMs: number) => Readonly<LocalTime>;
 
 /**
  * What a session adds to its day, as it is *written* (`s.status`): the reference passes

@@ -28,34 +28,44 @@ export function wellFormed(s: string): string {
 /**
  * Makes a parsed JSON value safe to store, in place and without recursion: lone surrogates in
  * strings and keys become U+FFFD. Answers the first problem that cannot be repaired (too deep, a
- * NUL), or null.
+ * NUL), or null. Runs on every ingest body: a value's path is made only for a problem (from its
+ * frame's parents), never for every value on the way.
  */
 export function repairJsonInput(root: unknown, maxDepth = MAX_JSON_DEPTH): JsonProblem | null {
-  type Frame = { value: object; path: readonly (string | number)[]; depth: number };
+  type Frame = { value: object; parent: Frame | null; key: string | number; depth: number };
+  const pathOf = (parent: Frame | null, key: string | number | null): (string | number)[] => {
+    const out: (string | number)[] = key === null ? [] : [key];
+    for (let f = parent; f?.parent; f = f.parent) out.push(f.key);
+    return out.reverse();
+  };
   const stack: Frame[] = [];
-  const visit = (value: unknown, path: readonly (string | number)[], depth: number): JsonProblem | null => {
-    if (typeof value === 'string') return value.includes(NUL) ? problem(path, 'contains U+0000 (NUL)') : null;
+  const visit = (value: unknown, parent: Frame, key: string | number): JsonProblem | null => {
+    if (typeof value === 'string') {
+      return value.includes(NUL) ? problem(pathOf(parent, key), 'contains U+0000 (NUL)') : null;
+    }
     if (value === null || typeof value !== 'object') return null;
-    if (depth > maxDepth) return problem(path, `nested deeper than ${maxDepth} levels`);
-    stack.push({ value, path, depth });
+    if (parent.depth + 1 > maxDepth) return problem(pathOf(parent, key), `nested deeper than ${maxDepth} levels`);
+    stack.push({ value, parent, key, depth: parent.depth + 1 });
     return null;
   };
   if (typeof root === 'string') return root.includes(NUL) ? problem([], 'contains U+0000 (NUL)') : null;
-  const first = visit(root, [], 1);
-  if (first) return first;
+  if (root === null || typeof root !== 'object') return null;
+  if (maxDepth < 1) return problem([], `nested deeper than ${maxDepth} levels`);
+  stack.push({ value: root, parent: null, key: '', depth: 1 });
   while (stack.length > 0) {
-    const { value, path, depth } = stack.pop()!;
+    const frame = stack.pop() as Frame;
+    const value = frame.value;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         if (typeof value[i] === 'string') value[i] = wellFormed(value[i]);
-        const p = visit(value[i], [...path, i], depth + 1);
+        const p = visit(value[i], frame, i);
         if (p) return p;
       }
       continue;
     }
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (key.includes(NUL)) return problem([...path, key], 'the key contains U+0000 (NUL)');
+      if (key.includes(NUL)) return problem(pathOf(frame, key), 'the key contains U+0000 (NUL)');
       let k = key;
       if (LONE_SURROGATE.test(key)) {
         k = wellFormed(key);
@@ -65,7 +75,7 @@ export function repairJsonInput(root: unknown, maxDepth = MAX_JSON_DEPTH): JsonP
       const v = record[k];
       // Written only when it changes: a `__proto__` key of JSON.parse is an own property, left alone.
       if (typeof v === 'string' && wellFormed(v) !== v) record[k] = wellFormed(v);
-      const p = visit(record[k], [...path, k], depth + 1);
+      const p = visit(record[k], frame, k);
       if (p) return p;
     }
   }

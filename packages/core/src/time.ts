@@ -151,28 +151,41 @@ export function localWeekdayHour(epochMs: number, timeZone: string): { weekday: 
 }
 
 /**
- * A fast local clock for one zone, for loops over many instants (analytics): the zone's offset is
- * looked up once per quarter hour and reused when it is the same at both ends of that quarter
- * (tz offsets change at most once in 15 minutes); otherwise the instant is looked up exactly.
+ * A fast local clock for one zone, for loops over many instants (analytics, and every batch's
+ * aggregates): the zone's offset is looked up once per quarter hour and reused when it is the same
+ * at both ends of that quarter (tz offsets change at most once in 15 minutes); otherwise the
+ * instant is looked up exactly. When that offset is a whole number of quarter hours (every zone's
+ * today), the quarter lies within one local hour, so its answer is made once and shared (frozen).
  */
-export function zoneClock(timeZone: string): (epochMs: number) => { date: string; weekday: number; hour: number } {
+export function zoneClock(timeZone: string): (epochMs: number) => Readonly<LocalTime> {
   const QUARTER = 15 * MINUTE;
-  const offsets = new Map<number, number | null>();
-  return (epochMs) => {
-    const q = Math.floor(epochMs / QUARTER);
-    let offset = offsets.get(q);
-    if (offset === undefined) {
-      const a = offsetAt(q * QUARTER, timeZone);
-      offset = a === offsetAt(q * QUARTER + QUARTER - 1000, timeZone) ? a : null;
-      if (offsets.size > 100_000) offsets.clear();
-      offsets.set(q, offset);
-    }
-    const o = offset ?? offsetAt(epochMs, timeZone);
-    const d = new Date(epochMs + o);
+  const quarters = new Map<number, { offset: number | null; local: Readonly<LocalTime> | null }>();
+  const at = (epochMs: number, offset: number): LocalTime => {
+    const d = new Date(epochMs + offset);
     return {
       date: formatDate(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()),
       weekday: (d.getUTCDay() + 6) % 7,
       hour: d.getUTCHours(),
     };
   };
+  return (epochMs) => {
+    const q = Math.floor(epochMs / QUARTER);
+    let known = quarters.get(q);
+    if (known === undefined) {
+      const a = offsetAt(q * QUARTER, timeZone);
+      const offset = a === offsetAt(q * QUARTER + QUARTER - 1000, timeZone) ? a : null;
+      const whole = offset !== null && offset % QUARTER === 0;
+      known = { offset, local: whole ? Object.freeze(at(q * QUARTER, offset)) : null };
+      if (quarters.size > 100_000) quarters.clear();
+      quarters.set(q, known);
+    }
+    return known.local ?? at(epochMs, known.offset ?? offsetAt(epochMs, timeZone));
+  };
+}
+
+/** A local calendar day, weekday (0 = Monday) and hour. */
+export interface LocalTime {
+  date: string;
+  weekday: number;
+  hour: number;
 }

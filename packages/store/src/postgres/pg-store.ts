@@ -1,7 +1,7 @@
 import type { Session } from '@sessiontrack/core';
 import { finishBatch, keyOf, planBatch, sessionKeysOf } from '../batch.js';
 import type { Migration } from '../migration.js';
-import { MUTABLE_SESSION_COLUMNS, sessionColumnType, sessionToRow } from '../rows.js';
+import { MUTABLE_SESSION_COLUMNS, SESSION_COLUMNS, sessionColumnType, sessionToRow } from '../rows.js';
 import { applyDelta, batchAggregates, type StoredSession, storedSession } from '../sql/aggregates-sql.js';
 import { inPairs, raw, rows, type Sql, sql } from '../sql/sql.js';
 import { SqlStore } from '../sql/sql-store.js';
@@ -16,6 +16,12 @@ const MIGRATION_LOCK = 7_150_001;
 const UPDATE_COLUMNS = (['id', 'project_id', ...MUTABLE_SESSION_COLUMNS] as const).map(
   (c) => [c, sessionColumnType(c)] as const,
 );
+
+/**
+ * What the commit reads of a session, named: a prepared statement (postgres/pg-pool-driver.ts)
+ * then keeps its result type when a migration adds a column, where `*` would fail.
+ */
+const LOCKED_COLUMNS = raw([...SESSION_COLUMNS, 'facets'].join(', '));
 
 /**
  * One statement for a batch's updated sessions, their facets included where the batch changed
@@ -70,7 +76,7 @@ export class PostgresStore extends SqlStore {
       // so that the projects' options are read only when a project changed (ProjectOptions).
       const found = await this.all(
         sql`SELECT v.version AS projects_version, s.* FROM projects_version v LEFT JOIN LATERAL (
-            SELECT * FROM sessions WHERE ${inPairs('id', 'project_id', sessionKeysOf(ops))}
+            SELECT ${LOCKED_COLUMNS} FROM sessions WHERE ${inPairs('id', 'project_id', sessionKeysOf(ops))}
             ORDER BY id, project_id FOR UPDATE) s ON true
           WHERE v.id = 1`,
         tx,

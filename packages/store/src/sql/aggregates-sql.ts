@@ -30,7 +30,7 @@ import {
   uniqueUsersOf,
   zoneClock,
 } from '@sessiontrack/core';
-import { type BatchOutcome, type BatchPlan, keyOf, sessionKey, splitKey } from '../batch.js';
+import { type BatchOutcome, type BatchPlan, type EventRow, keyOf, sessionKey, splitKey } from '../batch.js';
 import { rowToAnalyticsEvent, rowToSession } from '../rows.js';
 import { inList, inPairs, join, listAgg, raw, rows, type Sql, sql } from './sql.js';
 
@@ -542,37 +542,50 @@ export function* batchAggregates(
     touched.map((s) => s.projectId),
     projectsVersion,
   );
-  const fresh = new Set<string>();
-  plan.rows.forEach((row, i) => {
-    if (inserted[i]) fresh.add(`${sessionKey(row.projectId, row.sessionId)}${SEP}${row.id}`);
-  });
-  const unknown = outcome.updates.filter((s) => before.get(keyOf(s))?.facets === null);
-  const recovered = unknown.length > 0 ? yield* facetsFromEvents(unknown, fresh) : new Map<string, SessionFacets>();
-  const base = new Map<string, SessionFacets>();
-  for (const s of outcome.inserts) base.set(keyOf(s), emptyFacets());
-  for (const s of outcome.updates) {
-    const k = keyOf(s);
-    base.set(k, before.get(k)?.facets ?? recovered.get(k) ?? emptyFacets());
+  // The batch's new events by session, in order (the plan's event steps name the session), so
+  // that each session's key is made once: this runs for every batch, on every backend.
+  const added = new Map<string, EventRow[]>();
+  for (const step of plan.steps) {
+    if (step.t !== 'events') continue;
+    for (let i = step.from; i < step.to; i++) {
+      const row = plan.rows[i];
+      if (!inserted[i] || !row) continue;
+      const list = added.get(step.key);
+      if (list) list.push(row);
+      else added.set(step.key, [row]);
+    }
   }
-  const after = new Map(base);
-  plan.rows.forEach((row, i) => {
-    const k = sessionKey(row.projectId, row.sessionId);
-    const f = inserted[i] ? after.get(k) : undefined;
-    if (f) after.set(k, addEventToFacets(f, row));
+  const updates = outcome.updates.map((s) => {
+    const k = keyOf(s);
+    return { s, k, was: before.get(k) };
   });
+  const unknown = updates.filter((u) => u.was?.facets === null).map((u) => u.s);
+  let recovered = new Map<string, SessionFacets>();
+  if (unknown.length > 0) {
+    const fresh = new Set<string>();
+    for (const [key, list] of added) for (const e of list) fresh.add(`${key}${SEP}${e.id}`);
+    recovered = yield* facetsFromEvents(unknown, fresh);
+  }
+  const fold = (key: string, f0: SessionFacets): SessionFacets => {
+    let f = f0;
+    for (const e of added.get(key) ?? []) f = addEventToFacets(f, e);
+    return f;
+  };
   const delta = new AggregateDelta(options.of);
   const facets = new Map<string, string | null>();
+  const after = new Map<string, SessionFacets>();
   for (const s of outcome.inserts) {
     const k = keyOf(s);
-    const f = after.get(k) ?? emptyFacets();
+    const f0 = emptyFacets();
+    const f = fold(k, f0);
+    after.set(k, f);
     delta.change(null, { session: s, facets: f });
-    if (f !== base.get(k)) facets.set(k, facetsToText(f));
+    if (f !== f0) facets.set(k, facetsToText(f));
   }
-  for (const s of outcome.updates) {
-    const k = keyOf(s);
-    const was = before.get(k);
-    const f0 = base.get(k) ?? emptyFacets();
-    const f = after.get(k) ?? f0;
+  for (const { s, k, was } of updates) {
+    const f0 = was?.facets ?? recovered.get(k) ?? emptyFacets();
+    const f = fold(k, f0);
+    after.set(k, f);
     if (was) delta.change({ session: was.session, facets: f0 }, { session: s, facets: f });
     if (f !== f0 || was?.facets === null) facets.set(k, facetsToText(f));
   }

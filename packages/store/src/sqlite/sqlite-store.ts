@@ -98,6 +98,8 @@ export class SqliteStore extends SqlStore {
       ),
       setFacets: db.prepare('UPDATE sessions SET facets = ? WHERE project_id = ? AND id = ?'),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      // Moved by every change of a project, by any process: its options are read only then.
+      projectsVersion: db.prepare('SELECT version FROM projects_version WHERE id = 1').pluck(),
     };
     this.#commitTx = db.transaction((ops: readonly WriteOp[], now: number) => this.#applyBatch(ops, now));
   }
@@ -140,7 +142,8 @@ export class SqliteStore extends SqlStore {
       const { text, params } = this.compile(q);
       return this.#driver.querySync<Record<string, unknown>>(text, params).rows;
     };
-    const agg = runSync(batchAggregates(this.projectOptions, stored, plan, inserted, outcome), exec);
+    const version = Number(s.projectsVersion.get());
+    const agg = runSync(batchAggregates(this.projectOptions, stored, plan, inserted, outcome, version), exec);
     for (const session of outcome.inserts) s.insertSession.run(sessionToRow(session));
     for (const session of outcome.updates) {
       // Most updates are activity only, and that statement touches no index at all.
