@@ -194,4 +194,27 @@ describe('zoneClock', () => {
     }
     // Some 440,000 Intl look-ups: seconds on an idle machine, over the default 30 s on a loaded one.
   }, 180_000);
+
+  it('is exact within a quarter hour whose offset is not a whole number of quarters', () => {
+    // Monrovia kept −00:44:30 until 1972-01-07 (then UTC): its local hours began inside UTC
+    // quarters, so no quarter may share one answer. Kathmandu moved from +05:30 to +05:45 in 1986.
+    for (const [zone, from] of [
+      ['Africa/Monrovia', '1970-06-01T00:00:00Z'],
+      ['Africa/Monrovia', '1972-01-06T12:00:00Z'],
+      ['Asia/Kathmandu', '1985-12-31T12:00:00Z'],
+    ] as const) {
+      const clock = zoneClock(zone);
+      for (let t = Date.parse(from); t < Date.parse(from) + 2 * DAY; t += 61_000) {
+        const fast = clock(t);
+        const wh = localWeekdayHour(t, zone);
+        expect([zone, new Date(t).toISOString(), fast.date, fast.weekday, fast.hour]).toEqual([
+          zone,
+          new Date(t).toISOString(),
+          localDate(t, zone),
+          wh.weekday,
+          wh.hour,
+        ]);
+      }
+    }
+  });
 });
