@@ -117,6 +117,34 @@ conformance('analytics', () => {
       );
     }, 120_000);
 
+    it('commits of one day in flight at once (each in its own writer slot where rows have slots) add up to the rebuilt and core figures', async () => {
+      const p = await newProject({ timeZone: 'UTC' });
+      // 24 sessions of distinct users, each committed step by step, all of them at once: the
+      // write buffer's lanes, as many as the backend has; starts, events and ends of one day.
+      const lives = Array.from({ length: 24 }, (_, i) => i);
+      await Promise.all(
+        lives.map(async (i) => {
+          const at = T0 + i * MIN;
+          const s = makeSession(p, at, { userId: `u${i}` });
+          ok(await commitOne(startOp(s), at));
+          for (let k = 0; k < 4; k++) {
+            const t = at + (k + 1) * SEC;
+            ok(await commitOne(eventsOp(s, [ev(`e${k}`, 'action', t, { name: `a${k % 3}`, page: `/p${i % 5}` })]), t));
+          }
+          if (i % 2 === 0) ok(await commitOne(endOp(s), at + 10 * SEC));
+        }),
+      );
+      const now = T0 + HOUR;
+      const day = ['2025-06-01', '2025-06-01'] as const;
+      const maintained = await everyKind(p, ...day);
+      expect(maintained[0]?.totals.sessions).toBe(24);
+      await rebuildRange(store, p, ...day, now);
+      expect(await everyKind(p, ...day)).toEqual(maintained);
+      // The live half expired by now: once swept (in one transaction), the definition at now.
+      await store.sweepExpired(now, p.id);
+      expect(await everyKind(p, ...day)).toEqual(await referenceKinds(p, ...day, now));
+    });
+
     it('an expired session is live in the aggregates until it is written as ended, at its last activity', async () => {
       const p = await newProject({ timeZone: 'UTC' });
       const s = await started(p, T0);

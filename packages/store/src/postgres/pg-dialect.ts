@@ -18,4 +18,5 @@ export const PG_DIALECT: SqlDialect = {
   tab: 'chr(9)',
   decodesJson: true,
   rowLocks: true,
+  writerSlots: true,
 };

@@ -271,4 +271,19 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         ON CONFLICT (project_id, utc_day) DO UPDATE SET marked_at = excluded.marked_at;
     `,
   },
+  {
+    version: 12,
+    name: 'aggregate rows per writer slot',
+    sql: `
+      -- Every batch of a day adds to that day's row (and its busiest count rows), and holds the
+      -- row lock until it commits: concurrent commits of one process queued on it. Each commit now
+      -- adds to its own slot's row (sql/aggregates-sql.ts, WRITER_SLOTS); readers sum the slots.
+      -- Existing rows are slot 0. PostgreSQL only: SQLite has one writer (dialect writerSlots).
+      ALTER TABLE rollup_days ADD COLUMN slot smallint NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_days DROP CONSTRAINT rollup_days_pkey, ADD PRIMARY KEY (project_id, day, kind, slot);
+      ALTER TABLE rollup_counts ADD COLUMN slot smallint NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_counts DROP CONSTRAINT rollup_counts_pkey,
+        ADD PRIMARY KEY (project_id, dim, day, value, kind, slot);
+    `,
+  },
 ];

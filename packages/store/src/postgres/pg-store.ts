@@ -2,7 +2,7 @@ import type { Session } from '@sessiontrack/core';
 import { finishBatch, keyOf, planBatch, sessionKeysOf } from '../batch.js';
 import type { Migration } from '../migration.js';
 import { MUTABLE_SESSION_COLUMNS, SESSION_COLUMNS, sessionColumnType, sessionToRow } from '../rows.js';
-import { applyDelta, batchAggregates, type StoredSession, storedSession } from '../sql/aggregates-sql.js';
+import { applyDelta, batchAggregates, type StoredSession, storedSession, WRITER_SLOTS } from '../sql/aggregates-sql.js';
 import { inPairs, raw, rows, type Sql, sql } from '../sql/sql.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { WriteOp, WriteResult } from '../store.js';
@@ -51,10 +51,13 @@ export class PostgresStore extends SqlStore {
   /**
    * Batches committed at once per process. Sessions are locked in id order, so concurrent batches
    * touching the same sessions queue on the row locks instead of deadlocking. Leaves most of the
-   * default pool of 10 for reads.
+   * default pool of 10 for reads. One writer slot each (sql/aggregates-sql.ts), so they do not
+   * queue on the day rows either.
    */
-  readonly concurrentWriters = 4;
+  readonly concurrentWriters = WRITER_SLOTS;
   readonly #pg: PgDriver;
+  /** Writer slots (sql/aggregates-sql.ts) no commit of this process holds. */
+  readonly #freeSlots = Array.from({ length: WRITER_SLOTS }, (_, i) => WRITER_SLOTS - 1 - i);
 
   private constructor(db: PgDriver, backend: string) {
     super(db, PG_DIALECT);
@@ -69,6 +72,17 @@ export class PostgresStore extends SqlStore {
   }
 
   async commit(ops: readonly WriteOp[], now: number): Promise<WriteResult[]> {
+    // Its own slot of the day rows while it runs (the write buffer runs at most
+    // concurrentWriters commits at once; a caller running more shares slot 0).
+    const slot = this.#freeSlots.pop();
+    try {
+      return await this.#commit(ops, now, slot ?? 0);
+    } finally {
+      if (slot !== undefined) this.#freeSlots.push(slot);
+    }
+  }
+
+  async #commit(ops: readonly WriteOp[], now: number, slot: number): Promise<WriteResult[]> {
     return this.db.transaction(async (tx) => {
       const stored = new Map<string, StoredSession>();
       // Locked in key order, so that two instances never deadlock on them; with the projects
@@ -102,7 +116,7 @@ export class PostgresStore extends SqlStore {
       // The updated sessions are locked already: their update goes with the day rows, which are
       // the rows every writer of today waits for, so they are held from here to the commit only.
       const updates = outcome.updates.length > 0 ? [updateSessionsSql(outcome.updates, agg.facets)] : [];
-      await this.program(applyDelta(agg.delta, updates), tx);
+      await this.program(applyDelta(agg.delta, updates, slot), tx);
       return outcome.results;
     });
   }

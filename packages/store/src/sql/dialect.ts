@@ -41,4 +41,10 @@ export interface SqlDialect {
   readonly decodesJson: boolean;
   /** Capability: SELECT … FOR UPDATE locks rows (SQLite has one writer and needs no row locks). */
   readonly rowLocks: boolean;
+  /**
+   * Capability: the day and count rows of the aggregates are kept per writer slot (a `slot`
+   * column in their keys, migration 12 on PostgreSQL), so that concurrent writers of one day do not
+   * queue on one row; readers sum the slots. SQLite has one writer and one row per key.
+   */
+  readonly writerSlots: boolean;
 }

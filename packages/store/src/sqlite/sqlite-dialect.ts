@@ -15,4 +15,5 @@ export const SQLITE_DIALECT: SqlDialect = {
   tab: 'char(9)',
   decodesJson: false,
   rowLocks: false,
+  writerSlots: false,
 };
