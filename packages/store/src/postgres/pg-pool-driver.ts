@@ -75,6 +75,8 @@ export class PgPoolDriver implements PgDriver {
         await conn.query('COMMIT');
         return result;
       } catch (err) {
+        // (`fn` may have failed before its first statement, with BEGIN still in flight.)
+        await begun.catch(() => undefined);
         await conn.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
@@ -131,6 +133,7 @@ export class PgPoolDriver implements PgDriver {
     this.#prepared.set(text, made);
     return made;
   }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
