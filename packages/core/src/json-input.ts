@@ -33,8 +33,8 @@ export function wellFormed(s: string): string {
  */
 export function repairJsonInput(root: unknown, maxDepth = MAX_JSON_DEPTH): JsonProblem | null {
   type Frame = { value: object; parent: Frame | null; key: string | number; depth: number };
-  const pathOf = (parent: Frame | null, key: string | number | null): (string | number)[] => {
-    const out: (string | number)[] = key === null ? [] : [key];
+  const pathOf = (parent: Frame, key: string | number): (string | number)[] => {
+    const out: (string | number)[] = [key];
     for (let f = parent; f?.parent; f = f.parent) out.push(f.key);
     return out.reverse();
   };

@@ -1,6 +1,5 @@
 import {
   type AnalyticsEvent,
-  type DayRollup,
   DEFAULT_GRACE_MS,
   DEFAULT_MAX_RECOVERY_ATTEMPTS,
   expiresAt,

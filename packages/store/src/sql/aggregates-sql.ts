@@ -129,6 +129,8 @@ export const WRITER_SLOTS = 4;
 /** `, slot` where rows have slots: in a column list and a conflict target. */
 const SLOT = new Sql((d) => (d.writerSlots ? ', slot' : ''));
 const slotValue = (slot: number): Sql => new Sql((d, bind) => (d.writerSlots ? `, ${bind(slot)}::smallint` : ''));
+/** `, <column>` where rows have slots: a bound row's slot in a select list. */
+const slotOf = (column: string): Sql => new Sql((d) => (d.writerSlots ? `, ${column}::smallint` : ''));
 
 /** The day rows' upsert (adds the totals to what is stored). */
 function upsertDays(days: readonly DayDelta[], slot: number): Sql {
@@ -722,27 +724,18 @@ export function* rebuildDayProgram(
   const p = project.id;
   // The day's row of every kind and slot, the unknown kind included: a commit of any kind writes one.
   const kinds = [UNKNOWN_KIND, ...SESSION_KINDS];
-  const slots = Array.from({ length: WRITER_SLOTS }, (_, i) => i);
   yield sql`INSERT INTO rollup_days (project_id, day, kind, computed_at, sessions, ended_sessions, duration_ms_sum,
       bounces, error_sessions, actions, tool_calls, engaged_sessions, engaged_ms_sum, unique_users${SLOT})
-    SELECT ${p}, ${date}, k, ${computedAt}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0${new Sql((d) => (d.writerSlots ? ', s::smallint' : ''))}
-    FROM ${new Sql((d, bind) =>
-      d.writerSlots
-        ? d.rows(
-            'x',
-            [
-              ['k', 'text'],
-              ['s', 'bigint'],
-            ],
-            kinds.flatMap((k) => slots.map((n) => [k, n])),
-            bind,
-          )
-        : d.rows(
-            'x',
-            [['k', 'text']],
-            kinds.map((k) => [k]),
-            bind,
-          ),
+    SELECT ${p}, ${date}, k, ${computedAt}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0${slotOf('s')} FROM ${new Sql((d, bind) =>
+      d.rows(
+        'x',
+        [
+          ['k', 'text'],
+          ['s', 'bigint'],
+        ],
+        kinds.flatMap((k) => Array.from({ length: d.writerSlots ? WRITER_SLOTS : 1 }, (_, n) => [k, n])),
+        bind,
+      ),
     )} WHERE true
     ON CONFLICT (project_id, day, kind${SLOT}) DO UPDATE SET computed_at = excluded.computed_at`;
   const delta = new AggregateDelta(options.of);
